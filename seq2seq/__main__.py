@@ -1,0 +1,226 @@
+"""Command line: python -m seq2seq prepare | train | evaluate | translate."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from . import checkpoint as ckpt
+from . import data
+from .attention import VARIANTS
+
+DATA_DIR = Path("data")
+RUNS_DIR = Path("runs")
+
+
+def cmd_prepare(args) -> int:
+    from .tokenizer import train_tokenizer
+
+    rules = data.Cleaning(synonyms=args.synonyms, parens=args.parens, slashes=args.slashes,
+                          expand_abbrev=not args.keep_abbrev, single_word_keep=args.single_word_keep)
+    corpus = Path(args.corpus)
+    if not corpus.is_file():
+        print(f"error: corpus not found: {corpus} (apt-get install trans-de-en, or pass --corpus)", file=sys.stderr)
+        return 2
+    counts = {}
+    for split in data.SPLITS:
+        pairs = data.read_tsv(corpus, split) if args.tsv else data.read_ding(corpus, split, rules)
+        counts[split] = {"lines": sum(1 for _ in data.iter_split_lines(corpus, split)), "pairs": len(pairs)}
+        data.write_tsv(Path(args.out) / f"{split}.tsv", pairs)
+        print(f"{split}: {counts[split]['lines']} lines → {len(pairs)} pairs", file=sys.stderr)
+    train_pairs = data.read_tsv(Path(args.out) / "train.tsv")
+    assets = Path(args.assets)
+    train_tokenizer([s for p in train_pairs for s in p], assets / ckpt.TOKENIZER_FILE, vocab_size=args.vocab)
+    ckpt.write_manifest(assets)
+    info = {"corpus": str(corpus), "format": "tsv" if args.tsv else "ding", "cleaning": rules.to_dict(),
+            "splits": counts, "vocab_size": args.vocab}
+    (Path(args.out) / "prepare.json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"tokenizer: {assets / ckpt.TOKENIZER_FILE} ({args.vocab} pieces)", file=sys.stderr)
+    return 0
+
+
+def _load_prepared(data_dir: Path):
+    info_path = data_dir / "prepare.json"
+    if not info_path.exists():
+        raise SystemExit(f"error: {info_path} not found; run `python -m seq2seq prepare` first")
+    return json.loads(info_path.read_text())
+
+
+def cmd_train(args) -> int:
+    from .model import ModelConfig
+    from .tokenizer import Tokenizer
+    from .train import TrainConfig, train
+
+    data_dir, assets = Path(args.data), Path(args.assets)
+    info = _load_prepared(data_dir)
+    tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
+    train_pairs = data.read_tsv(data_dir / "train.tsv")
+    dev_pairs = data.sample(data.read_tsv(data_dir / "dev.tsv"), args.dev_sample, seed=0)
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    for variant in variants:
+        mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
+                           enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
+        tcfg = TrainConfig(max_tokens=args.max_tokens, lr=args.lr, eval_every=args.eval_every,
+                           dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads)
+        command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
+              minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
+              command=command, data_info=info)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import report, translate_corpus
+    from .translator import Translator
+
+    assets = Path(args.assets)
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    variants = [v for v in variants if ckpt.model_paths(v, assets)[0].exists()]
+    if not variants:
+        print("error: no shipped model found in " + str(assets), file=sys.stderr)
+        return 2
+    tr = Translator(assets, variants)
+    pairs = data.read_tsv(Path(args.data) / f"{args.split}.tsv")
+    if args.limit:
+        pairs = pairs[: args.limit]
+    sources, refs = [p[0] for p in pairs], [p[1] for p in pairs]
+    results = {}
+    for v in variants:
+        t0 = time.time()
+        hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam)
+        results[v] = {"split": args.split, "beam": args.beam, "seconds": round(time.time() - t0, 1),
+                      **report(sources, hyps, refs)}
+        r = results[v]
+        print(f"{v:10s} chrF {r['all']['chrf']:6.2f} BLEU {r['all']['bleu']:6.2f} | ≥4 words chrF "
+              f"{r['min4words']['chrf']:6.2f} | ≥10 words chrF {r['min10words']['chrf']:6.2f}", file=sys.stderr)
+        if args.write_cards and args.split == "test" and not args.limit:
+            write_card(v, assets, tr.info[v], r, _load_prepared(Path(args.data)))
+    if args.write_cards and args.split == "test" and not args.limit:
+        ckpt.write_manifest(assets)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words")} for v, r in results.items()}, indent=1))
+    return 0
+
+
+def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
+    tr = info.get("training", {})
+    card = {
+        "variant": variant,
+        "task": "German → English translation",
+        "architecture": "bidirectional GRU encoder, GRU decoder with input feeding, tied joint embeddings",
+        "attention": variant,
+        "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)",
+                 "split": "per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train",
+                 "splits": prep.get("splits"), "cleaning": prep.get("cleaning"), "vocab_size": prep.get("vocab_size")},
+        "parameters": info.get("parameters"),
+        "model": info.get("model"),
+        "training": {"steps": tr.get("step"), "epochs": tr.get("epoch"), "target_tokens": tr.get("target_tokens"),
+                     "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
+                     "best_dev_chrf": tr.get("best_chrf")},
+        "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("command"),
+                      "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']} --write-cards"},
+        "test": result,
+    }
+    path = ckpt.card_path(variant, assets)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+
+
+def cmd_translate(args) -> int:
+    from .evaluate import translate_corpus
+    from .translator import InputError, Translator, clean_input
+
+    try:
+        tr = Translator(Path(args.assets), [args.variant])
+    except (ckpt.CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.text:
+        lines = args.text
+    else:
+        sys.stdin.reconfigure(errors="replace")
+        lines = [ln.rstrip("\n") for ln in sys.stdin]
+    cleaned, ok = [], []
+    for n, line in enumerate(lines, 1):
+        try:
+            cleaned.append(clean_input(line))
+            ok.append(True)
+        except InputError as exc:
+            print(f"line {n}: {exc} (printed an empty line)", file=sys.stderr)
+            cleaned.append("")
+            ok.append(False)
+    todo = [i for i, good in enumerate(ok) if good]
+    outs = translate_corpus(tr.models[args.variant], tr.tok, [cleaned[i] for i in todo], beam=args.beam)
+    result = [""] * len(lines)
+    for i, o in zip(todo, outs):
+        result[i] = o
+    sys.stdout.write("".join(r + "\n" for r in result))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pp = sub.add_parser("prepare", help="clean and split the corpus, train the tokenizer")
+    pp.add_argument("--corpus", default=str(data.DING_PATH), help="Ding dictionary file (default: %(default)s)")
+    pp.add_argument("--tsv", action="store_true", help="the corpus is source<TAB>target lines, not Ding")
+    pp.add_argument("--out", default=str(DATA_DIR), help="where the split TSV files go")
+    pp.add_argument("--assets", default=str(ckpt.ASSETS))
+    pp.add_argument("--vocab", type=int, default=8000, help="sentencepiece vocabulary size")
+    pp.add_argument("--synonyms", choices=("first", "all"), default="first")
+    pp.add_argument("--parens", choices=("drop", "keep"), default="drop")
+    pp.add_argument("--slashes", choices=("first", "keep"), default="first")
+    pp.add_argument("--keep-abbrev", action="store_true", help="keep etw./jdn./sth./sb. as written")
+    pp.add_argument("--single-word-keep", type=float, default=0.5, help="share of one-word pairs kept in train")
+    pp.set_defaults(func=cmd_prepare)
+
+    pt = sub.add_parser("train", help="train (or resume) one variant, or all")
+    pt.add_argument("--variant", choices=[*VARIANTS, "all"], required=True)
+    pt.add_argument("--data", default=str(DATA_DIR))
+    pt.add_argument("--assets", default=str(ckpt.ASSETS))
+    pt.add_argument("--runs", default=str(RUNS_DIR), help="training state, for resuming")
+    pt.add_argument("--minutes", type=float, default=None, help="time budget for this invocation")
+    pt.add_argument("--max-steps", type=int, default=None)
+    pt.add_argument("--restart", action="store_true", help="ignore saved state and shipped weights")
+    pt.add_argument("--emb", type=int, default=256)
+    pt.add_argument("--enc-hidden", type=int, default=192)
+    pt.add_argument("--dec-hidden", type=int, default=384)
+    pt.add_argument("--dropout", type=float, default=0.2)
+    pt.add_argument("--max-tokens", type=int, default=2500, help="target tokens per batch")
+    pt.add_argument("--lr", type=float, default=2e-3)
+    pt.add_argument("--eval-every", type=int, default=250)
+    pt.add_argument("--dev-sample", type=int, default=1000)
+    pt.add_argument("--patience", type=int, default=8)
+    pt.add_argument("--seed", type=int, default=1234)
+    pt.add_argument("--threads", type=int, default=1, help="CPU threads")
+    pt.set_defaults(func=cmd_train)
+
+    pe = sub.add_parser("evaluate", help="BLEU/chrF on a split, overall and by source length")
+    pe.add_argument("--variant", choices=[*VARIANTS, "all"], default="all")
+    pe.add_argument("--split", choices=("dev", "test"), default="test")
+    pe.add_argument("--beam", type=int, default=5)
+    pe.add_argument("--limit", type=int, default=0, help="only the first N pairs (no cards written)")
+    pe.add_argument("--data", default=str(DATA_DIR))
+    pe.add_argument("--assets", default=str(ckpt.ASSETS))
+    pe.add_argument("--write-cards", action="store_true", help="write model cards with the test figures")
+    pe.add_argument("--json", help="also write the full results here")
+    pe.set_defaults(func=cmd_evaluate)
+
+    px = sub.add_parser("translate", help="translate TEXT arguments, or stdin line by line")
+    px.add_argument("text", nargs="*")
+    px.add_argument("--variant", choices=list(VARIANTS), default="additive")
+    px.add_argument("--beam", type=int, default=1)
+    px.add_argument("--assets", default=str(ckpt.ASSETS))
+    px.set_defaults(func=cmd_translate)
+
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

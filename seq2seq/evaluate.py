@@ -1,0 +1,62 @@
+"""Corpus translation and sacreBLEU metrics (BLEU and chrF, with signatures),
+overall, on pairs with ≥ 4 source words, and by source-length bucket."""
+from __future__ import annotations
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from .model import Seq2Seq
+from .search import beam_search, greedy
+from .tokenizer import Tokenizer
+
+LENGTH_BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 14), (15, 19), (20, 29), (30, 10_000))
+MIN_WORDS = 4
+LONG_WORDS = 10
+
+
+def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: int = 1,
+                     batch_size: int = 128, max_len: int = 100) -> list[str]:
+    """Translate many sentences; greedy runs length-sorted batches, beam runs per sentence."""
+    ids = tok.encode_batch(sources)
+    ids = [x if x else [tok.sp.unk_id()] for x in ids]
+    out: list[str] = [""] * len(ids)
+    if beam > 1:
+        for i, x in enumerate(ids):
+            out[i] = tok.decode(beam_search(model, x, beam=beam, max_len=max_len)[0].tokens)
+        return out
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        for i, hyp in zip(chunk, greedy(model, [ids[i] for i in chunk], max_len=max_len)):
+            out[i] = tok.decode(hyp.tokens)
+    return out
+
+
+def corpus_scores(hyps: list[str], refs: list[str]) -> dict:
+    bleu, chrf = BLEU(), CHRF()
+    if not hyps:
+        return {"n": 0, "bleu": None, "chrf": None,
+                "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature())}
+    b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])
+    return {"n": len(hyps), "bleu": round(b.score, 2), "chrf": round(c.score, 2),
+            "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature())}
+
+
+def chrf(hyps: list[str], refs: list[str]) -> float:
+    return CHRF().corpus_score(hyps, [refs]).score
+
+
+def report(sources: list[str], hyps: list[str], refs: list[str]) -> dict:
+    """All figures of one evaluation: overall, ≥ 4 words, ≥ 10 words, and by length."""
+    words = [len(s.split()) for s in sources]
+
+    def subset(pred):
+        idx = [i for i, w in enumerate(words) if pred(w)]
+        return corpus_scores([hyps[i] for i in idx], [refs[i] for i in idx])
+
+    return {
+        "all": corpus_scores(hyps, refs),
+        f"min{MIN_WORDS}words": subset(lambda w: w >= MIN_WORDS),
+        f"min{LONG_WORDS}words": subset(lambda w: w >= LONG_WORDS),
+        "by_length": [{"words": f"{lo}-{hi}" if hi < 10_000 else f"{lo}+", **subset(lambda w, lo=lo, hi=hi: lo <= w <= hi)}
+                      for lo, hi in LENGTH_BUCKETS],
+    }

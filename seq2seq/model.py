@@ -1,0 +1,126 @@
+"""The encoder–decoder, identical for every attention variant:
+
+    encoder  h_i = f(x_i, h_{i-1})          bidirectional GRU, packed sequences
+    decoder  s_t = GRU([E y_{t-1} ; s̃_{t-1}], s_{t-1})          (input feeding)
+             (c_t, α_t) = attention(s_t, h)
+             s̃_t = tanh(W_c [s_t ; c_t ; E y_{t-1}])
+             p(y_t | y_<t, x) = softmax(E s̃_t + b)   i.e. g(y_{t-1}, s_t, c_t)
+
+One embedding E (joint vocabulary) serves source, target and output layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .attention import make_attention
+from .tokenizer import PAD_ID
+
+
+@dataclass
+class ModelConfig:
+    variant: str = "additive"
+    vocab_size: int = 8000
+    emb_size: int = 256
+    enc_hidden: int = 192        # per direction; memory size is 2 × this
+    dec_hidden: int = 384        # = 2 × enc_hidden, so ``dot`` needs no projection
+    dropout: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, embed: nn.Embedding):
+        super().__init__()
+        self.embed = embed
+        self.rnn = nn.GRU(cfg.emb_size, cfg.enc_hidden, batch_first=True, bidirectional=True)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor):
+        """src (B, S) ids, src_len (B,) → memory (B, S, 2H), final (B, 2H) = [→h_S ; ←h_1]."""
+        x = self.dropout(self.embed(src))                                   # (B, S, E)
+        packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
+        out, h_n = self.rnn(packed)                                         # h_n (2, B, H)
+        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        return self.dropout(memory), torch.cat([h_n[0], h_n[1]], dim=-1)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, embed: nn.Embedding):
+        super().__init__()
+        mem = 2 * cfg.enc_hidden
+        self.embed = embed
+        self.bridge = nn.Linear(mem, cfg.dec_hidden)
+        self.cell = nn.GRUCell(cfg.emb_size + cfg.emb_size, cfg.dec_hidden)
+        self.attention = make_attention(cfg.variant, cfg.dec_hidden, mem)
+        self.combine = nn.Linear(cfg.dec_hidden + mem + cfg.emb_size, cfg.emb_size)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.emb_size = cfg.emb_size
+
+    def init_state(self, memory, final, mask):
+        """(s_0, s̃_0, keys): keys are the attention's per-sentence precomputation."""
+        s0 = torch.tanh(self.bridge(final))                                 # (B, D)
+        feed0 = memory.new_zeros(memory.size(0), self.emb_size)             # (B, E)
+        return s0, feed0, self.attention.prepare(memory)
+
+    def step(self, prev: torch.Tensor, s, feed, memory, mask, keys):
+        """One decoder step. prev (B,) → s_t (B, D), s̃_t (B, E), α_t (B, heads, S) or None."""
+        y = self.dropout(self.embed(prev))                                  # (B, E)
+        s = self.cell(torch.cat([y, feed], dim=-1), s)                      # (B, D)
+        c, alpha = self.attention(s, memory, mask, keys)                   # (B, M), (B, k, S)
+        feed = torch.tanh(self.combine(torch.cat([s, c, y], dim=-1)))       # (B, E)
+        return s, self.dropout(feed), alpha
+
+    def logits(self, feed: torch.Tensor) -> torch.Tensor:
+        return F.linear(feed, self.embed.weight, self.out_bias)             # (..., V)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_size, padding_idx=PAD_ID)
+        nn.init.normal_(self.embed.weight, std=cfg.emb_size ** -0.5)
+        with torch.no_grad():
+            self.embed.weight[PAD_ID].zero_()
+        self.encoder = Encoder(cfg, self.embed)
+        self.decoder = Decoder(cfg, self.embed)
+
+    @property
+    def has_attention(self) -> bool:
+        return self.decoder.attention.heads > 0
+
+    def encode(self, src, src_len):
+        """→ memory (B, S, 2H), mask (B, S), decoder start state."""
+        memory, final = self.encoder(src, src_len)
+        mask = src != PAD_ID
+        return memory, mask, self.decoder.init_state(memory, final, mask)
+
+    def forward(self, src, src_len, tgt_in):
+        """Teacher forcing. tgt_in (B, T) starts with BOS → logits (B, T, V), α (B, T, k, S) or None."""
+        memory, mask, (s, feed, keys) = self.encode(src, src_len)
+        feeds, alphas = [], []
+        for t in range(tgt_in.size(1)):
+            s, feed, alpha = self.decoder.step(tgt_in[:, t], s, feed, memory, mask, keys)
+            feeds.append(feed)
+            alphas.append(alpha)
+        logits = self.decoder.logits(torch.stack(feeds, dim=1))            # (B, T, V)
+        weights = None if alphas[0] is None else torch.stack(alphas, dim=1)
+        return logits, weights
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

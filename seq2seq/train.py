@@ -1,0 +1,214 @@
+"""Training: length-bucketed batches, periodic dev chrF, best checkpoint, early
+stopping, a time budget, and resuming.
+
+Resuming: a run keeps its full state (weights, optimizer, step, clock) in
+``runs/<variant>/``. If that is gone, training warm-starts from the shipped
+weights in ``assets/`` and adds to the training time their card recorded.
+"""
+from __future__ import annotations
+
+import fcntl
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .evaluate import chrf, translate_corpus
+from .model import ModelConfig, Seq2Seq
+from .search import pad_batch
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+
+
+@dataclass
+class TrainConfig:
+    max_tokens: int = 2500        # target tokens per batch
+    lr: float = 2e-3
+    clip: float = 1.0
+    label_smoothing: float = 0.1
+    max_src_len: int = 60         # pieces; longer training pairs are skipped
+    eval_every: int = 250
+    dev_sample: int = 1000
+    patience: int = 8             # evals without improvement before stopping
+    seed: int = 1234
+    threads: int = 1
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} thread(s)"
+
+
+def make_batches(src: list[list[int]], tgt: list[list[int]], max_tokens: int,
+                 rng: random.Random) -> list[list[int]]:
+    """Group pair indices into batches of similar length, so little of a batch is
+    padding; the batch order is shuffled, lengths within a batch are close."""
+    order = sorted(range(len(src)), key=lambda i: (len(src[i]) + rng.random(), len(tgt[i])))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        longest_if = max(longest, len(tgt[i]) + 1, len(src[i]))
+        if cur and longest_if * (len(cur) + 1) > max_tokens:
+            batches.append(cur)
+            cur, longest_if = [], max(len(tgt[i]) + 1, len(src[i]))
+        cur.append(i)
+        longest = longest_if
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_tensors(src, tgt, idx, device):
+    s, s_len = pad_batch([src[i] for i in idx])
+    t_in, _ = pad_batch([[BOS_ID] + tgt[i] for i in idx])
+    t_out, _ = pad_batch([tgt[i] + [EOS_ID] for i in idx])
+    return s.to(device), s_len, t_in.to(device), t_out.to(device)
+
+
+def loss_fn(logits, t_out, label_smoothing):
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), t_out.reshape(-1),
+                           ignore_index=PAD_ID, label_smoothing=label_smoothing)
+
+
+def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, assets: Path,
+          model_cfg: ModelConfig, cfg: TrainConfig, minutes: float | None = None,
+          max_steps: int | None = None, restart: bool = False, export: bool = True,
+          command: str = "", data_info: dict | None = None) -> dict:
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = Seq2Seq(model_cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    meta = {"step": 0, "epoch": 0, "train_seconds": 0.0, "best_chrf": -1.0, "bad_evals": 0,
+            "target_tokens": 0, "history": [], "hardware": []}
+    weights, config = ckpt.model_paths(variant, assets)
+    if (run_dir / "state.json").exists() and not restart:
+        meta.update(ckpt.load_training_state(run_dir, model, optimizer))
+        print(f"resumed {variant} from {run_dir} at step {meta['step']}", file=sys.stderr)
+    elif weights.exists() and not restart:
+        shipped, info = ckpt.load_model(weights, config, assets)
+        model.load_state_dict(shipped.state_dict())
+        for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware"):
+            meta[key] = info.get("training", {}).get(key, meta[key])
+        print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
+    model.to(device)
+    hw = hardware()
+    if hw not in meta["hardware"]:
+        meta["hardware"] = meta["hardware"] + [hw]
+
+    src = tok.encode_batch([p[0] for p in train_pairs])
+    tgt = tok.encode_batch([p[1] for p in train_pairs])
+    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= cfg.max_src_len and 0 < len(tgt[i]) <= 2 * cfg.max_src_len]
+    src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
+    dev = dev_pairs[: cfg.dev_sample]
+
+    def evaluate_and_keep_best() -> float:
+        model.eval()
+        score = chrf(translate_corpus(model, tok, [p[0] for p in dev]), [p[1] for p in dev])
+        model.train()
+        meta["history"].append({"step": meta["step"], "dev_chrf": round(score, 2),
+                                "train_seconds": round(meta["train_seconds"], 1)})
+        if score > meta["best_chrf"]:
+            meta["best_chrf"], meta["bad_evals"] = score, 0
+            ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
+        else:
+            meta["bad_evals"] += 1
+            for g in optimizer.param_groups:  # halve the rate on a plateau
+                g["lr"] = max(g["lr"] * 0.5, cfg.lr / 32)
+        return score
+
+    start, stop_reason = time.time(), "epochs"
+    budget = None if minutes is None else minutes * 60
+    model.train()
+    bar = tqdm(desc=f"train {variant}", unit="step", file=sys.stderr, dynamic_ncols=True,
+               mininterval=5, initial=meta["step"])
+    rng = random.Random(cfg.seed + meta["epoch"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done = False
+    while not done:
+        batches = make_batches(src, tgt, cfg.max_tokens, rng)
+        # Skip the batches this epoch already saw before an interruption.
+        for b_idx in range(meta.get("batch_in_epoch", 0), len(batches)):
+            t0 = time.time()
+            s, s_len, t_in, t_out = batch_tensors(src, tgt, batches[b_idx], device)
+            logits, _ = model(s, s_len, t_in)
+            loss = loss_fn(logits, t_out, cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+            n_tok = int((t_out != PAD_ID).sum())
+            meta["step"] += 1
+            meta["batch_in_epoch"] = b_idx + 1
+            meta["target_tokens"] += n_tok
+            meta["train_seconds"] += time.time() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
+                            best=f"{meta['best_chrf']:.1f}", refresh=False)
+            if meta["step"] % cfg.eval_every == 0:
+                t_eval = time.time()
+                score = evaluate_and_keep_best()
+                meta["train_seconds"] += time.time() - t_eval
+                tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} (best {meta['best_chrf']:.2f})",
+                           file=sys.stderr)
+                ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)})
+                if meta["bad_evals"] >= cfg.patience:
+                    stop_reason, done = "early stop", True
+                    break
+            if budget is not None and time.time() - start >= budget:
+                stop_reason, done = "time budget", True
+                break
+            if max_steps is not None and meta["step"] >= max_steps:
+                stop_reason, done = "max steps", True
+                break
+        else:
+            meta["epoch"] += 1
+            meta["batch_in_epoch"] = 0
+            rng = random.Random(cfg.seed + meta["epoch"])
+    bar.close()
+    if meta["step"] % cfg.eval_every != 0:
+        t_eval = time.time()
+        evaluate_and_keep_best()
+        meta["train_seconds"] += time.time() - t_eval
+    ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)})
+    print(f"{variant}: stopped ({stop_reason}) at step {meta['step']}, best dev chrF {meta['best_chrf']:.2f}",
+          file=sys.stderr)
+    if export:
+        export_best(variant, run_dir, assets, meta, cfg, command, data_info or {})
+    return meta
+
+
+def export_best(variant: str, run_dir: Path, assets: Path, meta: dict, cfg: TrainConfig,
+                command: str, data_info: dict) -> None:
+    """Ship the best weights (fp16) with a config that records how they were trained."""
+    model, _ = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", assets=None)
+    training = {k: meta[k] for k in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware")}
+    training["best_chrf"] = round(training["best_chrf"], 2)
+    training["train_seconds"] = round(training["train_seconds"], 1)
+    weights, config = ckpt.model_paths(variant, assets)
+    info = {"variant": variant, "parameters": model.num_parameters(), "training": training,
+            "train_config": asdict(cfg), "data": data_info, "command": command,
+            "history": meta["history"][-50:]}
+    ckpt.save_model(model, weights, config, info, half=True)
+    with open(assets / ".manifest.lock", "w") as lock:  # several variants may train at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ckpt.write_manifest(assets)
+    print(f"exported {weights} ({weights.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+
+
+def throughput_note(meta: dict) -> str:
+    secs = max(meta["train_seconds"], 1e-9)
+    return f"{meta['target_tokens'] / secs:.0f} target tokens/s over {secs / 60:.1f} min"
+

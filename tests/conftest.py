@@ -1,0 +1,36 @@
+"""Shared fixtures. ``tiny_assets`` builds a complete assets folder with the
+shipped tokenizer and small randomly initialised models of every variant, so
+tests of loading and of the UI plumbing never depend on trained weights."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from seq2seq import checkpoint as ckpt
+from seq2seq.attention import VARIANTS
+from seq2seq.model import ModelConfig, Seq2Seq
+from seq2seq.tokenizer import Tokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_TOKENIZER = ROOT / "assets" / ckpt.TOKENIZER_FILE
+
+
+def tiny_config(variant: str, vocab_size: int) -> ModelConfig:
+    return ModelConfig(variant=variant, vocab_size=vocab_size, emb_size=16, enc_hidden=8, dec_hidden=16, dropout=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_assets(tmp_path_factory) -> Path:
+    assets = tmp_path_factory.mktemp("assets")
+    shutil.copy(SHIPPED_TOKENIZER, assets / ckpt.TOKENIZER_FILE)
+    vocab = Tokenizer(assets / ckpt.TOKENIZER_FILE).vocab_size
+    for i, variant in enumerate(VARIANTS):
+        torch.manual_seed(i)
+        model = Seq2Seq(tiny_config(variant, vocab))
+        weights, config = ckpt.model_paths(variant, assets)
+        ckpt.save_model(model, weights, config, {"variant": variant, "parameters": model.num_parameters()})
+    ckpt.write_manifest(assets)
+    return assets
