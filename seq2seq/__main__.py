@@ -102,8 +102,28 @@ def cmd_evaluate(args) -> int:
         ckpt.write_manifest(assets)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words")} for v, r in results.items()}, indent=1))
+    if args.markdown:
+        print(markdown_table(results))
+    else:
+        print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words")} for v, r in results.items()}, indent=1))
     return 0
+
+
+def markdown_table(results: dict) -> str:
+    """README tables: test figures per variant, and chrF by source length."""
+    rows = ["| variant | chrF | BLEU | chrF ≥4 words | BLEU ≥4 words | chrF ≥10 words |", "|---|---|---|---|---|---|"]
+    for v, r in results.items():
+        rows.append(f"| `{v}` | {r['all']['chrf']} | {r['all']['bleu']} | {r['min4words']['chrf']} | "
+                    f"{r['min4words']['bleu']} | {r['min10words']['chrf']} |")
+    buckets = next(iter(results.values()))["by_length"]
+    rows += ["", "| source words | pairs | " + " | ".join(f"`{v}`" for v in results) + " |",
+             "|---|---|" + "---|" * len(results)]
+    for i, b in enumerate(buckets):
+        cells = " | ".join(f"{r['by_length'][i]['bleu']} / {r['by_length'][i]['chrf']}" for r in results.values())
+        rows.append(f"| {b['words']} | {b['n']} | {cells} |")
+    sig = next(iter(results.values()))["all"]
+    rows += ["", f"BLEU / chrF per cell. Signatures: `{sig['bleu_signature']}`, `{sig['chrf_signature']}`."]
+    return "\n".join(rows)
 
 
 def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
@@ -209,6 +229,7 @@ def main(argv=None) -> int:
     pe.add_argument("--assets", default=str(ckpt.ASSETS))
     pe.add_argument("--write-cards", action="store_true", help="write model cards with the test figures")
     pe.add_argument("--json", help="also write the full results here")
+    pe.add_argument("--markdown", action="store_true", help="print README tables instead of JSON")
     pe.set_defaults(func=cmd_evaluate)
 
     px = sub.add_parser("translate", help="translate TEXT arguments, or stdin line by line")

@@ -62,10 +62,11 @@ def _top(logp: torch.Tensor, k: int) -> list[list[tuple[int, float]]]:
 def _decode_batch(model: Seq2Seq, sources: list[list[int]], max_len: int, pick) -> list[Hypothesis]:
     """Step all sentences together; ``pick(logp) -> (B,) ids`` chooses each next token."""
     src, lens = pad_batch(sources)
-    memory, mask, (s, feed, keys) = model.encode(src, lens)
+    dev = next(model.parameters()).device
+    memory, mask, (s, feed, keys) = model.encode(src.to(dev), lens)
     B = src.size(0)
-    prev = torch.full((B,), BOS_ID, dtype=torch.long)
-    done = torch.zeros(B, dtype=torch.bool)
+    prev = torch.full((B,), BOS_ID, dtype=torch.long, device=dev)
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
     steps_ids, steps_lp, steps_alpha, steps_top = [], [], [], []
     limit = max(max_output_len(int(n), max_len) for n in lens)
     for _ in range(limit):
@@ -82,7 +83,7 @@ def _decode_batch(model: Seq2Seq, sources: list[list[int]], max_len: int, pick) 
             break
     ids = torch.stack(steps_ids, 1).tolist()
     lps = torch.stack(steps_lp, 1).tolist()
-    alphas = None if steps_alpha[0] is None else torch.stack(steps_alpha, 1).numpy()  # (B, T, k, S)
+    alphas = None if steps_alpha[0] is None else torch.stack(steps_alpha, 1).cpu().numpy()  # (B, T, k, S)
     hyps = []
     for b in range(B):
         own_limit = max_output_len(int(lens[b]), max_len)
@@ -125,7 +126,8 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 
         raise ValueError("beam width must be ≥ 1")
     n_best = max(1, min(n_best, beam))
     src, lens = pad_batch([source])
-    memory, mask, (s, feed, keys) = model.encode(src, lens)
+    dev = next(model.parameters()).device
+    memory, mask, (s, feed, keys) = model.encode(src.to(dev), lens)
     limit = max_output_len(len(source), max_len)
 
     def norm(score: float, length: int) -> float:
@@ -136,13 +138,13 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 
     finished: list[Hypothesis] = []
     for step in range(limit):
         K = len(live)
-        prev = torch.tensor([h[0][-1] if h[0] else BOS_ID for h in live])
+        prev = torch.tensor([h[0][-1] if h[0] else BOS_ID for h in live], device=dev)
         mem_k = memory.expand(K, -1, -1)
         mask_k = mask.expand(K, -1)
         keys_k = _expand_keys(keys, K)
         s, feed, att = model.decoder.step(prev, s, feed, mem_k, mask_k, keys_k)
         logp = F.log_softmax(model.decoder.logits(feed), dim=-1)            # (K, V)
-        totals = torch.tensor([h[4] for h in live])[:, None] + logp         # (K, V)
+        totals = torch.tensor([h[4] for h in live], device=dev)[:, None] + logp         # (K, V)
         top_scores, top_idx = totals.view(-1).topk(min(2 * beam, totals.numel()))
         tops = _top(logp, TOP_CANDIDATES)
         new_live, parents = [], []
@@ -150,7 +152,7 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 
             k, tok = divmod(idx, logp.size(1))
             toks, lps, als, tps, _ = live[k]
             entry = (toks + [tok], lps + [float(logp[k, tok])],
-                     als + [None if att is None else att[k].numpy()], tps + [tops[k]], sc)
+                     als + [None if att is None else att[k].cpu().numpy()], tps + [tops[k]], sc)
             if tok == EOS_ID:
                 finished.append(_to_hyp(entry, norm(sc, len(entry[0]))))
             else:
@@ -160,7 +162,7 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 
                 break
         if len(finished) >= beam or not new_live:
             break
-        idx = torch.tensor(parents)
+        idx = torch.tensor(parents, device=dev)
         s, feed = s[idx], feed[idx]
         live = new_live
     if len(finished) < n_best:  # ran out of length: keep the best unfinished ones too
