@@ -147,12 +147,13 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 
         totals = torch.tensor([h[4] for h in live], device=dev)[:, None] + logp         # (K, V)
         top_scores, top_idx = totals.view(-1).topk(min(2 * beam, totals.numel()))
         tops = _top(logp, TOP_CANDIDATES)
+        att_rows = None if att is None else att.cpu().numpy()                # (K, k, S)
         new_live, parents = [], []
         for sc, idx in zip(top_scores.tolist(), top_idx.tolist()):
             k, tok = divmod(idx, logp.size(1))
             toks, lps, als, tps, _ = live[k]
             entry = (toks + [tok], lps + [float(logp[k, tok])],
-                     als + [None if att is None else att[k].cpu().numpy()], tps + [tops[k]], sc)
+                     als + [None if att_rows is None else att_rows[k]], tps + [tops[k]], sc)
             if tok == EOS_ID:
                 finished.append(_to_hyp(entry, norm(sc, len(entry[0]))))
             else:
