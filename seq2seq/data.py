@@ -192,9 +192,10 @@ def read_tsv(path: Path | str, split: str | None = None) -> list[tuple[str, str]
     With ``split`` set, the file is split by line hash exactly like the dictionary
     (a user's own corpus gets the same fixed, leak-free split)."""
     if split is not None:
-        lines = iter_split_lines(path, split)
+        lines = list(iter_split_lines(path, split))
     else:
-        lines = (raw.rstrip("\n") for raw in open(path, encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            lines = [raw.rstrip("\n") for raw in f]
     return [p for p in map(_tsv_pair, lines) if p is not None]
 
 
