@@ -102,6 +102,7 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         model.load_state_dict(shipped.state_dict())
         for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware"):
             meta[key] = info.get("training", {}).get(key, meta[key])
+        meta["history"] = info.get("history", [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
