@@ -1,0 +1,376 @@
+"""Figures for the demo: matplotlib's object API only (never pyplot).
+
+Speed matters (one compare request draws five heatmaps and a naive 20 × 20
+``imshow`` + ``annotate`` + ``tight_layout`` heatmap costs ~180 ms), so the
+heatmap and the bar chart are composed as pixels:
+
+* cells are coloured with the shared colour scale (``CMAP`` with ``NORM``:
+  fixed 0–1, the same in every figure, whatever the matrix holds);
+* every label and number is a glyph bitmap from matplotlib's FreeType
+  wrapper (``FT2Font``, with a font fallback list), cached per string, so there
+  is no mathtext at all: ``$$`` or ``_x^2`` are drawn literally;
+* the layout is computed in pixels up front (no Axes, no ``tight_layout``);
+* the result is a ``Figure`` (Agg canvas, not registered with pyplot) holding
+  that pixel image 1:1; ``to_array`` draws it to an RGB array for ``gr.Image``
+  and ``to_png`` writes it to a file.
+
+Nothing is reused between calls except pure caches (the fonts found, glyph
+bitmaps of strings already drawn).
+
+Non-Latin labels use a font fallback list: DejaVu Sans (Latin, Greek,
+Cyrillic, Arabic, Hebrew), then Noto Sans CJK where installed (``packages.txt``
+installs ``fonts-noto-cjk`` on Spaces). Without it CJK glyphs come out as boxes;
+nothing fails.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+import warnings
+from functools import lru_cache
+
+import numpy as np
+from matplotlib import colormaps, font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.ft2font import LoadFlags
+
+DPI = 100
+CMAP = colormaps["Blues"]
+NORM = Normalize(vmin=0.0, vmax=1.0, clip=True)           # the same scale in every figure
+LUT = (CMAP(np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
+GRID = np.array([217, 217, 217], np.uint8)
+DARK = np.array([34, 34, 34], np.float32)
+LIGHT = np.array([255, 255, 255], np.float32)
+LABEL_PT = 8.0
+SMALL_PT = 7.0
+TITLE_PT = 9.0
+MAX_LABEL_CHARS = 18
+CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR", "Noto Sans CJK TC")
+
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from (current )?font")
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+
+# ---- fonts and text bitmaps ---------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def font_families() -> tuple[str, ...]:
+    """DejaVu Sans, then the first Noto Sans CJK family found (if any)."""
+    families = ["DejaVu Sans"]
+    for name in CJK_FAMILIES:
+        try:
+            font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+        except ValueError:
+            continue
+        families.append(name)
+        break
+    return tuple(families)
+
+
+def has_cjk_font() -> bool:
+    return len(font_families()) > 1
+
+
+@lru_cache(maxsize=4)
+def _font_paths(bold: bool) -> tuple:
+    weight = "bold" if bold else "normal"
+    paths = []
+    for fam in font_families():
+        path = font_manager.findfont(font_manager.FontProperties(family=fam, weight=weight))
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
+
+
+def short_label(s, limit: int = MAX_LABEL_CHARS) -> str:
+    """A printable, bounded label: control/format characters become '?', long ones end in '…'."""
+    s = "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in str(s))
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+@lru_cache(maxsize=8192)
+def text_bitmap(text: str, size_pt: float = LABEL_PT, bold: bool = False) -> tuple[np.ndarray, int]:
+    """(alpha (h, w) uint8, descent px) of ``text`` drawn horizontally; the baseline
+    is ``descent`` pixels above the bitmap's bottom edge. Text is never parsed as math."""
+    if not text:
+        return np.zeros((1, 1), np.uint8), 0
+    font = font_manager.get_font(list(_font_paths(bold)))   # per-thread FT2Font with fallbacks
+    font.clear()
+    font.set_size(size_pt, DPI)
+    font.set_text(text, 0.0, flags=LoadFlags.FORCE_AUTOHINT)
+    font.draw_glyphs_to_bitmap(antialiased=True)
+    img = np.array(font.get_image(), dtype=np.uint8)
+    if img.size == 0:
+        img = np.zeros((1, 1), np.uint8)
+    img.setflags(write=False)
+    return img, int(round(font.get_descent() / 64))
+
+
+def text_width(text: str, size_pt: float = LABEL_PT, bold: bool = False) -> int:
+    return text_bitmap(text, size_pt, bold)[0].shape[1]
+
+
+def label_width(labels, size_pt: float = LABEL_PT) -> int:
+    """Pixels the widest (shortened) label needs; give the max over variants as ``left_px``
+    to every heatmap of a request so their source columns line up."""
+    return max((text_width(short_label(s), size_pt) for s in labels), default=0)
+
+
+class Canvas:
+    """An RGB float image with pixel-placed text; y grows downwards."""
+
+    def __init__(self, width: int, height: int):
+        self.px = np.full((height, width, 3), 255.0, np.float32)
+
+    def text(self, x: float, y: float, s: str, size: float = LABEL_PT, *, ha: str = "left",
+             va: str = "center", rotate: bool = False, bold: bool = False, color=DARK) -> None:
+        """Draw ``s`` anchored at (x, y). With ``rotate`` the text reads bottom-to-top and
+        ``va`` refers to its (vertical) extent: 'top' starts at y going down, 'bottom' ends at y."""
+        bmp, descent = text_bitmap(s, size, bold)
+        if rotate:
+            bmp = np.rot90(bmp)
+        h, w = bmp.shape
+        if not rotate:
+            x0 = x - w if ha == "right" else x - w / 2 if ha == "center" else x
+            ink_mid = (h - descent) * 0.6          # centre on the x-height, not the bitmap box
+            y0 = y - ink_mid if va == "center" else y if va == "top" else y - h
+        else:
+            x0 = x - (w - descent) * 0.6 if ha == "center" else x if ha == "left" else x - w
+            y0 = y if va == "top" else y - h if va == "bottom" else y - h / 2
+        self.blend(int(round(x0)), int(round(y0)), bmp, color)
+
+    def blend(self, x0: int, y0: int, alpha: np.ndarray, color) -> None:
+        H, W = self.px.shape[:2]
+        h, w = alpha.shape
+        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
+        if xa >= xb or ya >= yb:
+            return
+        a = alpha[ya - y0: yb - y0, xa - x0: xb - x0, None].astype(np.float32) / 255.0
+        region = self.px[ya:yb, xa:xb]
+        region *= 1.0 - a
+        region += a * np.asarray(color, np.float32)
+
+    def figure(self) -> Figure:
+        rgb = np.clip(self.px, 0, 255).round().astype(np.uint8)
+        H, W = rgb.shape[:2]
+        fig = new_figure(W, H)
+        fig.figimage(rgb, xo=0, yo=0, origin="upper", resize=False)
+        fig._demo_pixels = rgb                    # the exact pixels, for to_array's fast path
+        return fig
+
+
+def new_figure(width_px: int, height_px: int) -> Figure:
+    """A Figure not registered with pyplot, with an Agg canvas, sized in pixels."""
+    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def colors(values: np.ndarray) -> np.ndarray:
+    """RGB uint8 of values on the shared 0–1 scale (NaN → grid grey)."""
+    v = np.asarray(values, np.float64)
+    idx = np.rint(NORM(np.nan_to_num(v, nan=0.0)).filled(0.0) * 255).astype(np.intp)
+    out = LUT[np.clip(idx, 0, 255)]
+    out[np.isnan(v)] = GRID
+    return out
+
+
+# ---- heatmap --------------------------------------------------------------------------------
+
+def cell_size(rows: int, cols: int) -> tuple[int, float]:
+    """(cell pixels, number font size in pt; 0 = no numbers) for a rows × cols matrix."""
+    n = max(rows, cols)
+    if n <= 24:
+        return 21, 6.5
+    if n <= 45:
+        return 18, 6.0
+    if n <= 80:
+        return 14, 5.0
+    return 10, 0.0
+
+
+def percent(v: float) -> str:
+    """Cell text: α in percent, blank below 0.5 %."""
+    return str(int(round(100 * v))) if v >= 0.005 else ""
+
+
+def _numbers(cv: Canvas, m: np.ndarray, x0: int, y0: int, cell: int, size_pt: float) -> None:
+    """Write round(100·α) centred in every cell (blank below 0.5 %): bitmaps are copied into one
+    alpha layer, then blended once, light text on dark cells and dark text on light ones."""
+    T, S = m.shape
+    alpha = np.zeros((T * cell, S * cell), np.float32)
+    pct = np.where(m >= 0.005, np.rint(m * 100), 0).astype(int)
+    for value in np.unique(pct[pct > 0]):       # one fancy-indexed copy per distinct number
+        bmp = text_bitmap(str(value), size_pt)[0]
+        h, w = min(bmp.shape[0], cell - 2), min(bmp.shape[1], cell - 2)
+        ii, jj = np.nonzero(pct == value)
+        ya = ii * cell + (cell - 1 - h) // 2
+        xa = jj * cell + (cell - 1 - w) // 2
+        alpha[ya[:, None, None] + np.arange(h)[None, :, None],
+              xa[:, None, None] + np.arange(w)[None, None, :]] = bmp[None, :h, :w]
+    alpha *= 1.0 / 255.0
+    light = np.repeat(np.repeat(m >= 0.5, cell, axis=0), cell, axis=1)
+    grey = np.where(light, np.float32(LIGHT[0]), np.float32(DARK[0]))      # text is grey: one channel
+    region = cv.px[y0: y0 + T * cell, x0: x0 + S * cell]
+    region *= (1.0 - alpha)[..., None]
+    region += (alpha * grey)[..., None]
+
+
+def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
+                   left_px: int | None = None, numbers: bool = True) -> Canvas:
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape != (len(rows), len(cols)):
+        raise ValueError(f"matrix shape {m.shape} does not match {len(rows)} × {len(cols)} labels")
+    T, S = m.shape
+    cell, num_pt = cell_size(T, S)
+    rows_l = [short_label(s) for s in rows]
+    cols_l = [short_label(s) for s in cols]
+    left = max(left_px if left_px is not None else 0, label_width(rows_l)) + 12
+    top = 30 if title else 8
+    top_labels = label_width(cols_l) + 8
+    cbar_h = int(min(max(T * cell, 60), 160))
+    grid_y = top + top_labels
+    width = max(left + S * cell + 48, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
+    height = grid_y + max(T * cell, cbar_h) + 10
+    cv = Canvas(width, height)
+    # cells: one colour block per value, a 1-pixel grid line after each
+    block = np.repeat(np.repeat(colors(m), cell, axis=0), cell, axis=1)
+    block[cell - 1:: cell, :] = GRID
+    block[:, cell - 1:: cell] = GRID
+    cv.px[grid_y: grid_y + T * cell, left: left + S * cell] = block
+    if numbers and num_pt > 0:
+        _numbers(cv, m, left, grid_y, cell, num_pt)
+    for i, s in enumerate(rows_l):
+        cv.text(left - 5, grid_y + i * cell + (cell - 1) / 2, s, ha="right")
+    for j, s in enumerate(cols_l):
+        cv.text(left + j * cell + (cell - 1) / 2, grid_y - 5, s, ha="center", va="bottom", rotate=True)
+    if title:
+        cv.text(8, 14, short_label(title, 90), TITLE_PT, bold=True)
+    # colour bar: the fixed 0–1 scale
+    x = left + S * cell + 10
+    cv.px[grid_y: grid_y + cbar_h, x: x + 10] = colors(np.linspace(1.0, 0.0, cbar_h))[:, None, :]
+    for frac, txt in ((1.0, "1"), (0.5, "0.5"), (0.0, "0")):
+        cv.text(x + 13, grid_y + (1 - frac) * (cbar_h - 1), txt, SMALL_PT)
+    return cv
+
+
+def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *,
+            left_px: int | None = None, numbers: bool = True) -> Figure:
+    """Attention heatmap: target labels down the left, source labels across the top,
+    α in percent in each cell (blank below 0.5 %), and a 0–1 colour bar.
+
+    ``matrix`` is (len(rows), len(cols)) in [0, 1]; colours use the shared
+    ``CMAP``/``NORM`` (vmin 0, vmax 1) whatever the values, so figures compare
+    directly. ``left_px`` sets the minimum left margin (give every variant the
+    same one so the source columns line up across figures).
+    """
+    return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers).figure()
+
+
+# ---- step view: α_t as bars ----------------------------------------------------------------
+
+def bars(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Figure:
+    """α_t over the source tokens as bars on the fixed 0–1 scale, with values in percent."""
+    a = np.asarray(alpha, dtype=np.float64).reshape(-1)
+    if a.shape[0] != len(cols):
+        raise ValueError(f"{a.shape[0]} weights for {len(cols)} labels")
+    S = len(cols)
+    cell, num_pt = cell_size(1, S)
+    num_pt = num_pt or 5.0
+    bar_px = 90
+    cols_l = [short_label(s) for s in cols]
+    left = left_px + 24
+    top = 30 if title else 8
+    plot_h = bar_px + 14
+    width = max(left + S * cell + 12, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
+    height = top + plot_h + label_width(cols_l) + 12
+    cv = Canvas(width, height)
+    base = top + plot_h                              # y of the baseline (α = 0)
+    cv.px[base - bar_px - 1, left: left + S * cell] = 220.0  # α = 1
+    for j, v in enumerate(a):
+        h = int(round(float(np.clip(v, 0, 1)) * bar_px))
+        x0 = left + j * cell
+        if h > 0:
+            cv.px[base - h: base, x0 + 1: x0 + cell - 2] = colors(np.array([v]))[0]
+        s = percent(v)
+        if s:
+            cv.text(x0 + (cell - 1) / 2, base - h - 8, s, num_pt, ha="center")
+    cv.px[base, left: left + S * cell] = 140.0
+    cv.text(left - 5, base - bar_px - 1, "1", SMALL_PT, ha="right")
+    cv.text(left - 5, base, "0", SMALL_PT, ha="right")
+    for j, s in enumerate(cols_l):
+        cv.text(left + j * cell + (cell - 1) / 2, base + 5, s, ha="center", va="top", rotate=True)
+    if title:
+        cv.text(8, 14, short_label(title, 90), TITLE_PT, bold=True)
+    return cv.figure()
+
+
+def note_figure(text: str, width: int = 360, height: int = 60) -> Figure:
+    """A small figure carrying one line of text (e.g. 'no attention') where a plot would be."""
+    text = short_label(text, 90)
+    cv = Canvas(max(width, text_width(text, TITLE_PT) + 20), height)
+    cv.text(10, height / 2, text, TITLE_PT)
+    return cv.figure()
+
+
+# ---- about tab ------------------------------------------------------------------------------
+
+def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: str = "BLEU") -> Figure:
+    """Score per source-length bucket, one line per variant (cf. Bahdanau et al. 2015, Fig. 2).
+    An ordinary Axes figure: drawn once at start-up."""
+    fig = new_figure(680, 380)
+    ax = fig.add_axes((0.09, 0.15, 0.88, 0.75))
+    buckets: list[str] = []
+    for points in series.values():
+        for b, _ in points:
+            if b not in buckets:
+                buckets.append(b)
+    pos = {b: i for i, b in enumerate(buckets)}
+    markers = "os^Dv"
+    drawn = False
+    for k, (name, points) in enumerate(series.items()):
+        pts = [(pos[b], v) for b, v in points if v is not None]
+        if pts:
+            drawn = True
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)],
+                    label=short_label(name))
+    ax.set_xticks(range(len(buckets)), [short_label(b) for b in buckets])
+    for t in ax.get_xticklabels():
+        t.set_parse_math(False)
+    ax.set_xlabel("source sentence length (words)")
+    ax.set_ylabel(f"test {metric}")
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no model cards yet", transform=ax.transAxes, ha="center", va="center",
+                parse_math=False)
+    ax.set_title(f"{metric} by source length (test split)", fontsize=10)
+    return fig
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+def to_array(fig: Figure) -> np.ndarray:
+    """(H, W, 3) uint8. Pixel figures return their pixels (identical to what Agg draws);
+    others are drawn with the Agg canvas."""
+    pixels = getattr(fig, "_demo_pixels", None)
+    if pixels is not None:
+        return pixels
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def draw(fig: Figure) -> np.ndarray:
+    """Always draw with the Agg canvas (what savefig would produce)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def to_png(fig: Figure, path) -> None:
+    """Write the figure as PNG at its own size, without pyplot."""
+    fig.savefig(path, format="png", dpi=DPI, facecolor="white")
