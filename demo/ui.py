@@ -376,6 +376,17 @@ def heatmap_array(result: dict, variant: str, hyp_index: int = 0, words: bool = 
     return plots.to_array(plots.heatmap(m, rows, cols, title, left_px=left_px))
 
 
+def _same_width(panels: dict) -> None:
+    """Pad the heatmaps on the right (white) to one width: with one left margin, the source
+    columns then sit at the same pixels in every variant's image."""
+    heats = [pv for pv in panels.values() if pv.get("heatmap") is not None]
+    width = max((pv["heatmap"].shape[1] for pv in heats), default=0)
+    for pv in heats:
+        a = pv["heatmap"]
+        if a.shape[1] < width:
+            pv["heatmap"] = np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)
+
+
 def render(result: dict, words: bool = False) -> dict:
     """All views of a result: {"status", "steps", "panels": {variant: {...}}}.
 
@@ -422,6 +433,7 @@ def render(result: dict, words: bool = False) -> dict:
             "tokens": tokens_view(result, v, words),
             "nbest": nbest,
         }
+    _same_width(panels)
     n_src = len(result["source_pieces"])
     desc = {"greedy": "greedy decoding", "beam": f"beam search (width {settings.get('beam')}, "
             f"{settings.get('n_best')} best shown)", "sample": f"sampling (temperature {settings.get('temperature')}, "
@@ -683,12 +695,12 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
                     choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
                     variants = gr.CheckboxGroup(choices, value=installed, label="Variants")
                     method = gr.Radio(list(METHODS), value="greedy", label="Decoding")
-                    with gr.Row():
+                    with gr.Row(visible=False) as beam_row:
                         beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam width")
-                        n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best shown (beam)")
-                    with gr.Row():
-                        temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (sampling)")
-                        seed = gr.Number(0, precision=0, minimum=0, label="Seed (sampling)")
+                        n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best shown")
+                    with gr.Row(visible=False) as sample_row:
+                        temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                        seed = gr.Number(0, precision=0, minimum=0, label="Seed")
                     words = gr.Checkbox(False, label="Aggregate to words",
                                         info="source pieces summed, target pieces averaged; rows still sum to 1")
                     run = gr.Button("Translate and compare", variant="primary", elem_id="run")
@@ -702,36 +714,33 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
                         p["header"] = gr.Markdown(f"### {v}", latex_delimiters=[])
                         p["translation"] = gr.Textbox(label=f"{v}: translation", interactive=False,
                                                       elem_id=f"translation-{v}")
-                        p["heatmap"] = gr.Image(label=f"{v}: attention heatmap", format="png", interactive=False,
-                                                elem_id=f"heatmap-{v}", buttons=["download", "fullscreen"],
-                                                visible=v != "none")
+                        p["heatmap"] = gr.Image(label=f"{v}: attention heatmap", show_label=False, format="png",
+                                                interactive=False, elem_id=f"heatmap-{v}",
+                                                buttons=["download", "fullscreen"], visible=v != "none")
                         p["note"] = gr.Markdown(NO_ATTENTION if v == "none" else "", latex_delimiters=[],
                                                 visible=v == "none")
+                        p["tokens"] = gr.HighlightedText(label=f"{v}: output tokens (click one to align)",
+                                                         interactive=False, elem_id=f"tokens-{v}")
+                        p["source"] = gr.HighlightedText(label=f"{v}: source, shaded by α of the clicked token",
+                                                         interactive=False, elem_id=f"align-{v}")
                         p["nbest"] = gr.Gallery(label=f"{v}: n-best hypotheses (beam search)", visible=False,
                                                 columns=1, format="png", height="auto", object_fit="contain")
                     panel[v] = p
 
             with gr.Accordion("Step through decoding", open=True):
-                step = gr.Slider(1, 2, value=1, step=1, label="Output step t", elem_id="step")
+                step = gr.Slider(1, 2, value=1, step=1, label="Output step t", elem_id="step",
+                                 info="α_t over the source, the token chosen at t and the top-5 candidates")
                 with gr.Row(equal_height=False):
                     for v in VARIANTS:
                         with gr.Column(min_width=440, visible=v in installed) as col:
                             panel[v]["step_col"] = col
-                            panel[v]["step_md"] = gr.Markdown("", latex_delimiters=[])
-                            panel[v]["bars"] = gr.Image(label=f"{v}: α_t over the source", format="png",
-                                                        interactive=False, elem_id=f"bars-{v}", visible=v != "none")
+                            panel[v]["step_md"] = gr.Markdown("", latex_delimiters=[], elem_id=f"step-md-{v}")
+                            panel[v]["bars"] = gr.Image(label=f"{v}: α_t over the source", show_label=False,
+                                                        format="png", interactive=False, elem_id=f"bars-{v}",
+                                                        visible=v != "none", buttons=["download"])
                             panel[v]["cands"] = gr.Label(label=f"{v}: top-5 next-token candidates at t",
-                                                         num_top_classes=5)
-
-            with gr.Accordion("Click to align: click an output token to see what it attended to", open=True):
-                with gr.Row(equal_height=False):
-                    for v in VARIANTS:
-                        with gr.Column(min_width=440, visible=v in installed) as col:
-                            panel[v]["align_col"] = col
-                            panel[v]["tokens"] = gr.HighlightedText(label=f"{v}: output (click a token)",
-                                                                    interactive=False, elem_id=f"tokens-{v}")
-                            panel[v]["source"] = gr.HighlightedText(label=f"{v}: source, shaded by α",
-                                                                    interactive=False, elem_id=f"align-{v}")
+                                                         num_top_classes=5, show_heading=False,
+                                                         elem_id=f"cands-{v}")
 
             with gr.Accordion("Diagnostics", open=False):
                 gr.Markdown(f"Entropy of α_t in bits (low: focused, high: spread); coverage Σ_t α_t,i per source "
@@ -762,7 +771,7 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
         main_outputs = [state, status, step]
         for v in order:
             p = panel[v]
-            main_outputs += [p["col"], p["step_col"], p["align_col"], p["header"], p["translation"], p["heatmap"],
+            main_outputs += [p["col"], p["step_col"], p["header"], p["translation"], p["heatmap"],
                              p["note"], p["nbest"], p["tokens"], p["source"]]
         main_outputs += [diag_summary, diag_cov, diag_ent, export_files]
 
@@ -772,11 +781,10 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
                 pv = views["panels"][v]
                 vis = pv.get("visible", False)
                 if not vis:
-                    out += [gr.update(visible=False)] * 3 + [gr.update()] * 7
+                    out += [gr.update(visible=False)] * 2 + [gr.update()] * 7
                     continue
                 has_att = pv.get("heatmap") is not None
-                out += [gr.update(visible=True), gr.update(visible=True), gr.update(visible=True),
-                        pv["header"], pv["translation"],
+                out += [gr.update(visible=True), gr.update(visible=True), pv["header"], pv["translation"],
                         gr.update(value=pv["heatmap"], visible=has_att),
                         gr.update(value=pv["note"] or "", visible=not has_att),
                         gr.update(value=pv["nbest"], visible=bool(pv["nbest"])),
@@ -811,6 +819,9 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
                 else:
                     out += [sv["md"], gr.update(value=sv["bars"], visible=sv["bars"] is not None), sv["candidates"]]
             return out
+
+        method.change(lambda m: (gr.update(visible=m == "beam"), gr.update(visible=m == "sample")), method,
+                      [beam_row, sample_row], api_visibility="private", queue=False)
 
         inputs = [text, variants, method, beam, n_best, temperature, seed, words]
         for trigger in (run.click, text.submit):

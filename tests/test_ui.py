@@ -1,0 +1,429 @@
+"""demo/ui.py handlers, called directly with small random models (tiny_assets)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from demo import ui
+from seq2seq import checkpoint as ckpt
+from seq2seq.attention import VARIANTS
+from seq2seq.tokenizer import word_groups, words_from_pieces
+from seq2seq.translator import MAX_BEAM, MAX_CHARS
+
+SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+ATTENTION = [v for v in VARIANTS if v != "none"]
+
+
+@pytest.fixture(scope="module")
+def tr(tiny_assets):
+    translator, problems, fatal = ui.load_translator(tiny_assets)
+    assert problems == {} and fatal is None
+    assert translator.variants == list(VARIANTS)
+    return translator
+
+
+@pytest.fixture(scope="module")
+def greedy(tr):
+    return ui.compare(tr, SENTENCE, list(VARIANTS))
+
+
+def _copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
+    dst.mkdir()
+    shutil.copy(src / ckpt.TOKENIZER_FILE, dst / ckpt.TOKENIZER_FILE)
+    for v in keep:
+        for p in ckpt.model_paths(v, src):
+            (dst / "models").mkdir(exist_ok=True)
+            shutil.copy(p, dst / "models" / p.name)
+    ckpt.write_manifest(dst)
+    return dst
+
+
+# ---- translate and compare ------------------------------------------------------------------
+
+def test_compare_structure_for_every_variant(greedy):
+    result, views = greedy
+    S = len(result["source_pieces"])
+    assert S > 0 and result["text"] == SENTENCE and result["settings"] == {"method": "greedy"}
+    assert views["steps"] >= 1
+    for v in VARIANTS:
+        hyp = result["variants"][v]["hypotheses"][0]
+        panel = views["panels"][v]
+        assert panel["visible"]
+        assert isinstance(panel["translation"], str) and panel["translation"] == hyp["text"]
+        assert f"### {v}" in panel["header"] and "log p" in panel["header"]
+        assert f"{hyp['logprob']:.2f}" in panel["header"]
+        assert len(panel["tokens"]) == len(hyp["pieces"]) == len(hyp["logprobs"]) == len(hyp["candidates"])
+        if v == "none":
+            assert hyp["attention"] is None and panel["heatmap"] is None
+            assert "No attention" in panel["note"] and "final encoder state" in panel["note"]
+        else:
+            a = hyp["attention"]
+            assert a.shape == (len(hyp["pieces"]), S)
+            np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-4)
+            img = panel["heatmap"]
+            assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+            assert panel["note"] is None
+
+
+def test_heatmaps_share_one_width_and_source_axis(greedy):
+    _, views = greedy
+    widths = {views["panels"][v]["heatmap"].shape[1] for v in ATTENTION}
+    assert len(widths) == 1
+
+
+def test_only_selected_variants_are_shown(tr):
+    result, views = ui.compare(tr, SENTENCE, ["dot", "none"])
+    assert list(result["variants"]) == ["none", "dot"]
+    assert views["panels"]["dot"]["visible"] and views["panels"]["none"]["visible"]
+    assert not views["panels"]["additive"]["visible"]
+
+
+def test_reference_of_test_example_is_shown(tr):
+    src, ref = ui.load_examples()[0]
+    _, views = ui.compare(tr, src, ["dot"])
+    assert "Reference" in views["status"] and ui.md_escape(ref) in views["status"]
+
+
+def test_examples_come_from_test_split():
+    pairs = ui.load_examples()
+    assert 8 <= len(pairs) <= 12
+    for src, ref in pairs:
+        assert 4 <= len(src.split()) <= 15 and ref
+    test_tsv = Path(__file__).resolve().parent.parent / "data" / "test.tsv"
+    if test_tsv.exists():
+        lines = set(test_tsv.read_text(encoding="utf-8").splitlines())
+        assert all(f"{s}\t{r}" in lines for s, r in pairs)
+
+
+# ---- words, not pieces ------------------------------------------------------------------------
+
+def test_word_aggregation_sums_source_and_averages_target():
+    src = ["▁Der", "▁Hund", "e", "▁bellt", "."]
+    tgt = ["▁the", "▁dog", "s", "▁bark", "</s>"]
+    rng = np.random.default_rng(0)
+    m = rng.dirichlet(np.ones(len(src)), size=len(tgt))
+    words, rows, cols = ui.aggregate_words(m, src, tgt)
+    assert cols == ["Der", "Hunde", "bellt."]
+    assert rows == ["the", "dogs", "bark", "</s>"]
+    assert words.shape == (4, 3)
+    # source: summed over a word's pieces; target: mean over a word's pieces
+    np.testing.assert_allclose(words[1, 1], ((m[1, 1] + m[1, 2]) + (m[2, 1] + m[2, 2])) / 2)
+    np.testing.assert_allclose(words[0, 2], m[0, 3] + m[0, 4])
+    np.testing.assert_allclose(words[3], [m[4, 0], m[4, 1] + m[4, 2], m[4, 3] + m[4, 4]])
+    np.testing.assert_allclose(words.sum(axis=1), 1.0)
+
+
+def test_words_toggle_on_real_result(greedy):
+    result, _ = greedy
+    views = ui.render(result, words=True)
+    src_words = words_from_pieces(result["source_pieces"])
+    for v in ATTENTION:
+        hyp = result["variants"][v]["hypotheses"][0]
+        m, rows, cols = ui.matrix_view(result, hyp, True)
+        assert cols == src_words and len(rows) == len(ui.target_groups(hyp["pieces"]))
+        np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
+        assert views["panels"][v]["heatmap"] is not None
+        assert len(views["panels"][v]["tokens"]) == len(rows)
+    assert "words" in views["status"]
+    assert "sum" in ui.WORDS_RULE and "mean" in ui.WORDS_RULE
+
+
+def test_target_groups_keep_eos_apart():
+    assert ui.target_groups(["▁a", "b", "</s>"]) == [[0, 1], [2]]
+    assert ui.target_groups(["</s>"]) == [[0]]
+    assert ui.target_words(["▁a", "b", "</s>"]) == ["ab", "</s>"]
+    assert ui.target_groups(["▁a", "b"]) == word_groups(["▁a", "b"])
+
+
+# ---- step through decoding --------------------------------------------------------------------
+
+def test_step_view(greedy):
+    result, _ = greedy
+    views = ui.step_view(result, 1)
+    for v in VARIANTS:
+        hyp = result["variants"][v]["hypotheses"][0]
+        sv = views[v]
+        assert "t = 1" in sv["md"] and ui.md_escape(hyp["pieces"][0]) in sv["md"]
+        cands = sv["candidates"]
+        assert len(cands) == 5
+        probs = list(cands.values())
+        assert all(0.0 <= p <= 1.0 for p in probs) and probs == sorted(probs, reverse=True)
+        if v == "none":
+            assert sv["bars"] is None
+        else:
+            assert sv["bars"].dtype == np.uint8 and sv["bars"].shape[2] == 3
+    # the greedy choice is the top candidate
+    hyp = result["variants"]["additive"]["hypotheses"][0]
+    assert next(iter(views["additive"]["candidates"])) == hyp["pieces"][0]
+    late = ui.step_view(result, 10_000)
+    assert all("finished" in late[v]["md"] and late[v]["bars"] is None for v in VARIANTS)
+    assert ui.step_view(None, 1) == {}
+
+
+def test_step_view_in_words(greedy):
+    result, _ = greedy
+    sv = ui.step_view(result, 2, words=True)
+    assert sv["dot"]["bars"] is not None
+
+
+# ---- click to align ---------------------------------------------------------------------------
+
+def test_align_weights_source_by_alpha(greedy):
+    result, _ = greedy
+    hyp = result["variants"]["additive"]["hypotheses"][0]
+    out = ui.align(result, "additive", 1, False)
+    assert len(out) == len(result["source_pieces"])
+    np.testing.assert_allclose([s for _, s in out], hyp["attention"][1], atol=1e-4)
+    assert all(label.startswith(p) for (label, _), p in zip(out, result["source_pieces"]))
+    words = ui.align(result, "additive", 0, True)
+    assert [w.split(" ")[0] for w, _ in words] == words_from_pieces(result["source_pieces"])
+    assert abs(sum(s for _, s in words) - 1.0) < 1e-3
+    assert all(s is None for _, s in ui.align(result, "none", 0, False))
+    assert ui.align(result, "additive", 10_000, False) == []
+    assert ui.align(None, "additive", 0, False) == []
+
+
+# ---- beam view --------------------------------------------------------------------------------
+
+def test_beam_lists_n_best_each_with_heatmap(tr):
+    result, views = ui.compare(tr, SENTENCE, ["additive", "none"], method="beam", beam=4, n_best=3)
+    assert result["settings"] == {"method": "beam", "beam": 4, "n_best": 3}
+    hyps = result["variants"]["additive"]["hypotheses"]
+    assert len(hyps) == 3
+    scores = [h["score"] for h in hyps]
+    assert scores == sorted(scores, reverse=True)
+    gallery = views["panels"]["additive"]["nbest"]
+    assert len(gallery) == 3
+    for k, (img, caption) in enumerate(gallery):
+        assert img.ndim == 3 and caption.startswith(f"#{k + 1}") and f"{hyps[k]['score']:.3f}" in caption
+    assert len(views["panels"]["none"]["nbest"]) == 3      # no attention: a note image each
+    assert "beam score" in views["panels"]["additive"]["header"]
+
+
+def test_n_best_is_capped_by_beam(tr):
+    result, _ = ui.compare(tr, SENTENCE, ["dot"], method="beam", beam=2, n_best=9)
+    assert result["settings"]["n_best"] == 2
+
+
+def test_sampling_is_reproducible_with_seed(tr):
+    a, _ = ui.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    b, _ = ui.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    assert a["variants"]["dot"]["hypotheses"][0]["pieces"] == b["variants"]["dot"]["hypotheses"][0]["pieces"]
+    assert a["settings"] == {"method": "sample", "temperature": 0.7, "seed": 3}
+
+
+# ---- diagnostics ------------------------------------------------------------------------------
+
+def test_diagnostics_numbers():
+    src = ["▁ein", "▁Hund", "."]
+    a = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    d = ui.diagnostics(a, src)
+    assert d["entropy"] == [0.0, 0.0, 0.0]
+    assert d["words"] == ["ein", "Hund."]
+    assert d["coverage"] == [1.0, 2.0]
+    assert d["over"] == ["Hund."] and d["never"] == []
+    assert d["final_mass"] == 0.0 and d["punct_mass"] == 0.0
+
+    src = ["▁a", "▁b", "▁c", "▁d", "▁."]
+    u = np.full((2, 5), 0.2)
+    d = ui.diagnostics(u, src)
+    np.testing.assert_allclose(d["entropy"], [np.log2(5)] * 2)
+    assert d["uniform_entropy"] == pytest.approx(np.log2(5))
+    np.testing.assert_allclose(d["coverage"], [0.4] * 5)
+    assert d["final_mass"] == pytest.approx(0.2) and d["punct_mass"] == pytest.approx(0.2)
+
+    low = np.array([[0.9, 0.05, 0.05]])
+    d = ui.diagnostics(low, ["▁x", "▁y", "▁z"])
+    assert d["never"] == ["y", "z"]
+
+
+def test_diagnostics_tables(greedy):
+    result, _ = greedy
+    t = ui.diagnostics_tables(result)
+    assert list(t["summary"]["variant"]) == list(VARIANTS)
+    assert t["summary"].iloc[0, 1] == "no attention"
+    assert list(t["coverage"]["source word"]) == words_from_pieces(result["source_pieces"])
+    assert len(t["entropy"]) == max(len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values())
+    raw = t["raw"]["additive"]
+    hyp = result["variants"]["additive"]["hypotheses"][0]
+    assert sum(raw["coverage"]) == pytest.approx(len(hyp["pieces"]), rel=1e-4)   # rows sum to 1
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+def test_export_json_and_png(greedy, tiny_assets):
+    result, _ = greedy
+    files = [Path(f) for f in ui.export(result, False)]
+    assert files[0].name == "attention.json"
+    assert all(not str(f).startswith(str(tiny_assets)) and ckpt.ASSETS not in f.parents for f in files)
+    data = json.loads(files[0].read_text(encoding="utf-8"))
+    assert data["source"] == SENTENCE and data["decoding"] == {"method": "greedy"} and data["unit"] == "pieces"
+    for v in VARIANTS:
+        h = data["variants"][v]["hypotheses"][0]
+        assert data["variants"][v]["variant"] == v
+        assert h["source_tokens"] == result["source_pieces"]
+        assert h["target_tokens"] == result["variants"][v]["hypotheses"][0]["pieces"]
+        if v == "none":
+            assert h["attention"] is None
+        else:
+            m = np.array(h["attention"])
+            assert m.shape == (len(h["target_tokens"]), len(h["source_tokens"]))
+            np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
+    pngs = sorted(f.name for f in files[1:])
+    assert pngs == sorted(f"attention-{v}.png" for v in ATTENTION)
+    with Image.open(files[1]) as im:
+        assert im.format == "PNG"
+    words = json.loads(Path(ui.export(result, True)[0]).read_text(encoding="utf-8"))
+    assert words["unit"] == "words"
+    assert words["variants"]["dot"]["hypotheses"][0]["source_tokens"] == words_from_pieces(result["source_pieces"])
+    with pytest.raises(gr.Error):
+        ui.export(None)
+
+
+# ---- bad input --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"), ("   \n\t ", "empty"), (None, "No text"), ("x" * (MAX_CHARS + 1), "limit"),
+    ("Hallo \ud800 Welt", "surrogate"), (123, "string"),
+])
+def test_bad_text_gives_clear_error(tr, text, message):
+    with pytest.raises(gr.Error, match=message):
+        ui.compare(tr, text, ["dot"])
+
+
+def test_too_many_pieces(tr):
+    text = " ".join(["Xq"] * 160)
+    assert len(text) <= MAX_CHARS
+    with pytest.raises(gr.Error, match="pieces"):
+        ui.compare(tr, text, ["dot"])
+
+
+@pytest.mark.parametrize("variants", [["bogus"], [], None, ["dot", "<script>"], [None]])
+def test_bad_variants(tr, variants):
+    with pytest.raises(gr.Error):
+        ui.compare(tr, SENTENCE, variants)
+
+
+@pytest.mark.parametrize("kw", [{"method": "bogus"}, {"method": "beam", "beam": 0},
+                                {"method": "beam", "beam": MAX_BEAM + 1}, {"method": "sample", "temperature": 0},
+                                {"method": "beam", "beam": "x"}, {"method": "sample", "temperature": float("nan")}])
+def test_bad_decoding_settings(tr, kw):
+    with pytest.raises(gr.Error):
+        ui.compare(tr, SENTENCE, ["dot"], **kw)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")   # gr.Warning outside a running app
+@pytest.mark.parametrize("text, note", [
+    ("Ich mag 😀 sehr.", "never seen"), ("Hallo مرحبا", "right-to-left"), ("Hallo\x00Welt\u200b!", "Control"),
+])
+def test_unusual_characters_translate_with_a_note(tr, text, note):
+    result, views = ui.compare(tr, text, ["dot"])
+    assert any(note in n for n in result["notes"])
+    assert "⚠️" in views["status"]
+    assert views["panels"]["dot"]["heatmap"] is not None
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_user_text_is_escaped_in_markdown(tr):
+    result, views = ui.compare(tr, "<script>alert(1)</script> **fett** $$x$$", ["dot"])
+    assert "<script>" not in views["status"] and "&lt;script&gt;" in views["status"]
+    assert "\\*\\*fett" in views["status"] and "\\$\\$x" in views["status"]
+
+
+# ---- API handler ------------------------------------------------------------------------------
+
+def test_translate_api(tr):
+    out = ui.translate_api(tr, SENTENCE, "general")
+    assert isinstance(out["translation"], str) and out["variant"] == "general"
+    m = np.array(out["attention"])
+    assert m.shape == (len(out["target_tokens"]), len(out["source_tokens"]))
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
+    json.dumps(out)
+    assert ui.translate_api(tr, SENTENCE, "none")["attention"] is None
+    for text, variant in ((None, "dot"), ("", "dot"), (SENTENCE, "bogus"), (SENTENCE, None)):
+        with pytest.raises(gr.Error):
+            ui.translate_api(tr, text, variant)
+
+
+# ---- degraded assets --------------------------------------------------------------------------
+
+def test_missing_variant_degrades_gracefully(tiny_assets, tmp_path):
+    assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot", "additive"])
+    tr, problems, fatal = ui.load_translator(assets)
+    assert fatal is None and tr.variants == ["dot", "additive"]
+    assert set(problems) == {"none", "general", "multihead"} and "not installed" in problems["general"]
+    result, views = ui.compare(tr, SENTENCE, ["dot", "general"])
+    assert "missing" in result["variants"]["general"]
+    assert "not installed" in views["panels"]["general"]["note"]
+    assert views["panels"]["dot"]["heatmap"] is not None
+    assert isinstance(ui.build_demo(assets), gr.Blocks)
+
+
+def test_corrupt_variant_is_left_out(tiny_assets, tmp_path):
+    assets = _copy_assets(tiny_assets, tmp_path / "assets", list(VARIANTS))
+    weights, _ = ckpt.model_paths("general", assets)
+    weights.write_bytes(b"not a model")
+    tr, problems, fatal = ui.load_translator(assets)
+    assert fatal is None and "general" not in tr.variants and "dot" in tr.variants
+    assert "could not be loaded" in problems["general"]
+
+
+def test_no_models_at_all(tiny_assets, tmp_path):
+    assets = _copy_assets(tiny_assets, tmp_path / "assets", [])
+    tr, problems, fatal = ui.load_translator(assets)
+    assert tr is not None and tr.variants == [] and len(problems) == len(VARIANTS)
+    result, views = ui.compare(tr, SENTENCE, ["dot"])
+    assert "not installed" in views["panels"]["dot"]["note"]
+    assert isinstance(ui.build_demo(assets), gr.Blocks)
+
+
+def test_no_tokenizer(tmp_path):
+    (tmp_path / "empty").mkdir()
+    tr, problems, fatal = ui.load_translator(tmp_path / "empty")
+    assert tr is None and fatal
+    with pytest.raises(gr.Error, match="No models"):
+        ui.compare(tr, SENTENCE, ["dot"])
+    assert isinstance(ui.build_demo(tmp_path / "empty"), gr.Blocks)
+
+
+# ---- about tab --------------------------------------------------------------------------------
+
+def _card(bleu: float) -> dict:
+    sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+    scores = {"n": 10, "bleu": bleu, "chrf": 2 * bleu, "bleu_signature": sig, "chrf_signature": "nrefs:1|nc:6"}
+    return {"parameters": 123456, "training": {"minutes": 60.0, "hardware": ["cpu: 2 cores"]},
+            "test": {"all": scores, "min4words": scores,
+                     "by_length": [{"words": "1-3", **scores}, {"words": "4-6", **scores, "bleu": None}]}}
+
+
+def test_cards_table_and_length_plot(tiny_assets, tmp_path):
+    assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot"])
+    (assets / "cards").mkdir()
+    ckpt.card_path("dot", assets).write_text(json.dumps(_card(12.5)))
+    cards = ui.load_cards(assets)
+    assert cards["dot"]["parameters"] == 123456 and cards["additive"] is None
+    table = ui.cards_table(cards)
+    row = table[table["variant"] == "dot"].iloc[0]
+    assert row["parameters"] == "123,456" and row["test BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
+    assert row["training minutes"] == "60.0" and "cpu" in row["hardware"]
+    assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
+    assert ui.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
+    assert "No model card yet" in ui.about_md(cards)
+    for v in VARIANTS:
+        assert v in ui.about_md(cards)
+    assert isinstance(ui.build_demo(assets), gr.Blocks)
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+def test_build_demo_without_a_server(tiny_assets):
+    demo = ui.build_demo(tiny_assets)
+    assert isinstance(demo, gr.Blocks)
+    names = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    assert names == ["translate"]
