@@ -410,7 +410,7 @@ def render(result: dict, words: bool = False) -> dict:
             continue
         if "missing" in e:
             panels[v] = {"visible": True, "header": f"### {v}", "translation": "", "heatmap": None,
-                         "note": md_escape(e["missing"]), "tokens": None, "nbest": None}
+                         "note": md_escape(e["missing"]), "tokens": None, "source": None, "nbest": None}
             continue
         best = e["hypotheses"][0]
         steps = max(steps, len(best["pieces"]))
@@ -431,6 +431,8 @@ def render(result: dict, words: bool = False) -> dict:
             "heatmap": heat,
             "note": NO_ATTENTION if best["attention"] is None else None,
             "tokens": tokens_view(result, v, words),
+            "source": [(f"{c} ", None) for c in (words_from_pieces(result["source_pieces"]) if words
+                                                 else result["source_pieces"])],
             "nbest": nbest,
         }
     _same_width(panels)
@@ -788,7 +790,7 @@ def build_demo(assets: Path = ckpt.ASSETS) -> gr.Blocks:
                         gr.update(value=pv["heatmap"], visible=has_att),
                         gr.update(value=pv["note"] or "", visible=not has_att),
                         gr.update(value=pv["nbest"], visible=bool(pv["nbest"])),
-                        pv["tokens"], None]
+                        pv["tokens"], pv.get("source")]
             if with_diag and result is not None:
                 t = diagnostics_tables(result)
                 out += [t["summary"], t["coverage"], t["entropy"], None]

@@ -1,0 +1,87 @@
+"""The page in a real browser (Debian's chromium, driven by playwright): type a
+sentence, compare, see every variant's translation and heatmap, step through
+decoding, click to align, and keep a screenshot."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from seq2seq.attention import VARIANTS
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 120_000
+SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_assets, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
+    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
+    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from demo.ui import build_demo
+
+    demo = build_demo(tiny_assets)
+    try:
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                quiet=True, enable_monitoring=False)
+        yield url
+    finally:
+        demo.close()
+        mp.undo()
+
+
+def test_compare_step_and_align_in_chromium(app_url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(app_url, timeout=TIMEOUT_MS)
+            page.locator("#source-text textarea").fill(SENTENCE)
+            page.locator("#run").click()
+
+            for v in VARIANTS:
+                translation = page.locator(f"#translation-{v} textarea")
+                expect(translation).not_to_have_value("", timeout=TIMEOUT_MS)
+                if v == "none":
+                    expect(page.locator("#panel-none")).to_contain_text("No attention")
+                else:
+                    img = page.locator(f"#heatmap-{v} img")
+                    expect(img).to_have_count(1, timeout=TIMEOUT_MS)
+                    img.scroll_into_view_if_needed()          # the images load lazily
+                    expect(img).to_be_visible(timeout=TIMEOUT_MS)
+                    page.wait_for_function("(el) => el.complete && el.naturalWidth > 100", arg=img.element_handle())
+            expect(page.locator("#status")).to_contain_text("Reference")
+
+            # step through decoding: move the slider to t = 3
+            expect(page.locator("#step-md-additive")).to_contain_text("t = 1", timeout=TIMEOUT_MS)
+            number = page.locator("#step input[type=number]")
+            number.fill("3")
+            number.press("Enter")
+            for v in VARIANTS:
+                expect(page.locator(f"#step-md-{v}")).to_contain_text("t = 3", timeout=TIMEOUT_MS)
+            bars = page.locator("#bars-additive img")
+            bars.scroll_into_view_if_needed()
+            expect(bars).to_be_visible()
+            expect(page.locator("#cands-additive")).to_be_visible()
+
+            # click to align: an output token highlights the source
+            page.locator("#tokens-additive .token").nth(1).click()
+            expect(page.locator("#align-additive")).to_contain_text("%", timeout=TIMEOUT_MS)
+
+            shot = tmp_path / "page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()

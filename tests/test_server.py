@@ -1,0 +1,81 @@
+"""The running app: the `translate` endpoint through gradio_client, on localhost."""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from seq2seq.attention import VARIANTS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tiny_assets, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
+    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
+    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from gradio_client import Client
+
+    from demo.ui import build_demo
+
+    demo = build_demo(tiny_assets)
+    try:
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                quiet=True, enable_monitoring=False, show_error=False)
+        yield Client(url, verbose=False, download_files=False)
+    finally:
+        demo.close()
+        mp.undo()
+
+
+def test_translate_endpoint_returns_tokens_and_attention(client):
+    out = client.predict(text="Ich wurde durch einen Hund gebissen.", variant="additive", api_name="/translate")
+    assert isinstance(out["translation"], str)
+    assert out["variant"] == "additive" and out["decoding"] == {"method": "greedy"}
+    src, tgt = out["source_tokens"], out["target_tokens"]
+    assert src and tgt and all(isinstance(t, str) for t in src + tgt)
+    m = np.array(out["attention"])
+    assert m.shape == (len(tgt), len(src))
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "none"])
+def test_every_attention_variant(client, variant):
+    out = client.predict("Es sieht nach Regen aus.", variant, api_name="/translate")
+    m = np.array(out["attention"])
+    assert m.shape == (len(out["target_tokens"]), len(out["source_tokens"]))
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_none_variant_has_no_matrix(client):
+    out = client.predict("Es sieht nach Regen aus.", "none", api_name="/translate")
+    assert out["attention"] is None and isinstance(out["translation"], str)
+
+
+def test_beam_through_the_api(client):
+    out = client.predict("Es sieht nach Regen aus.", "dot", "beam", 3, api_name="/translate")
+    assert out["decoding"] == {"method": "beam", "beam": 3, "n_best": 1}
+
+
+@pytest.mark.parametrize("text, variant, message", [
+    ("", "additive", "empty"), ("   ", "additive", "empty"), (None, "additive", "No text"),
+    ("x" * 501, "additive", "limit"), ("Hallo", "bogus", "Unknown variant"), ("Hallo", None, "variant"),
+])
+def test_bad_input_is_a_clean_client_error(client, text, variant, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message) as info:
+        client.predict(text, variant, api_name="/translate")
+    assert "Traceback" not in str(info.value)
+
+
+def test_only_translate_is_public(client):
+    info = client.view_api(print_info=False, return_format="dict")
+    assert list(info["named_endpoints"]) == ["/translate"]
