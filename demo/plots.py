@@ -119,10 +119,10 @@ def label_width(labels, size_pt: float = LABEL_PT) -> int:
 
 
 class Canvas:
-    """An RGB float image with pixel-placed text; y grows downwards."""
+    """An RGB uint8 image with pixel-placed text; y grows downwards."""
 
     def __init__(self, width: int, height: int):
-        self.px = np.full((height, width, 3), 255.0, np.float32)
+        self.px = np.full((height, width, 3), 255, np.uint8)
 
     def text(self, x: float, y: float, s: str, size: float = LABEL_PT, *, ha: str = "left",
              va: str = "center", rotate: bool = False, bold: bool = False, color=DARK) -> None:
@@ -147,18 +147,20 @@ class Canvas:
         xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
         if xa >= xb or ya >= yb:
             return
-        a = alpha[ya - y0: yb - y0, xa - x0: xb - x0, None].astype(np.float32) / 255.0
-        region = self.px[ya:yb, xa:xb]
-        region *= 1.0 - a
-        region += a * np.asarray(color, np.float32)
+        self.px[ya:yb, xa:xb] = _over(self.px[ya:yb, xa:xb], alpha[ya - y0: yb - y0, xa - x0: xb - x0], color)
 
     def figure(self) -> Figure:
-        rgb = np.clip(self.px, 0, 255).round().astype(np.uint8)
-        H, W = rgb.shape[:2]
+        H, W = self.px.shape[:2]
         fig = new_figure(W, H)
-        fig.figimage(rgb, xo=0, yo=0, origin="upper", resize=False)
-        fig._demo_pixels = rgb                    # the exact pixels, for to_array's fast path
+        fig.figimage(self.px, xo=0, yo=0, origin="upper", resize=False)
+        fig._demo_pixels = self.px                # the exact pixels, for to_array's fast path
         return fig
+
+
+def _over(background: np.ndarray, alpha: np.ndarray, color) -> np.ndarray:
+    """Alpha-blend a colour (alpha uint8 0–255) over uint8 RGB pixels."""
+    a = alpha[..., None].astype(np.float32) * (1.0 / 255.0)
+    return (background * (1.0 - a) + a * np.asarray(color, np.float32) + 0.5).astype(np.uint8)
 
 
 def new_figure(width_px: int, height_px: int) -> Figure:
@@ -196,26 +198,34 @@ def percent(v: float) -> str:
     return str(int(round(100 * v))) if v >= 0.005 else ""
 
 
-def _numbers(cv: Canvas, m: np.ndarray, x0: int, y0: int, cell: int, size_pt: float) -> None:
-    """Write round(100·α) centred in every cell (blank below 0.5 %): bitmaps are copied into one
-    alpha layer, then blended once, light text on dark cells and dark text on light ones."""
-    T, S = m.shape
-    alpha = np.zeros((T * cell, S * cell), np.float32)
-    pct = np.where(m >= 0.005, np.rint(m * 100), 0).astype(int)
-    for value in np.unique(pct[pct > 0]):       # one fancy-indexed copy per distinct number
-        bmp = text_bitmap(str(value), size_pt)[0]
+@lru_cache(maxsize=4096)
+def _cell_block(level: int, pct: int, cell: int, size_pt: float) -> np.ndarray:
+    """One finished cell (cell × cell × 3 uint8): colour ``LUT[level]``, the number ``pct``
+    (light on dark cells, dark on light ones; none for 0), a grid line right and below."""
+    block = np.empty((cell, cell, 3), np.uint8)
+    block[:] = LUT[level]
+    block[cell - 1, :] = GRID
+    block[:, cell - 1] = GRID
+    if pct > 0 and size_pt > 0:
+        bmp = text_bitmap(str(pct), size_pt)[0]
         h, w = min(bmp.shape[0], cell - 2), min(bmp.shape[1], cell - 2)
-        ii, jj = np.nonzero(pct == value)
-        ya = ii * cell + (cell - 1 - h) // 2
-        xa = jj * cell + (cell - 1 - w) // 2
-        alpha[ya[:, None, None] + np.arange(h)[None, :, None],
-              xa[:, None, None] + np.arange(w)[None, None, :]] = bmp[None, :h, :w]
-    alpha *= 1.0 / 255.0
-    light = np.repeat(np.repeat(m >= 0.5, cell, axis=0), cell, axis=1)
-    grey = np.where(light, np.float32(LIGHT[0]), np.float32(DARK[0]))      # text is grey: one channel
-    region = cv.px[y0: y0 + T * cell, x0: x0 + S * cell]
-    region *= (1.0 - alpha)[..., None]
-    region += (alpha * grey)[..., None]
+        y0, x0 = (cell - 1 - h) // 2, (cell - 1 - w) // 2
+        block[y0: y0 + h, x0: x0 + w] = _over(block[y0: y0 + h, x0: x0 + w], bmp[:h, :w],
+                                                LIGHT if level >= 128 else DARK)
+    block.setflags(write=False)
+    return block
+
+
+def _cells(m: np.ndarray, cell: int, size_pt: float) -> np.ndarray:
+    """The whole grid in one gather: every distinct (colour level, number) cell is built once
+    (and cached), then the (T, S) index picks blocks and is reshaped to pixels."""
+    T, S = m.shape
+    level = np.rint(np.clip(np.nan_to_num(m), 0.0, 1.0) * 255).astype(np.int64)      # NORM: fixed 0–1
+    pct = np.where(m >= 0.005, np.rint(m * 100), 0).astype(np.int64) if size_pt > 0 else np.zeros_like(level)
+    keys, inverse = np.unique(level * 1000 + pct, return_inverse=True)
+    blocks = np.stack([_cell_block(int(k // 1000), int(k % 1000), cell, size_pt) for k in keys])
+    grid = blocks[inverse.reshape(T, S)]                                 # (T, S, cell, cell, 3)
+    return grid.transpose(0, 2, 1, 3, 4).reshape(T * cell, S * cell, 3)
 
 
 def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
@@ -235,13 +245,8 @@ def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
     width = max(left + S * cell + 48, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
     height = grid_y + max(T * cell, cbar_h) + 10
     cv = Canvas(width, height)
-    # cells: one colour block per value, a 1-pixel grid line after each
-    block = np.repeat(np.repeat(colors(m), cell, axis=0), cell, axis=1)
-    block[cell - 1:: cell, :] = GRID
-    block[:, cell - 1:: cell] = GRID
-    cv.px[grid_y: grid_y + T * cell, left: left + S * cell] = block
-    if numbers and num_pt > 0:
-        _numbers(cv, m, left, grid_y, cell, num_pt)
+    # cells with their numbers, a 1-pixel grid line after each
+    cv.px[grid_y: grid_y + T * cell, left: left + S * cell] = _cells(m, cell, num_pt if numbers else 0.0)
     for i, s in enumerate(rows_l):
         cv.text(left - 5, grid_y + i * cell + (cell - 1) / 2, s, ha="right")
     for j, s in enumerate(cols_l):

@@ -1,0 +1,180 @@
+"""Benchmark of the web demo's main request.
+
+One "full compare request" = ``demo.ui.compare`` with all five variants and
+greedy decoding (translation, heatmaps drawn to RGB arrays, status text) plus
+the PNG encoding Gradio does for each heatmap before sending it. Reports:
+
+* p50 / p95 latency over sentences from the test split (demo/examples.tsv,
+  and data/test.tsv pairs of 4–15 words when that file exists),
+* the handler alone and the step-slider handler, for reference,
+* cold start: a fresh interpreter importing the app and loading the models
+  (``build_demo``), measured in a subprocess,
+* RSS after warm-up, after N requests, and the growth in between.
+
+    python benchmarks/bench_app.py                       # shipped models in assets/
+    python benchmarks/bench_app.py --assets /tmp/tiny --requests 200
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sentences(limit: int = 200) -> list[str]:
+    from demo.ui import load_examples
+
+    out = [s for s, _ in load_examples()]
+    test = ROOT / "data" / "test.tsv"
+    if test.exists():
+        for line in test.read_text(encoding="utf-8").splitlines():
+            src = line.split("\t")[0]
+            if 4 <= len(src.split()) <= 15 and src not in out:
+                out.append(src)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def png_encoder():
+    """What the app does with each heatmap before sending it: the heatmap component's own
+    postprocess (PNG, zlib level 1, written to Gradio's cache, here a temp dir)."""
+    from demo.ui import PNGImage
+
+    comp = PNGImage(render=False)
+
+    def encode(images) -> None:
+        for a in images:
+            comp.postprocess(a)
+    return encode
+
+
+def cold_start(assets: Path) -> float:
+    code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, %r); "
+            "from demo.ui import build_demo; build_demo(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    total = time.perf_counter() - t
+    inside = float(out.stdout.strip().splitlines()[-1])
+    print(f"cold start: {total:.2f} s for the whole subprocess ({inside:.2f} s import + model load inside it)")
+    return total
+
+
+def main(argv=None) -> int:
+    import tempfile
+
+    from seq2seq import checkpoint as ckpt
+
+    cache = tempfile.TemporaryDirectory(prefix="bench-gradio-")
+    os.environ["GRADIO_TEMP_DIR"] = cache.name
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--assets", default=str(ckpt.ASSETS))
+    p.add_argument("--requests", type=int, default=200, help="requests for the RSS measurement")
+    p.add_argument("--timed", type=int, default=60, help="requests timed for p50/p95")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--no-cold-start", action="store_true")
+    args = p.parse_args(argv)
+    assets = Path(args.assets)
+
+    if not args.no_cold_start:
+        cold_start(assets)
+
+    import torch
+
+    from demo import ui
+    from seq2seq.attention import VARIANTS
+
+    torch.set_num_threads(1)          # as build_demo does
+    encode_png = png_encoder()
+    tr, problems, fatal = ui.load_translator(assets)
+    if fatal or tr is None:
+        print(f"cannot load models: {fatal}", file=sys.stderr)
+        return 2
+    for msg in problems.values():
+        print(f"note: {msg}")
+    texts = sentences()
+    variants = list(VARIANTS)
+    print(f"{len(texts)} test-split sentences, variants {', '.join(tr.variants)}, torch threads "
+          f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+
+    def request(text):
+        result, views = ui.compare(tr, text, variants)
+        encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
+        return result
+
+    for i in range(args.warmup):
+        request(texts[i % len(texts)])
+    gc.collect()
+    gc.freeze()                        # as build_demo does once the app is loaded
+    rss_warm = rss_mb()
+
+    full, handler, step, pieces, translate = [], [], [], [], []
+    for i in range(args.timed):
+        text = texts[i % len(texts)]
+        t0 = time.perf_counter()
+        ui.translate_all(tr, text, variants)
+        translate.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        result, views = ui.compare(tr, text, variants)
+        t1 = time.perf_counter()
+        encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
+        t2 = time.perf_counter()
+        ui.step_view(result, 2)
+        t3 = time.perf_counter()
+        handler.append(t1 - t0)
+        full.append(t2 - t0)
+        step.append(t3 - t2)
+        pieces.append(len(result["source_pieces"]))
+
+    twelve = sorted(texts, key=lambda t: abs(len(t.split()) - 12))
+    t12 = []
+    for _ in range(max(5, args.timed // 6)):
+        t0 = time.perf_counter()
+        request(twelve[0])
+        t12.append(time.perf_counter() - t0)
+
+    ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
+    print(f"full compare request (5 variants, greedy, heatmaps + PNG): p50 {ms(full, .5):.0f} ms, "
+          f"p95 {ms(full, .95):.0f} ms over {len(full)} requests ({statistics.mean(pieces):.1f} source pieces on average)")
+    print(f"  handler only (translate + draw): p50 {ms(handler, .5):.0f} ms, p95 {ms(handler, .95):.0f} ms")
+    print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
+    print(f"  of which translation (5 models, no drawing): p50 {ms(translate, .5):.0f} ms")
+    print(f"  step slider (5 variants): p50 {ms(step, .5):.0f} ms, p95 {ms(step, .95):.0f} ms")
+
+    done = args.warmup + args.timed + len(t12)
+    for i in range(max(0, args.requests - done)):
+        request(texts[i % len(texts)])
+    rss_end = rss_mb()
+    cache.cleanup()
+    print(f"RSS: {rss_warm:.0f} MB after warm-up, {rss_end:.0f} MB after {max(args.requests, done)} requests "
+          f"(growth {rss_end - rss_warm:+.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
