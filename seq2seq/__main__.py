@@ -94,8 +94,8 @@ def cmd_evaluate(args) -> int:
         results[v] = {"split": args.split, "beam": args.beam, "seconds": round(time.time() - t0, 1),
                       **report(sources, hyps, refs)}
         r = results[v]
-        print(f"{v:10s} chrF {r['all']['chrf']:6.2f} BLEU {r['all']['bleu']:6.2f} | ≥4 words chrF "
-              f"{r['min4words']['chrf']:6.2f} | ≥10 words chrF {r['min10words']['chrf']:6.2f}", file=sys.stderr)
+        print(f"{v:10s} chrF {_fmt(r['all']['chrf'])} BLEU {_fmt(r['all']['bleu'])} | ≥4 words chrF "
+              f"{_fmt(r['min4words']['chrf'])} | ≥10 words chrF {_fmt(r['min10words']['chrf'])}", file=sys.stderr)
         if args.write_cards and args.split == "test" and not args.limit:
             write_card(v, assets, tr.info[v], r, _load_prepared(Path(args.data)))
     if args.write_cards and args.split == "test" and not args.limit:
@@ -107,6 +107,11 @@ def cmd_evaluate(args) -> int:
     else:
         print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words")} for v, r in results.items()}, indent=1))
     return 0
+
+
+def _fmt(score) -> str:
+    """A score for the console; None (no pairs in that subset) shows as n/a."""
+    return "   n/a" if score is None else f"{score:6.2f}"
 
 
 def markdown_table(results: dict) -> str:

@@ -96,7 +96,11 @@ def load_weights(model: Seq2Seq, weights: Path) -> None:
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"unreadable safetensors file: {weights}") from exc
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as exc:  # tensor shapes from another config
+        detail = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise CheckpointError(f"{weights} does not fit the model: {detail}") from exc
     missing = [k for k in missing if not k.startswith(("decoder.embed.", "encoder.embed."))]
     if missing or unexpected:
         raise CheckpointError(f"{weights} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")

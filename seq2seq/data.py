@@ -131,8 +131,9 @@ def parse_ding_line(line: str, rules: Cleaning = Cleaning()) -> list[tuple[str, 
 
     A line whose ``|`` alternative counts differ between the two sides is
     skipped (returns []), since position-by-position alignment would be wrong.
+    Header lines (starting with ``#``) give no pairs either.
     """
-    if "::" not in line:
+    if "::" not in line or line.startswith("#"):
         return []
     de_side, en_side = line.split("::", 1)
     de_alts, en_alts = de_side.split(" | "), en_side.split(" | ")

@@ -34,6 +34,10 @@ def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: i
 def corpus_scores(hyps: list[str], refs: list[str]) -> dict:
     bleu, chrf = BLEU(), CHRF()
     if not hyps:
+        # sacreBLEU only signs a metric that has seen references (one per sentence here), so an
+        # empty subset (e.g. a length bucket with no pairs) scores a placeholder just for that.
+        bleu.corpus_score(["-"], [["-"]])
+        chrf.corpus_score(["-"], [["-"]])
         return {"n": 0, "bleu": None, "chrf": None,
                 "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature())}
     b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])

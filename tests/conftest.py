@@ -17,6 +17,11 @@ from seq2seq.tokenizer import Tokenizer
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_TOKENIZER = ROOT / "assets" / ckpt.TOKENIZER_FILE
 
+# The test models are tiny: extra intra-op threads only add synchronisation, which
+# on a busy machine makes every small op many times slower. One thread is also
+# what keeps floating-point results reproducible from run to run.
+torch.set_num_threads(1)
+
 
 def tiny_config(variant: str, vocab_size: int) -> ModelConfig:
     return ModelConfig(variant=variant, vocab_size=vocab_size, emb_size=16, enc_hidden=8, dec_hidden=16, dropout=0.0)

@@ -1,0 +1,184 @@
+"""Training and translation throughput of one model size on this machine.
+
+    python benchmarks/bench_train.py                    # shipped default size, ~1 minute
+    python benchmarks/bench_train.py --size 7.7m        # the ~7.7M-parameter size
+    python benchmarks/bench_train.py --train-seconds 5 --translate-seconds 3   # a quick check
+
+Training runs the real training step (teacher forcing, label-smoothed loss,
+gradient clipping, Adam) on length-bucketed batches made by
+``seq2seq.train.make_batches``: from ``data/train.tsv`` when it and the
+tokenizer exist, otherwise from synthetic pairs whose lengths follow the
+tokenised dictionary (median 4 pieces, long tail to ~35). It reports target
+tokens/s, counted as training counts them (non-padding target pieces, EOS
+included). Translation reports sentences/s for batched greedy decoding
+(length-sorted batches, as ``seq2seq evaluate`` runs them) with the shipped
+weights of that variant and size when ``assets/`` has them, else with freshly
+initialised weights; decoding time grows with output length, so the mean output
+length is printed with it (untrained weights run to the limit, 2 × source + 10
+pieces, which makes that figure pessimistic).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from seq2seq import checkpoint as ckpt  # noqa: E402
+from seq2seq import data  # noqa: E402
+from seq2seq.model import ModelConfig, Seq2Seq  # noqa: E402
+from seq2seq.search import greedy  # noqa: E402
+from seq2seq.tokenizer import PAD_ID, Tokenizer  # noqa: E402
+from seq2seq.train import batch_tensors, loss_fn, make_batches  # noqa: E402
+
+SIZES = {
+    "default": dict(emb_size=256, enc_hidden=192, dec_hidden=384),   # shipped default, ~4.3M parameters
+    "7.7m": dict(emb_size=384, enc_hidden=272, dec_hidden=544),      # ~7.75M parameters
+}
+
+
+def synthetic_pairs(n: int, vocab: int, rng: random.Random) -> tuple[list[list[int]], list[list[int]]]:
+    """Random ids with dictionary-like lengths: log-normal around 4 pieces, capped at 60."""
+    src, tgt = [], []
+    for _ in range(n):
+        s = min(60, max(1, round(math.exp(rng.gauss(1.45, 0.6)))))
+        t = max(1, round(s * rng.uniform(0.7, 1.3)))
+        src.append([rng.randrange(4, vocab) for _ in range(s)])
+        tgt.append([rng.randrange(4, vocab) for _ in range(t)])
+    return src, tgt
+
+
+def corpus_pairs(path: Path, tok: Tokenizer, n: int, max_src_len: int):
+    pairs = data.sample(data.read_tsv(path), n, seed=0)
+    src = tok.encode_batch([p[0] for p in pairs])
+    tgt = tok.encode_batch([p[1] for p in pairs])
+    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= max_src_len and 0 < len(tgt[i]) <= 2 * max_src_len]
+    return [src[i] for i in keep], [tgt[i] for i in keep]
+
+
+def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, seed: int) -> dict:
+    rng = random.Random(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    batches = make_batches(src, tgt, max_tokens, rng)
+    steps = tokens = sentences = 0
+    elapsed = 0.0
+    warmup = 2
+    i = 0
+    while elapsed < seconds or steps < 3:
+        if i == len(batches):
+            batches, i = make_batches(src, tgt, max_tokens, rng), 0
+        idx = batches[i]
+        i += 1
+        t0 = time.perf_counter()
+        s, s_len, t_in, t_out = batch_tensors(src, tgt, idx, "cpu")
+        logits, _ = model(s, s_len, t_in)
+        loss = loss_fn(logits, t_out, 0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        dt = time.perf_counter() - t0
+        if warmup:
+            warmup -= 1
+            continue
+        elapsed += dt
+        steps += 1
+        tokens += int((t_out != PAD_ID).sum())
+        sentences += len(idx)
+    return {"steps": steps, "seconds": elapsed, "target_tokens": tokens, "sentences": sentences,
+            "tokens_per_s": tokens / elapsed, "steps_per_s": steps / elapsed,
+            "mean_batch": sentences / steps, "last_loss": loss.item()}
+
+
+@torch.no_grad()
+def bench_translate(model, sources: list[list[int]], seconds: float, batch_size: int, max_len: int) -> dict:
+    model.eval()
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    done = out_tokens = 0
+    elapsed = 0.0
+    start = 0
+    greedy(model, [sources[order[0]]], max_len=max_len)  # warm-up
+    while elapsed < seconds or done == 0:
+        chunk = [sources[i] for i in order[start:start + batch_size]]
+        start = start + batch_size if start + batch_size < len(order) else 0
+        t0 = time.perf_counter()
+        hyps = greedy(model, chunk, max_len=max_len)
+        elapsed += time.perf_counter() - t0
+        done += len(chunk)
+        out_tokens += sum(len(h.tokens) for h in hyps)
+    return {"sentences": done, "seconds": elapsed, "sentences_per_s": done / elapsed,
+            "mean_output_len": out_tokens / done}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", choices=list(SIZES), default="default")
+    p.add_argument("--variant", default="additive")
+    p.add_argument("--vocab", type=int, default=8000, help="vocabulary size for synthetic data")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (training defaults to 1)")
+    p.add_argument("--max-tokens", type=int, default=2500, help="target tokens per batch (as training)")
+    p.add_argument("--train-seconds", type=float, default=40.0)
+    p.add_argument("--translate-seconds", type=float, default=12.0)
+    p.add_argument("--batch-size", type=int, default=128, help="sentences per greedy translation batch")
+    p.add_argument("--max-len", type=int, default=100, help="output cap for translation")
+    p.add_argument("--pairs", type=int, default=20000, help="training pairs to draw batches from")
+    p.add_argument("--data", default=str(ROOT / "data" / "train.tsv"))
+    p.add_argument("--synthetic", action="store_true", help="ignore --data, use synthetic lengths")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    tok_path = ROOT / "assets" / "spm.model"
+    if not args.synthetic and Path(args.data).is_file() and tok_path.is_file():
+        tok = Tokenizer(tok_path)
+        vocab, source = tok.vocab_size, f"{args.data} ({args.pairs} sampled pairs)"
+        src, tgt = corpus_pairs(Path(args.data), tok, args.pairs, max_src_len=60)
+    else:
+        vocab, source = args.vocab, "synthetic, dictionary-like lengths"
+        src, tgt = synthetic_pairs(args.pairs, vocab, rng)
+
+    cfg = ModelConfig(variant=args.variant, vocab_size=vocab, **SIZES[args.size])
+    model = Seq2Seq(cfg)
+    print(f"model      {args.size}: {args.variant}, emb {cfg.emb_size}, enc {cfg.enc_hidden}×2, dec {cfg.dec_hidden}, "
+          f"vocab {vocab}: {model.num_parameters():,} parameters")
+    print(f"machine    {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} thread(s)")
+    print(f"data       {source}; mean source {sum(map(len, src)) / len(src):.1f} pieces, "
+          f"batches of ≤{args.max_tokens} target tokens")
+
+    tr = bench_train(model, src, tgt, args.max_tokens, args.train_seconds, lr=2e-3, seed=args.seed)
+    print(f"training   {tr['tokens_per_s']:,.0f} target tokens/s  ({tr['steps_per_s']:.2f} steps/s, "
+          f"{tr['mean_batch']:.0f} sentences/batch, {tr['steps']} steps in {tr['seconds']:.1f} s)")
+
+    sources = src[: max(args.batch_size * 4, 512)]
+    # A few benchmark steps teach a model to emit EOS at once, which would flatter the figure;
+    # fresh weights instead run to the length limit (pessimistic). Shipped weights are realistic.
+    torch.manual_seed(args.seed)
+    decoder, which = Seq2Seq(cfg), "untrained weights (decode to the length limit)"
+    weights, config = ckpt.model_paths(args.variant)
+    if weights.is_file() and vocab == Tokenizer(tok_path).vocab_size:
+        try:
+            shipped, _ = ckpt.load_variant(args.variant)
+            if all(getattr(shipped.cfg, k) == v for k, v in SIZES[args.size].items()):
+                decoder, which = shipped, f"shipped weights {weights.relative_to(ROOT)}"
+        except ckpt.CheckpointError as exc:
+            print(f"note: not using shipped weights: {exc}", file=sys.stderr)
+    ts = bench_translate(decoder, sources, args.translate_seconds, args.batch_size, args.max_len)
+    print(f"translate  {ts['sentences_per_s']:,.1f} sentences/s greedy, batches of {args.batch_size}, {which} "
+          f"(mean output {ts['mean_output_len']:.1f} pieces; {ts['sentences']} sentences in {ts['seconds']:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The command line, run as a user runs it: ``python -m seq2seq ...`` in a subprocess."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from seq2seq import checkpoint as ckpt
+from seq2seq.__main__ import main
+
+SUBCOMMANDS = ["prepare", "train", "evaluate", "translate"]
+
+
+def run_cli(*args, stdin: bytes = b"", timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "seq2seq", *args], input=stdin, capture_output=True,
+                          cwd=ROOT, env=env, timeout=timeout)
+
+
+def test_help_exits_zero():
+    r = run_cli("--help")
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert out.startswith("usage: python -m seq2seq")
+    assert all(s in out for s in SUBCOMMANDS)
+    assert not r.stderr
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+def test_subcommand_help_exits_zero(sub, capsys):
+    # In-process (the same argparse code as ``python -m seq2seq SUB --help``), to spare a torch import each.
+    with pytest.raises(SystemExit) as exc:
+        main([sub, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m seq2seq {sub}")
+    assert "--assets" in out
+
+
+def test_no_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+# Input lines, as raw bytes: one output line must come back for each.
+LINES = [
+    b"",                                          # empty
+    b"Das Haus ist sch\xc3\xb6n.",                # ordinary German
+    b"\x01\x02\x07\x0b\x0c\x1b\x1f\x7f",          # control characters only
+    b"\xed\xa0\x80\xed\xbf\xbf Haus",             # UTF-8 encoded lone surrogates (invalid UTF-8)
+    b"\xff\xfe kaputt \xc3",                      # more invalid bytes
+    b"\xf0\x9f\x98\x80 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd",  # emoji
+    b"   \t  ",                                   # whitespace only
+    b"Guten\xc2\x85Morgen\xe2\x80\xa8Welt",       # NEL and LINE SEPARATOR inside a line: not line breaks
+    b"Windows-Zeile\r",                           # CRLF line ending
+    "ein sehr langer Satz ".encode() * 30,        # over the character limit
+    b"Ich gehe nach Hause.",
+]
+BAD = {1: "empty", 3: "empty", 7: "empty", 10: "limit"}  # 1-based line number: word in the message
+
+
+def test_translate_stdin_one_output_line_per_input_line(tiny_assets):
+    stdin = b"\n".join(LINES) + b"\n"
+    r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "dot", stdin=stdin)
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert "Traceback" not in err
+    out = r.stdout.decode("utf-8")
+    assert out.endswith("\n")
+    lines = out.split("\n")[:-1]
+    assert len(lines) == len(LINES)
+    messages = [m for m in err.splitlines() if m.startswith("line ")]
+    assert len(messages) == len(BAD)
+    for n, word in BAD.items():
+        msg = next(m for m in messages if m.startswith(f"line {n}:"))
+        assert word in msg.lower()
+        assert lines[n - 1] == ""
+    # lines that were fine got no message
+    assert not any(m.startswith(f"line {n}:") for n in range(1, len(LINES) + 1) if n not in BAD for m in messages)
+
+
+def test_translate_stdin_without_final_newline_and_beam(tiny_assets):
+    r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "multihead", "--beam", "2",
+                stdin=b"Hallo Welt\nGuten Tag")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().count("\n") == 2
+
+
+def test_translate_arguments(tiny_assets):
+    r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "none", "Das Haus", "", "Der Baum")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().count("\n") == 3
+    assert "line 2:" in r.stderr.decode()
+
+
+def test_translate_empty_stdin(tiny_assets, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8"))
+    assert main(["translate", "--assets", str(tiny_assets)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_missing_assets_folder(tmp_path):
+    missing = tmp_path / "no-such-assets"
+    r = run_cli("translate", "--assets", str(missing), stdin=b"Das Haus\n")
+    err = r.stderr.decode()
+    assert r.returncode == 2
+    assert err.startswith("error:") and str(missing) in err
+    assert "Traceback" not in err and r.stdout == b""
+
+
+def test_missing_variant_in_assets(tiny_assets, tmp_path):
+    assets = shutil.copytree(tiny_assets, tmp_path / "assets")
+    ckpt.model_paths("general", assets)[0].unlink()
+    r = run_cli("translate", "--assets", str(assets), "--variant", "general", stdin=b"Das Haus\n")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.startswith("error:") and "general.safetensors" in err
+    assert "Traceback" not in err
+
+
+def test_tampered_assets_are_refused(tiny_assets, tmp_path):
+    assets = shutil.copytree(tiny_assets, tmp_path / "assets")
+    weights = ckpt.model_paths("additive", assets)[0]
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 0xFF
+    weights.write_bytes(bytes(raw))
+    r = run_cli("translate", "--assets", str(assets), stdin=b"Das Haus\n")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "sha256" in err and "Traceback" not in err
+
+
+def test_evaluate_without_models(tmp_path, capsys):
+    assert main(["evaluate", "--assets", str(tmp_path)]) == 2
+    assert "no shipped model" in capsys.readouterr().err
+
+
+def test_prepare_without_corpus(tmp_path, capsys):
+    code = main(["prepare", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "d"),
+                 "--assets", str(tmp_path / "a")])
+    assert code == 2 and "corpus not found" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_evaluate_short_sentences_only(tiny_assets, tmp_path, capsys):
+    """A split without long sentences leaves some subsets empty: reported as n/a, not a crash."""
+    (tmp_path / "dev.tsv").write_text("Das Haus\tthe house\nGuten Morgen\tgood morning\n", encoding="utf-8")
+    out_json = tmp_path / "r.json"
+    code = main(["evaluate", "--assets", str(tiny_assets), "--data", str(tmp_path), "--split", "dev",
+                 "--variant", "dot", "--beam", "1", "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "dot" in captured.err and "n/a" in captured.err
+    results = json.loads(out_json.read_text())
+    assert results["dot"]["all"]["n"] == 2 and results["dot"]["min10words"]["n"] == 0
+    assert results["dot"]["min10words"]["chrf"] is None
+    assert json.loads(captured.out)["dot"]["all"]["n"] == 2

@@ -1,0 +1,144 @@
+"""Training: length-bucketed batches, the loss, and a tiny end-to-end run with export, resume and warm start."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from conftest import SHIPPED_TOKENIZER, tiny_config
+from seq2seq import checkpoint as ckpt
+from seq2seq.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+from seq2seq.train import TrainConfig, batch_tensors, loss_fn, make_batches, throughput_note, train
+
+PROPS = settings(deadline=None, max_examples=40, derandomize=True)
+
+_lengths = st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), min_size=1, max_size=60)
+
+
+@PROPS
+@given(lengths=_lengths, max_tokens=st.integers(1, 300), seed=st.integers(0, 100))
+def test_make_batches_covers_every_pair_once_within_the_token_budget(lengths, max_tokens, seed):
+    src = [[5] * s for s, _ in lengths]
+    tgt = [[6] * t for _, t in lengths]
+    batches = make_batches(src, tgt, max_tokens, random.Random(seed))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    for b in batches:
+        assert b
+        longest = max(max(len(tgt[i]) + 1, len(src[i])) for i in b)
+        assert len(b) == 1 or longest * len(b) <= max_tokens
+    assert batches == make_batches(src, tgt, max_tokens, random.Random(seed))  # deterministic
+
+
+def test_make_batches_groups_similar_lengths():
+    rng = random.Random(0)
+    src = [[5] * rng.randint(1, 40) for _ in range(500)]
+    tgt = [[6] * len(s) for s in src]
+    batches = make_batches(src, tgt, 400, random.Random(1))
+    real = sum(len(s) for s in src)
+    padded = sum(max(len(src[i]) for i in b) * len(b) for b in batches)
+    assert real / padded > 0.9  # little padding (random batches of this size would waste about half)
+    assert len(batches) < 100  # and they are full, not one pair each
+    orders = {tuple(map(tuple, make_batches(src, tgt, 400, random.Random(s)))) for s in range(3)}
+    assert len(orders) == 3  # the batch order is shuffled per epoch seed
+
+
+def test_batch_tensors():
+    src, tgt = [[5, 6, 7], [8]], [[9, 10], [11, 12, 13]]
+    s, s_len, t_in, t_out = batch_tensors(src, tgt, [1, 0], "cpu")
+    assert s.tolist() == [[8, PAD_ID, PAD_ID], [5, 6, 7]] and s_len.tolist() == [1, 3]
+    assert t_in.tolist() == [[BOS_ID, 11, 12, 13], [BOS_ID, 9, 10, PAD_ID]]
+    assert t_out.tolist() == [[11, 12, 13, EOS_ID], [9, 10, EOS_ID, PAD_ID]]
+
+
+def test_loss_ignores_padding():
+    torch.manual_seed(0)
+    t_out = torch.tensor([[7, EOS_ID, PAD_ID, PAD_ID]])
+    logits = torch.randn(1, 4, 12)
+    other = logits.clone()
+    other[0, 2:] = torch.randn(2, 12) * 100  # whatever the model says at padded steps
+    for ls in (0.0, 0.1):
+        assert torch.allclose(loss_fn(logits, t_out, ls), loss_fn(other, t_out, ls))
+    expected = torch.nn.functional.cross_entropy(logits[0, :2], t_out[0, :2])
+    assert torch.allclose(loss_fn(logits, t_out, 0.0), expected)
+
+
+def test_throughput_note():
+    assert throughput_note({"train_seconds": 120.0, "target_tokens": 60000}) == "500 target tokens/s over 2.0 min"
+
+
+# ---- a tiny end-to-end run -------------------------------------------------------------
+
+PAIRS = [("das Haus", "the house"), ("der Baum", "the tree"), ("die Katze", "the cat"), ("ein Hund", "a dog"),
+         ("das Auto ist rot", "the car is red"), ("ich gehe nach Hause", "I am going home"),
+         ("guten Morgen", "good morning"), ("gute Nacht", "good night"), ("danke schön", "thank you"),
+         ("die Straße ist lang", "the street is long")] * 3
+DEV = [("das Haus", "the house"), ("gute Nacht", "good night"), ("danke", "thanks")]
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # keep the test session's setting
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    shutil.copy(SHIPPED_TOKENIZER, assets / ckpt.TOKENIZER_FILE)
+    tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
+    cfg = tiny_config("dot", tok.vocab_size)
+    tcfg = TrainConfig(max_tokens=40, eval_every=2, dev_sample=3, patience=50, seed=7)
+    return assets, tmp_path / "runs" / "dot", tok, cfg, tcfg
+
+
+def _run(setup, **kw):
+    assets, run_dir, tok, cfg, tcfg = setup
+    return train("dot", PAIRS, DEV, tok, run_dir, assets, cfg, tcfg, command="pytest", data_info={"corpus": "test"}, **kw)
+
+
+def test_train_exports_resumes_and_warm_starts(setup, capsys):
+    assets, run_dir, tok, cfg, tcfg = setup
+    meta = _run(setup, max_steps=3)
+    assert meta["step"] == 3 and meta["target_tokens"] > 0
+    assert [h["step"] for h in meta["history"]] == [2, 3]  # every eval_every steps, and at the end
+    weights, config = ckpt.model_paths("dot", assets)
+    model, info = ckpt.load_variant("dot", assets)  # verified against the manifest
+    assert info["training"]["step"] == 3 and info["command"] == "pytest" and info["data"] == {"corpus": "test"}
+    assert info["parameters"] == model.num_parameters()
+    assert model.cfg == cfg
+    assert json.loads((run_dir / "state.json").read_text())["step"] == 3
+
+    meta = _run(setup, max_steps=5)  # resumes from runs/dot
+    assert "resumed dot" in capsys.readouterr().err
+    assert meta["step"] == 5 and [h["step"] for h in meta["history"]] == [2, 3, 4, 5]
+    assert ckpt.load_variant("dot", assets)[1]["training"]["step"] == 5
+
+    shutil.rmtree(run_dir)  # no training state: warm start from the shipped weights
+    shipped, _ = ckpt.load_variant("dot", assets)
+    meta = _run(setup, max_steps=6)
+    assert "warm-started dot" in capsys.readouterr().err
+    assert meta["step"] == 6 and [h["step"] for h in meta["history"]][:4] == [2, 3, 4, 5]
+
+    meta = _run(setup, max_steps=2, restart=True)  # from scratch
+    assert meta["step"] == 2
+
+
+def test_train_is_reproducible(setup, tmp_path):
+    assets, run_dir, tok, cfg, tcfg = setup
+    _run(setup, max_steps=3, export=False)
+    first = {k: v.clone() for k, v in ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", None)[0]
+             .state_dict().items()}
+    first_state = (run_dir / "state.safetensors").read_bytes()
+    shutil.rmtree(run_dir)
+    _run(setup, max_steps=3, export=False)
+    assert not ckpt.model_paths("dot", assets)[0].exists()  # export=False ships nothing
+    assert (run_dir / "state.safetensors").read_bytes() == first_state
+    again = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", None)[0].state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in first.items())
+
+
+def test_train_time_budget(setup):
+    meta = _run(setup, minutes=0.0, export=False)
+    assert meta["step"] == 1  # the budget is checked after each step
