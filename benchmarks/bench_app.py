@@ -17,7 +17,6 @@ the PNG encoding Gradio does for each heatmap before sending it. Reports:
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import subprocess
@@ -129,8 +128,6 @@ def main(argv=None) -> int:
 
     for i in range(args.warmup):
         request(texts[i % len(texts)])
-    gc.collect()
-    gc.freeze()                        # as build_demo does once the app is loaded
     rss_warm = rss_mb()
 
     full, handler, step, pieces, translate = [], [], [], [], []

@@ -18,7 +18,6 @@ Dataframe or escaped Markdown with LaTeX off.
 """
 from __future__ import annotations
 
-import gc
 import html
 import io
 import json
@@ -375,7 +374,7 @@ def heatmap_array(result: dict, variant: str, hyp_index: int = 0, words: bool = 
         return None
     if title is None:
         title = f"{variant}: α (%), target {_unit(words)} × source {_unit(words)}"
-    return plots.to_array(plots.heatmap(m, rows, cols, title, left_px=left_px))
+    return plots.heatmap_image(m, rows, cols, title, left_px=left_px)
 
 
 def _same_width(panels: dict) -> None:
@@ -424,7 +423,7 @@ def render(result: dict, words: bool = False) -> dict:
                 cap = f"#{k + 1} · score {h['score']:.3f} · log p {h['logprob']:.2f} · {h['text']}"
                 arr = heatmap_array(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)")
                 if arr is None:
-                    arr = plots.to_array(plots.note_figure(f"{v} #{k + 1}: no attention"))
+                    arr = plots.note_image(f"{v} #{k + 1}: no attention")
                 nbest.append((arr, cap))
         panels[v] = {
             "visible": True,
@@ -491,7 +490,7 @@ def step_view(result: dict | None, t, words: bool = False) -> dict:
             if words:
                 cols = words_from_pieces(src)
                 a = np.array([a[g].sum() for g in word_groups(src)])
-            bars = plots.to_array(plots.bars(a, cols, f"{v}: α_t at t = {t} → {tok}"))
+            bars = plots.bars_image(a, cols, f"{v}: α_t at t = {t} → {tok}")
         else:
             md += " · no attention"
         cands = {piece: prob for piece, prob in h["candidates"][t - 1]}
@@ -882,9 +881,4 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         gr.api(translate, api_name="translate")
 
     demo.translator = tr          # for tests and the benchmark
-    # Everything built so far lives as long as the app. Freezing it keeps the cyclic GC from
-    # rescanning it, so full collections stay cheap and run often enough to free each
-    # request's matplotlib Figures (reference cycles) promptly: RSS stays flat under load.
-    gc.collect()
-    gc.freeze()
     return demo
