@@ -332,14 +332,6 @@ def bars_image(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> 
     return bars_canvas(alpha, cols, title, left_px=left_px).px
 
 
-def note_image(text: str, width: int = 360, height: int = 60) -> np.ndarray:
-    """A small image carrying one line of text (e.g. 'no attention') where a plot would be."""
-    text = short_label(text, 90)
-    cv = Canvas(max(width, text_width(text, TITLE_PT) + 20), height)
-    cv.text(10, height / 2, text, TITLE_PT)
-    return cv.px
-
-
 # ---- about tab ------------------------------------------------------------------------------
 
 def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: str = "BLEU") -> Figure:

@@ -393,7 +393,8 @@ def render(result: dict, words: bool = False) -> dict:
 
     A panel has "visible", "header" (Markdown), "translation" (plain text), "heatmap"
     (RGB array or None), "note" (Markdown or None), "tokens" (HighlightedText value),
-    "nbest" (list of (array, caption) or None)."""
+    "nbest" (beam search: one (heatmap, caption) per hypothesis, None without attention) and
+    "nbest_rows" (beam search: [rank, score, log p, translation] per hypothesis)."""
     settings = result["settings"]
     panels = {}
     # one left margin for all heatmaps, so the source columns line up across variants
@@ -411,20 +412,21 @@ def render(result: dict, words: bool = False) -> dict:
             continue
         if "missing" in e:
             panels[v] = {"visible": True, "header": f"### {v}", "translation": "", "heatmap": None,
-                         "note": md_escape(e["missing"]), "tokens": None, "source": None, "nbest": None}
+                         "note": md_escape(e["missing"]), "tokens": None, "source": None, "nbest": None,
+                         "nbest_rows": None}
             continue
         best = e["hypotheses"][0]
         steps = max(steps, len(best["pieces"]))
         heat = heatmap_array(result, v, 0, words, left)
-        nbest = None
-        if settings.get("method") == "beam" and len(e["hypotheses"]) > 1:
-            nbest = []
-            for k, h in enumerate(e["hypotheses"]):
-                cap = f"#{k + 1} · score {h['score']:.3f} · log p {h['logprob']:.2f} · {h['text']}"
-                arr = heatmap_array(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)")
-                if arr is None:
-                    arr = plots.note_image(f"{v} #{k + 1}: no attention")
-                nbest.append((arr, cap))
+        nbest, nbest_rows = None, None
+        if settings.get("method") == "beam":
+            nbest_rows = [[k + 1, round(h["score"], 3), round(h["logprob"], 2), h["text"]]
+                          for k, h in enumerate(e["hypotheses"])]
+            if best["attention"] is not None and len(e["hypotheses"]) > 1:
+                nbest = []
+                for k, h in enumerate(e["hypotheses"]):
+                    cap = f"#{k + 1} · score {h['score']:.3f} · log p {h['logprob']:.2f} · {h['text']}"
+                    nbest.append((heatmap_array(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)"), cap))
         panels[v] = {
             "visible": True,
             "header": header_md(v, best, settings),
@@ -435,6 +437,7 @@ def render(result: dict, words: bool = False) -> dict:
             "source": [(f"{c} ", None) for c in (words_from_pieces(result["source_pieces"]) if words
                                                  else result["source_pieces"])],
             "nbest": nbest,
+            "nbest_rows": nbest_rows,
         }
     _same_width(panels)
     n_src = len(result["source_pieces"])
@@ -748,6 +751,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                                                       elem_id=f"translation-{v}")
                         p["heatmap"] = PNGImage(label=f"{v}: attention heatmap", show_label=False, format="png",
                                                 interactive=False, elem_id=f"heatmap-{v}",
+                                                alt_text=f"{v}: attention heatmap, target × source",
                                                 buttons=["download", "fullscreen"], visible=v != "none")
                         p["note"] = gr.Markdown(NO_ATTENTION if v == "none" else "", latex_delimiters=[],
                                                 visible=v == "none")
@@ -755,8 +759,13 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                                                          interactive=False, elem_id=f"tokens-{v}")
                         p["source"] = gr.HighlightedText(label=f"{v}: source, shaded by α of the clicked token",
                                                          interactive=False, elem_id=f"align-{v}")
-                        p["nbest"] = gr.Gallery(label=f"{v}: n-best hypotheses (beam search)", visible=False,
-                                                columns=1, format="png", height="auto", object_fit="contain")
+                        p["nbest_rows"] = gr.Dataframe(headers=["#", "score", "log p", "translation"],
+                                                       label=f"{v}: n-best hypotheses (beam search)",
+                                                       visible=False, interactive=False, wrap=True,
+                                                       elem_id=f"nbest-{v}", column_widths=["8%", "14%", "14%", "64%"])
+                        p["nbest"] = gr.Gallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
+                                                columns=3, format="png", height=320, object_fit="contain",
+                                                preview=False)
                     panel[v] = p
 
             with gr.Accordion("Step through decoding", open=True):
@@ -804,7 +813,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         for v in order:
             p = panel[v]
             main_outputs += [p["col"], p["step_col"], p["header"], p["translation"], p["heatmap"],
-                             p["note"], p["nbest"], p["tokens"], p["source"]]
+                             p["note"], p["nbest_rows"], p["nbest"], p["tokens"], p["source"]]
         main_outputs += [diag_summary, diag_cov, diag_ent, export_files]
 
         def views_to_outputs(result, views, with_diag=True):
@@ -813,12 +822,13 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 pv = views["panels"][v]
                 vis = pv.get("visible", False)
                 if not vis:
-                    out += [gr.update(visible=False)] * 2 + [gr.update()] * 7
+                    out += [gr.update(visible=False)] * 2 + [gr.update()] * 8
                     continue
                 has_att = pv.get("heatmap") is not None
                 out += [gr.update(visible=True), gr.update(visible=True), pv["header"], pv["translation"],
                         gr.update(value=pv["heatmap"], visible=has_att),
                         gr.update(value=pv["note"] or "", visible=not has_att),
+                        gr.update(value=pv["nbest_rows"], visible=pv["nbest_rows"] is not None),
                         gr.update(value=pv["nbest"], visible=bool(pv["nbest"])),
                         pv["tokens"], pv.get("source")]
             if with_diag and result is not None:

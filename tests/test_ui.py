@@ -202,7 +202,10 @@ def test_beam_lists_n_best_each_with_heatmap(tr):
     assert len(gallery) == 3
     for k, (img, caption) in enumerate(gallery):
         assert img.ndim == 3 and caption.startswith(f"#{k + 1}") and f"{hyps[k]['score']:.3f}" in caption
-    assert len(views["panels"]["none"]["nbest"]) == 3      # no attention: a note image each
+    assert views["panels"]["none"]["nbest"] is None             # no attention, no heatmaps
+    rows = views["panels"]["none"]["nbest_rows"]
+    assert [r[0] for r in rows] == [1, 2, 3] and all(isinstance(r[3], str) for r in rows)
+    assert views["panels"]["additive"]["nbest_rows"][0][1] == round(hyps[0]["score"], 3)
     assert "beam score" in views["panels"]["additive"]["header"]
 
 
