@@ -83,5 +83,20 @@ def test_compare_step_and_align_in_chromium(app_url, tmp_path):
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+
+            # user text is shown as text, never run as HTML
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.locator("#source-text textarea").fill('Hallo <img src=x onerror="alert(1)"> Welt')
+            page.locator("#run").click()
+            expect(page.locator("#status")).to_contain_text("onerror", timeout=TIMEOUT_MS)
+            assert page.locator("#status img").count() == 0
+            assert dialogs == []
+
+            # bad input: a clear message, no traceback
+            page.locator("#source-text textarea").fill("   ")
+            page.locator("#run").click()
+            expect(page.get_by_text("The text is empty").first).to_be_visible(timeout=TIMEOUT_MS)
+            assert "Traceback" not in page.content()
         finally:
             browser.close()
