@@ -202,7 +202,8 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
         ids = tr.source_ids(text)
     except InputError as exc:
         raise error(str(exc)) from None
-    if isinstance(raw, str) and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in raw):
+    if isinstance(raw, str) and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\t\n\r"
+                                    for c in raw):
         notes.append("Control or invisible formatting characters were replaced by spaces.")
     if UNK_ID in ids:
         unknown = sorted({c for c in text if c.strip() and UNK_ID in tr.tok.encode(c)})

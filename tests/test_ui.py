@@ -332,6 +332,11 @@ def test_unusual_characters_translate_with_a_note(tr, text, note):
     assert views["panels"]["dot"]["heatmap"] is not None
 
 
+def test_newlines_are_plain_whitespace(tr):
+    result, _ = ui.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
+    assert result["text"] == "Es sieht nach Regen aus." and result["notes"] == []
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_user_text_is_escaped_in_markdown(tr):
     result, views = ui.compare(tr, "<script>alert(1)</script> **fett** $$x$$", ["dot"])
