@@ -714,6 +714,9 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                     "step t drew on source piece i).", latex_delimiters=[])
         if fatal:
             gr.Markdown(f"⚠️ **{md_escape(fatal)}**", latex_delimiters=[])
+        elif not installed:
+            gr.Markdown("⚠️ No models are installed yet: the page needs models/<variant>.safetensors in "
+                        f"{md_escape(assets)} (written by python -m seq2seq train).", latex_delimiters=[])
         elif problems:
             gr.Markdown("⚠️ " + "  \n".join(md_escape(p) for p in problems.values()),
                         latex_delimiters=[])
