@@ -225,8 +225,11 @@ def _cells(m: np.ndarray, cell: int, size_pt: float) -> np.ndarray:
     """The whole grid in one gather: every distinct (colour level, number) cell is built once
     (and cached), then the (T, S) index picks blocks and is reshaped to pixels."""
     T, S = m.shape
+    if T == 0 or S == 0:
+        return np.zeros((T * cell, S * cell, 3), np.uint8)
     level = np.rint(np.clip(np.nan_to_num(m), 0.0, 1.0) * 255).astype(np.int64)      # NORM: fixed 0–1
-    pct = np.where(m >= 0.005, np.rint(m * 100), 0).astype(np.int64) if size_pt > 0 else np.zeros_like(level)
+    pct = (np.where(m >= 0.005, np.minimum(np.rint(m * 100), 999), 0).astype(np.int64) if size_pt > 0
+           else np.zeros_like(level))
     keys, inverse = np.unique(level * 1000 + pct, return_inverse=True)
     blocks = np.stack([_cell_block(int(k // 1000), int(k % 1000), cell, size_pt) for k in keys])
     grid = blocks[inverse.reshape(T, S)]                                 # (T, S, cell, cell, 3)

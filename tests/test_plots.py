@@ -113,6 +113,12 @@ def test_long_inputs_scale_and_stay_readable():
     assert big.shape[1] > 2 * small.shape[1]
 
 
+def test_degenerate_matrices():
+    assert plots.heatmap_image(np.zeros((1, 0)), ["t"], []).shape[2] == 3
+    img = plots.heatmap_image(np.array([[np.nan, 1.5, -0.2]]), ["t"], ["a", "b", "c"])   # clipped, no crash
+    assert img.dtype == np.uint8
+
+
 def test_long_labels_are_shortened():
     assert plots.short_label("x" * 100).endswith("…")
     assert len(plots.short_label("x" * 100)) == plots.MAX_LABEL_CHARS
