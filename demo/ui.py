@@ -808,7 +808,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)")
             gr.Image(length_img, label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
                      format="png", interactive=False)
-            gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: see `demo/API.md` (endpoint `/translate`).",
+            gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: endpoint `/translate`, see the README.",
                         latex_delimiters=[])
 
         # ---- wiring ----
