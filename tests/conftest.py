@@ -4,6 +4,7 @@ tests of loading and of the UI plumbing never depend on trained weights."""
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,25 @@ def tiny_assets(tmp_path_factory) -> Path:
         ckpt.save_model(model, weights, config, {"variant": variant, "parameters": model.num_parameters()})
     ckpt.write_manifest(assets)
     return assets
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_assets, tmp_path_factory):
+    """The demo served on a free localhost port (temp and examples-cache dirs in tmp)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
+    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
+    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from demo.ui import build_demo
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_demo(tiny_assets)
+    try:
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                                quiet=True, enable_monitoring=False, show_error=False)
+        yield url
+    finally:
+        demo.close()
+        mp.undo()

@@ -3,8 +3,6 @@ sentence, compare, see every variant's translation and heatmap, step through
 decoding, click to align, and keep a screenshot."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -15,30 +13,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
         "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_assets, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
-    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
-    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    from demo.ui import build_demo
-
-    demo = build_demo(tiny_assets)
-    try:
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, enable_monitoring=False)
-        yield url
-    finally:
-        demo.close()
-        mp.undo()
 
 
 def test_compare_step_and_align_in_chromium(app_url, tmp_path):

@@ -1,38 +1,17 @@
 """The running app: the `translate` endpoint through gradio_client, on localhost."""
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
 from seq2seq.attention import VARIANTS
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def client(tiny_assets, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
-    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
-    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+def client(app_url):
     from gradio_client import Client
 
-    from demo.ui import build_demo
-
-    demo = build_demo(tiny_assets)
-    try:
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, enable_monitoring=False, show_error=False)
-        yield Client(url, verbose=False, download_files=False)
-    finally:
-        demo.close()
-        mp.undo()
+    return Client(app_url, verbose=False, download_files=False)
 
 
 def test_translate_endpoint_returns_tokens_and_attention(client):
