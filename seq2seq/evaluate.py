@@ -5,7 +5,7 @@ from __future__ import annotations
 from sacrebleu.metrics import BLEU, CHRF
 
 from .model import Seq2Seq
-from .search import beam_search, greedy
+from .search import beam_search_batch, greedy
 from .tokenizer import Tokenizer
 
 LENGTH_BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 14), (15, 19), (20, 29), (30, 10_000))
@@ -15,18 +15,19 @@ LONG_WORDS = 10
 
 def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: int = 1,
                      batch_size: int = 128, max_len: int = 100) -> list[str]:
-    """Translate many sentences; greedy runs length-sorted batches, beam runs per sentence."""
+    """Translate many sentences in length-sorted batches (greedy, or beam search when beam > 1)."""
     ids = tok.encode_batch(sources)
     ids = [x if x else [tok.sp.unk_id()] for x in ids]
     out: list[str] = [""] * len(ids)
     if beam > 1:
-        for i, x in enumerate(ids):
-            out[i] = tok.decode(beam_search(model, x, beam=beam, max_len=max_len)[0].tokens)
-        return out
+        batch_size = max(1, batch_size // beam)  # each sentence takes ``beam`` rows
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        for i, hyp in zip(chunk, greedy(model, [ids[i] for i in chunk], max_len=max_len)):
+        batch = [ids[i] for i in chunk]
+        hyps = (greedy(model, batch, max_len=max_len) if beam == 1
+                else [n_best[0] for n_best in beam_search_batch(model, batch, beam=beam, max_len=max_len)])
+        for i, hyp in zip(chunk, hyps):
             out[i] = tok.decode(hyp.tokens)
     return out
 

@@ -115,72 +115,111 @@ def sample(model: Seq2Seq, sources: list[list[int]], temperature: float = 1.0, t
     return _decode_batch(model, sources, max_len, pick)
 
 
-@torch.no_grad()
 def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 1,
                 alpha: float = 1.0, max_len: int = 100) -> list[Hypothesis]:
-    """Beam search for one sentence. Scores are length-normalised: Σ log p / T^alpha.
+    """Beam search for one sentence; see ``beam_search_batch``."""
+    return beam_search_batch(model, [source], beam, n_best, alpha, max_len)[0]
 
-    Returns up to ``n_best`` hypotheses, best first, each with its own attention.
+
+@torch.no_grad()
+def beam_search_batch(model: Seq2Seq, sources: list[list[int]], beam: int = 5, n_best: int = 1,
+                      alpha: float = 1.0, max_len: int = 100) -> list[list[Hypothesis]]:
+    """Beam search over a batch of sentences, ``beam`` hypotheses each, stepped together.
+
+    Scores are length-normalised: Σ log p / T^alpha. A sentence is done once
+    ``beam`` hypotheses have ended in EOS (or it reaches its length limit).
+    Returns, per sentence, up to ``n_best`` hypotheses, best first, each with
+    its own attention and candidates, rebuilt by following back-pointers.
     """
     if beam < 1:
         raise ValueError("beam width must be ≥ 1")
     n_best = max(1, min(n_best, beam))
-    src, lens = pad_batch([source])
+    K, B = beam, len(sources)
+    src, lens = pad_batch(sources)
     dev = next(model.parameters()).device
     memory, mask, (s, feed, keys) = model.encode(src.to(dev), lens)
-    limit = max_output_len(len(source), max_len)
+    rows = torch.arange(B, device=dev).repeat_interleave(K)                 # (B·K,) sentence of each row
+    memory, mask, s, feed = memory[rows], mask[rows], s[rows], feed[rows]
+    keys = None if keys is None else (keys[:, rows] if keys.dim() == 5 else keys[rows])
+    limits = [max_output_len(int(n), max_len) for n in lens]
 
-    def norm(score: float, length: int) -> float:
-        return score / (length ** alpha)
-
-    # Live beams: history tuples (tokens, logprobs, alphas, tops) and summed log-prob.
-    live = [([], [], [], [], 0.0)]
-    finished: list[Hypothesis] = []
-    for step in range(limit):
-        K = len(live)
-        prev = torch.tensor([h[0][-1] if h[0] else BOS_ID for h in live], device=dev)
-        mem_k = memory.expand(K, -1, -1)
-        mask_k = mask.expand(K, -1)
-        keys_k = _expand_keys(keys, K)
-        s, feed, att = model.decoder.step(prev, s, feed, mem_k, mask_k, keys_k)
-        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)            # (K, V)
-        totals = torch.tensor([h[4] for h in live], device=dev)[:, None] + logp         # (K, V)
-        top_scores, top_idx = totals.view(-1).topk(min(2 * beam, totals.numel()))
-        tops = _top(logp, TOP_CANDIDATES)
-        att_rows = None if att is None else att.cpu().numpy()                # (K, k, S)
-        new_live, parents = [], []
-        for sc, idx in zip(top_scores.tolist(), top_idx.tolist()):
-            k, tok = divmod(idx, logp.size(1))
-            toks, lps, als, tps, _ = live[k]
-            entry = (toks + [tok], lps + [float(logp[k, tok])],
-                     als + [None if att_rows is None else att_rows[k]], tps + [tops[k]], sc)
-            if tok == EOS_ID:
-                finished.append(_to_hyp(entry, norm(sc, len(entry[0]))))
-            else:
-                new_live.append(entry)
-                parents.append(k)
-            if len(new_live) == beam:
-                break
-        if len(finished) >= beam or not new_live:
+    scores = torch.full((B, K), float("-inf"), device=dev)
+    scores[:, 0] = 0.0                                                      # one live hypothesis to start
+    prev = torch.full((B * K,), BOS_ID, dtype=torch.long, device=dev)
+    # Per step: back-pointers and tokens of the live slots, and what each parent row saw.
+    parents, tokens, token_lps, alphas, top_ids, top_ps = [], [], [], [], [], []
+    finished: list[list[tuple[float, int, int, int, float]]] = [[] for _ in range(B)]  # (score, t, row, tok, lp)
+    done = [False] * B
+    for t in range(max(limits)):
+        s, feed, att = model.decoder.step(prev, s, feed, memory, mask, keys)
+        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)           # (B·K, V)
+        V = logp.size(1)
+        p, ids = logp.exp().topk(min(TOP_CANDIDATES, V), dim=-1)
+        top_ids.append(ids.cpu().numpy())
+        top_ps.append(p.cpu().numpy())
+        alphas.append(None if att is None else att.cpu().numpy())          # (B·K, k, S)
+        totals = (scores.view(-1, 1) + logp).view(B, K * V)
+        cand_scores, cand_idx = totals.topk(min(2 * K, K * V), dim=-1)     # (B, 2K)
+        cand_lp = logp.view(B, K * V).gather(1, cand_idx)
+        new_scores = torch.full((B, K), float("-inf"))
+        new_parent = torch.zeros((B, K), dtype=torch.long)
+        new_tok = torch.full((B, K), PAD_ID, dtype=torch.long)
+        new_lp = torch.zeros((B, K))
+        for b, (cs, ci, cl) in enumerate(zip(cand_scores.tolist(), cand_idx.tolist(), cand_lp.tolist())):
+            if done[b]:
+                continue
+            filled = 0
+            for sc, idx, lp in zip(cs, ci, cl):
+                if sc == float("-inf"):
+                    break
+                slot, tok = divmod(idx, V)
+                if tok == EOS_ID:
+                    finished[b].append((sc / (t + 1) ** alpha, t, b * K + slot, tok, lp))
+                else:
+                    new_scores[b, filled], new_parent[b, filled] = sc, slot
+                    new_tok[b, filled], new_lp[b, filled] = tok, lp
+                    filled += 1
+                    if filled == K:
+                        break
+            if len(finished[b]) >= K or filled == 0:
+                done[b] = True
+            elif t + 1 >= limits[b]:
+                done[b] = True
+                if len(finished[b]) < n_best:  # out of length: the best unfinished ones count too
+                    for k in range(filled):
+                        sc = float(new_scores[b, k])
+                        finished[b].append((sc / (t + 1) ** alpha, t, b * K + int(new_parent[b, k]),
+                                            int(new_tok[b, k]), float(new_lp[b, k])))
+        parents.append(new_parent.numpy())
+        tokens.append(new_tok.numpy())
+        token_lps.append(new_lp.numpy())
+        if all(done):
             break
-        idx = torch.tensor(parents, device=dev)
-        s, feed = s[idx], feed[idx]
-        live = new_live
-    if len(finished) < n_best:  # ran out of length: keep the best unfinished ones too
-        finished += [_to_hyp(e, norm(e[4], len(e[0]))) for e in live]
-    finished.sort(key=lambda h: -h.score)
-    return finished[:n_best]
+        scores = new_scores.to(dev)
+        for b in range(B):
+            if done[b]:
+                scores[b] = float("-inf")
+        gather = (torch.arange(B)[:, None] * K + new_parent).view(-1).to(dev)  # (B·K,) parent rows
+        s, feed = s[gather], feed[gather]
+        prev = new_tok.view(-1).to(dev)
 
+    def rebuild(t: int, row: int, tok: int, lp: float, score: float) -> Hypothesis:
+        b = row // K
+        toks, lps, heads, cands = [tok], [lp], [], []
+        while True:
+            heads.append(None if alphas[t] is None else alphas[t][row, :, : int(lens[b])])
+            cands.append(list(zip(top_ids[t][row].tolist(), top_ps[t][row].tolist())))
+            if t == 0:
+                break
+            slot = row - b * K                  # this row held slot ``slot`` after step t-1
+            toks.append(int(tokens[t - 1][b, slot]))
+            lps.append(float(token_lps[t - 1][b, slot]))
+            row, t = b * K + int(parents[t - 1][b, slot]), t - 1
+        heads = None if heads[0] is None else np.stack(heads[::-1])        # (T, k, S)
+        return Hypothesis(toks[::-1], lps[::-1], heads, cands[::-1], score=score)
 
-def _expand_keys(keys, K):
-    if keys is None:
-        return None
-    if keys.dim() == 5:  # multi-head (2, B, k, S, d)
-        return keys.expand(-1, K, -1, -1, -1)
-    return keys.expand(K, *keys.shape[1:])
-
-
-def _to_hyp(entry, score) -> Hypothesis:
-    toks, lps, als, tps, _ = entry
-    heads = None if als[0] is None else np.stack(als)                       # (T, k, S)
-    return Hypothesis(toks, lps, heads, tps, score=score)
+    out = []
+    for b in range(B):
+        best = sorted(finished[b], key=lambda f: -f[0])[:n_best]
+        out.append([rebuild(t, row, tok, lp, sc) for sc, t, row, tok, lp in best])
+    return out

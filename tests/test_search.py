@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from conftest import tiny_config
 from seq2seq.attention import VARIANTS
 from seq2seq.model import Seq2Seq
-from seq2seq.search import TOP_CANDIDATES, beam_search, greedy, max_output_len, pad_batch, sample
+from seq2seq.search import TOP_CANDIDATES, beam_search, beam_search_batch, greedy, max_output_len, pad_batch, sample
 from seq2seq.tokenizer import BOS_ID, EOS_ID
 
 VOCAB = 30
@@ -103,6 +103,23 @@ def test_beam_returns_sorted_n_best_with_own_attention(variant):
             with torch.no_grad():
                 _, w = model(torch.tensor([src]), torch.tensor([len(src)]), torch.tensor([[BOS_ID] + h.tokens[:-1]]))
             assert np.allclose(h.heads, w[0].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("beam", [1, 3, 6])
+def test_batched_beam_equals_one_by_one(variant, beam):
+    """Sentences of different lengths beamed together give what each gives alone."""
+    model = tiny(variant, 6, eos_bias=2.0)
+    together = beam_search_batch(model, SOURCES, beam=beam, n_best=beam, max_len=20)
+    assert len(together) == len(SOURCES)
+    for src, hyps in zip(SOURCES, together):
+        alone = beam_search(model, src, beam=beam, n_best=beam, max_len=20)
+        assert [h.tokens for h in hyps] == [h.tokens for h in alone]
+        assert np.allclose([h.score for h in hyps], [h.score for h in alone], atol=1e-5)
+        for h, a in zip(hyps, alone):
+            assert [[i for i, _ in c] for c in h.candidates] == [[i for i, _ in c] for c in a.candidates]
+            if a.heads is not None:
+                assert h.heads.shape == a.heads.shape and np.allclose(h.heads, a.heads, atol=1e-5)
 
 
 def test_beam_n_best_is_capped_by_the_beam():
