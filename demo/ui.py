@@ -417,7 +417,7 @@ def render(result: dict, words: bool = False) -> dict:
                          "nbest_rows": None}
             continue
         best = e["hypotheses"][0]
-        steps = max(steps, len(best["pieces"]))
+        steps = max(steps, len(target_groups(best["pieces"]) if words else best["pieces"]))
         heat = heatmap_array(result, v, 0, words, left)
         nbest, nbest_rows = None, None
         if settings.get("method") == "beam":
@@ -453,7 +453,7 @@ def render(result: dict, words: bool = False) -> dict:
     for n in result.get("notes", []):
         status.append("⚠️ " + md_escape(n))
     status.append(CELL_NOTE)
-    return {"status": "\n\n".join(status), "steps": steps, "panels": panels}
+    return {"status": "\n\n".join(status), "steps": steps, "words": bool(words), "panels": panels}
 
 
 def compare(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
@@ -468,37 +468,44 @@ def compare(tr: Translator | None, text, variants, method="greedy", beam=5, n_be
 # ---- step through decoding -----------------------------------------------------------------
 
 def step_view(result: dict | None, t, words: bool = False) -> dict:
-    """Per variant at output step t (1-based): {"md", "bars" (array or None), "candidates"
-    ({piece: p} top-5 or None)}."""
+    """Per variant at output step t (1-based): {"md", "alpha" (α_t over the source tokens, or
+    None), "bars" (its picture, or None), "candidates" ({piece: p} top-5, or None)}.
+
+    With ``words`` the steps are target words: the word's α_t is the mean of its pieces'
+    rows summed into source words (as in the heatmap), its probability is the product
+    of its pieces' probabilities, and the candidates are those for its first piece."""
     out = {}
     if not result:
         return out
     t = int(t) if t is not None else 1
     for v, e in result["variants"].items():
         if "missing" in e:
-            out[v] = {"md": "", "bars": None, "candidates": None}
+            out[v] = {"md": "", "alpha": None, "bars": None, "candidates": None}
             continue
         h = e["hypotheses"][0]
-        T = len(h["pieces"])
+        groups = target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
+        m, rows, cols = matrix_view(result, h, words)
+        T = len(groups)
+        unit = "words" if words else "steps"
         if t < 1 or t > T:
-            out[v] = {"md": f"**{v}** finished after {T} steps.", "bars": None, "candidates": None}
+            out[v] = {"md": f"**{v}** finished after {T} {unit}.", "alpha": None, "bars": None,
+                      "candidates": None}
             continue
-        tok = h["pieces"][t - 1]
-        p = float(np.exp(h["logprobs"][t - 1]))
-        md = f"**{v}**, t = {t}: chose **{md_escape(tok)}** (p = {p:.2f})"
-        bars = None
-        if h["attention"] is not None:
-            src = result["source_pieces"]
-            a = np.asarray(h["attention"][t - 1], np.float64)
-            cols = src
-            if words:
-                cols = words_from_pieces(src)
-                a = np.array([a[g].sum() for g in word_groups(src)])
-            bars = plots.bars_image(a, cols, f"{v}: α_t at t = {t} → {tok}")
+        group = groups[t - 1]
+        tok = rows[t - 1]
+        p = float(np.exp(sum(h["logprobs"][i] for i in group)))
+        what = f"word {t}" if words else f"t = {t}"
+        md = f"**{v}**, {what}: chose **{md_escape(tok)}** (p = {p:.2f})"
+        if words and len(group) > 1:
+            md += f" · {len(group)} pieces: " + " ".join(md_escape(h["pieces"][i]) for i in group)
+        alpha = bars = None
+        if m is not None:
+            alpha = np.asarray(m[t - 1], np.float64)
+            bars = plots.bars_image(alpha, cols, f"{v}: α_t at {what} → {tok}")
         else:
             md += " · no attention"
-        cands = {piece: prob for piece, prob in h["candidates"][t - 1]}
-        out[v] = {"md": md, "bars": bars, "candidates": cands}
+        cands = {piece: prob for piece, prob in h["candidates"][group[0]]}
+        out[v] = {"md": md, "alpha": alpha, "bars": bars, "candidates": cands}
     return out
 
 
@@ -727,9 +734,11 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                     text = gr.Textbox(label="German sentence", lines=2, elem_id="source-text",
                                       placeholder="Ich wurde durch einen Hund gebissen.",
                                       info=f"Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
+                    example_box = None
                     if examples:
-                        gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
-                                    label="Examples from the test split", examples_per_page=10)
+                        example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
+                                                  label="Examples from the test split (click one to run it)",
+                                                  examples_per_page=10)
                 with gr.Column(scale=2):
                     choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
                     variants = gr.CheckboxGroup(choices, value=installed, label="Variants")
@@ -821,7 +830,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         main_outputs += [diag_summary, diag_cov, diag_ent, export_files]
 
         def views_to_outputs(result, views, with_diag=True):
-            out = [result, views["status"], gr.update(maximum=max(2, views["steps"]), value=1)]
+            unit = "Output word" if views.get("words") else "Output step t"
+            out = [result, views["status"], gr.update(maximum=max(2, views["steps"]), value=1, label=unit)]
             for v in order:
                 pv = views["panels"][v]
                 vis = pv.get("visible", False)
@@ -870,7 +880,10 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                       [beam_row, sample_row], api_visibility="private", queue=False)
 
         inputs = [text, variants, method, beam, n_best, temperature, seed, words]
-        for trigger in (run.click, text.submit):
+        triggers = [run.click, text.submit]
+        if example_box is not None:  # an example fills the box, then runs with the current settings
+            triggers.append(example_box.load_input_event.then)
+        for trigger in triggers:
             trigger(on_compare, inputs, main_outputs, api_visibility="private", concurrency_limit=2) \
                 .success(on_step, [state, step, words], step_outputs, api_visibility="private")
         words.change(on_words, [state, words], main_outputs, api_visibility="private") \

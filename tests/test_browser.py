@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from demo.ui import load_examples
 from seq2seq.attention import VARIANTS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,5 +73,13 @@ def test_compare_step_and_align_in_chromium(app_url, tmp_path):
             page.locator("#run").click()
             expect(page.get_by_text("The text is empty").first).to_be_visible(timeout=TIMEOUT_MS)
             assert "Traceback" not in page.content()
+
+            # an example from the test split fills the box and runs the comparison at once
+            example = load_examples()[0][0]
+            page.get_by_text(example, exact=True).first.click()
+            expect(page.locator("#source-text textarea")).to_have_value(example, timeout=TIMEOUT_MS)
+            expect(page.locator("#status")).to_contain_text(example.split()[0], timeout=TIMEOUT_MS)
+            expect(page.locator("#status")).to_contain_text("Reference", timeout=TIMEOUT_MS)
+            expect(page.locator("#translation-additive textarea")).not_to_have_value("", timeout=TIMEOUT_MS)
         finally:
             browser.close()

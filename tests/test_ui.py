@@ -166,10 +166,33 @@ def test_step_view(greedy):
     assert ui.step_view(None, 1) == {}
 
 
-def test_step_view_in_words(greedy):
+def test_step_view_in_words_steps_over_target_words(greedy):
     result, _ = greedy
-    sv = ui.step_view(result, 2, words=True)
-    assert sv["dot"]["bars"] is not None
+    src_words = words_from_pieces(result["source_pieces"])
+    for v in VARIANTS:
+        hyp = result["variants"][v]["hypotheses"][0]
+        groups = ui.target_groups(hyp["pieces"])
+        labels = ui.target_words(hyp["pieces"])
+        for t, group in enumerate(groups, start=1):
+            sv = ui.step_view(result, t, words=True)[v]
+            assert f"word {t}" in sv["md"] and ui.md_escape(labels[t - 1]) in sv["md"]
+            p = float(np.exp(sum(hyp["logprobs"][i] for i in group)))
+            assert f"p = {p:.2f}" in sv["md"]
+            assert sv["candidates"] == dict(hyp["candidates"][group[0]])
+            if v == "none":
+                assert sv["alpha"] is None and sv["bars"] is None
+                continue
+            expected = np.mean([hyp["attention"][i] for i in group], axis=0)
+            expected = [expected[g].sum() for g in word_groups(result["source_pieces"])]
+            assert len(sv["alpha"]) == len(src_words)
+            np.testing.assert_allclose(sv["alpha"], expected, atol=1e-6)
+            assert sv["alpha"].sum() == pytest.approx(1.0, abs=1e-5)
+        after = ui.step_view(result, len(groups) + 1, words=True)[v]
+        assert f"finished after {len(groups)} words" in after["md"]
+    # the slider covers the words of the longest translation
+    _, views = result, ui.render(result, words=True)
+    assert views["steps"] == max(len(ui.target_groups(e["hypotheses"][0]["pieces"]))
+                                 for e in result["variants"].values())
 
 
 # ---- click to align ---------------------------------------------------------------------------
