@@ -122,7 +122,10 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
     def request(text):
+        """What one click on "Translate and compare" runs on the server: translate and draw
+        (compare), the diagnostics tables, and the PNG encoding of every heatmap."""
         result, views = ui.compare(tr, text, variants)
+        ui.diagnostics_tables(result)
         encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
         return result
 
@@ -138,6 +141,7 @@ def main(argv=None) -> int:
         translate.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         result, views = ui.compare(tr, text, variants)
+        ui.diagnostics_tables(result)
         t1 = time.perf_counter()
         encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
         t2 = time.perf_counter()
@@ -156,9 +160,9 @@ def main(argv=None) -> int:
         t12.append(time.perf_counter() - t0)
 
     ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
-    print(f"full compare request (5 variants, greedy, heatmaps + PNG): p50 {ms(full, .5):.0f} ms, "
+    print(f"full compare request (5 variants, greedy, heatmaps + diagnostics + PNG): p50 {ms(full, .5):.0f} ms, "
           f"p95 {ms(full, .95):.0f} ms over {len(full)} requests ({statistics.mean(pieces):.1f} source pieces on average)")
-    print(f"  handler only (translate + draw): p50 {ms(handler, .5):.0f} ms, p95 {ms(handler, .95):.0f} ms")
+    print(f"  handler only (translate + draw + diagnostics): p50 {ms(handler, .5):.0f} ms, p95 {ms(handler, .95):.0f} ms")
     print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
     print(f"  of which translation (5 models, no drawing): p50 {ms(translate, .5):.0f} ms")
     print(f"  step slider (5 variants): p50 {ms(step, .5):.0f} ms, p95 {ms(step, .95):.0f} ms")

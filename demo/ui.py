@@ -25,7 +25,9 @@ import re
 import shutil
 import tempfile
 import time
+import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +48,7 @@ OVER_ATTENDED = 1.5       # above this: over-attended
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-exports"
 EXPORT_MAX_AGE_S = 3600
 DEFAULT_API_VARIANT = "additive"
+TRANSLATE_WORKERS = min(2, os.cpu_count() or 1)   # variants decoded in parallel per request
 
 WORDS_RULE = ("**Words, not pieces**: a source word's weight is the **sum** over its pieces; a target word's "
               "row is the **mean** of its pieces' rows, so every row still sums to 1. `</s>` stays its own word.")
@@ -215,12 +218,17 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
     result = {"text": text, "source_pieces": tr.tok.pieces(ids), "settings": settings, "notes": notes,
               "variants": {}}
     kw = {k: v for k, v in settings.items() if k in ("beam", "n_best", "temperature", "seed")}
+    ready = [v for v in chosen if v in tr.models]
+    # The models are independent and torch releases the GIL inside its kernels, so the
+    # variants decode side by side on the machine's cores.
+    with ThreadPoolExecutor(max_workers=max(1, min(TRANSLATE_WORKERS, len(ready)))) as pool:
+        futures = {v: pool.submit(tr.translate, text, v, method=settings["method"], **kw) for v in ready}
     for v in chosen:
         if v not in tr.models:
             result["variants"][v] = {"missing": f"The {v} model is not installed, so it cannot translate."}
             continue
         try:
-            t = tr.translate(text, v, method=settings["method"], **kw)
+            t = futures[v].result()
         except InputError as exc:
             raise error(str(exc)) from None
         hyps = []
