@@ -638,18 +638,20 @@ def cards_table(cards: dict[str, dict | None]):
     rows = []
     for v, c in cards.items():
         if c is None:
-            rows.append([v, "no model card", "", "", "", "", "", "", ""])
+            rows.append([v, "no model card", "", "", "", "", "", "", "", ""])
             continue
+        beam = _get(c, "test", "beam")
+        decoding = "" if beam is None else "greedy" if beam == 1 else f"beam {beam}"
         hw = _get(c, "training", "hardware")
         hw = "; ".join(map(str, hw)) if isinstance(hw, list) else (hw or "")
         params = c.get("parameters")
         fmt = (lambda x: "" if x is None else f"{x}")
         rows.append([v, f"{params:,}" if isinstance(params, int) else fmt(params),
-                     fmt(_get(c, "training", "minutes")), hw,
+                     fmt(_get(c, "training", "minutes")), hw, decoding,
                      fmt(_get(c, "test", "all", "bleu")), fmt(_get(c, "test", "all", "chrf")),
                      fmt(_get(c, "test", "min4words", "bleu")), fmt(_get(c, "test", "min4words", "chrf")),
                      f"{_get(c, 'test', 'all', 'bleu_signature') or ''}\n{_get(c, 'test', 'all', 'chrf_signature') or ''}".strip()])
-    return pd.DataFrame(rows, columns=["variant", "parameters", "training minutes", "hardware", "test BLEU",
+    return pd.DataFrame(rows, columns=["variant", "parameters", "training minutes", "hardware", "decoding", "test BLEU",
                                        "test chrF", "BLEU ≥4 words", "chrF ≥4 words", "sacreBLEU signatures"])
 
 

@@ -82,7 +82,11 @@ def cmd_evaluate(args) -> int:
     if not variants:
         print("error: no shipped model found in " + str(assets), file=sys.stderr)
         return 2
-    tr = Translator(assets, variants)
+    try:
+        tr = Translator(assets, variants)
+    except (ckpt.CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     pairs = data.read_tsv(Path(args.data) / f"{args.split}.tsv")
     if args.limit:
         pairs = pairs[: args.limit]
@@ -132,7 +136,18 @@ def markdown_table(results: dict) -> str:
 
 
 def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
+    """Write the model card. ``test`` holds this evaluation; ``test_by_beam`` keeps one result
+    per beam width, but only those measured on these exact weights (same sha256)."""
     tr = info.get("training", {})
+    weights_sha = ckpt.sha256_file(ckpt.model_paths(variant, assets)[0])
+    result = {**result, "weights_sha256": weights_sha}
+    by_beam = {}
+    try:
+        old = json.loads(ckpt.card_path(variant, assets).read_text(encoding="utf-8")).get("test_by_beam", {})
+        by_beam = {k: r for k, r in old.items() if isinstance(r, dict) and r.get("weights_sha256") == weights_sha}
+    except (OSError, ValueError, AttributeError):
+        pass
+    by_beam[str(result["beam"])] = result
     card = {
         "variant": variant,
         "task": "German → English translation",
@@ -149,6 +164,7 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
         "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("command"),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']} --write-cards"},
         "test": result,
+        "test_by_beam": dict(sorted(by_beam.items(), key=lambda kv: int(kv[0]))),
     }
     path = ckpt.card_path(variant, assets)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT
 from seq2seq import checkpoint as ckpt
@@ -161,3 +162,38 @@ def test_evaluate_short_sentences_only(tiny_assets, tmp_path, capsys):
     assert results["dot"]["all"]["n"] == 2 and results["dot"]["min10words"]["n"] == 0
     assert results["dot"]["min10words"]["chrf"] is None
     assert json.loads(captured.out)["dot"]["all"]["n"] == 2
+
+
+def test_cards_keep_one_result_per_beam_for_the_same_weights(tiny_assets, tmp_path, capsys):
+    assets = tmp_path / "assets"
+    shutil.copytree(tiny_assets, assets)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "test.tsv").write_text("Das Haus ist alt\tthe house is old\nGuten Morgen\tgood morning\n",
+                                       encoding="utf-8")
+    (data_dir / "prepare.json").write_text(json.dumps({"splits": {}, "cleaning": {}, "vocab_size": 100}))
+    base = ["evaluate", "--assets", str(assets), "--data", str(data_dir), "--variant", "dot", "--write-cards"]
+    assert main(base + ["--beam", "1"]) == 0
+    assert main(base + ["--beam", "3"]) == 0
+    card = json.loads(ckpt.card_path("dot", assets).read_text())
+    assert card["test"]["beam"] == 3
+    assert sorted(card["test_by_beam"]) == ["1", "3"]
+    assert card["test_by_beam"]["1"]["beam"] == 1 and card["test_by_beam"]["1"]["all"]["n"] == 2
+    ckpt.verify(ckpt.card_path("dot", assets), assets)     # the manifest covers the rewritten card
+    # A corrupt weights file: a clear error naming it, no traceback.
+    weights, config = ckpt.model_paths("dot", assets)
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-10] + b"corrupted!")
+    assert main(base + ["--beam", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "dot.safetensors" in err and "Traceback" not in err
+    # New weights: results measured on the old ones are dropped, not mixed in.
+    weights.write_bytes(good)
+    model, info = ckpt.load_model(weights, config, assets)
+    with torch.no_grad():
+        model.decoder.out_bias.add_(0.01)
+    ckpt.save_model(model, weights, config, {k: v for k, v in info.items() if k != "model"})
+    ckpt.write_manifest(assets)
+    assert main(base + ["--beam", "3"]) == 0
+    card = json.loads(ckpt.card_path("dot", assets).read_text())
+    assert sorted(card["test_by_beam"]) == ["3"]

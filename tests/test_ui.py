@@ -429,7 +429,7 @@ def _card(bleu: float) -> dict:
     sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
     scores = {"n": 10, "bleu": bleu, "chrf": 2 * bleu, "bleu_signature": sig, "chrf_signature": "nrefs:1|nc:6"}
     return {"parameters": 123456, "training": {"minutes": 60.0, "hardware": ["cpu: 2 cores"]},
-            "test": {"all": scores, "min4words": scores,
+            "test": {"beam": 5, "all": scores, "min4words": scores,
                      "by_length": [{"words": "1-3", **scores}, {"words": "4-6", **scores, "bleu": None}]}}
 
 
@@ -442,7 +442,7 @@ def test_cards_table_and_length_plot(tiny_assets, tmp_path):
     table = ui.cards_table(cards)
     row = table[table["variant"] == "dot"].iloc[0]
     assert row["parameters"] == "123,456" and row["test BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
-    assert row["training minutes"] == "60.0" and "cpu" in row["hardware"]
+    assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
     assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
     assert ui.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
     assert "No model card yet" in ui.about_md(cards)
