@@ -36,8 +36,8 @@ from seq2seq import checkpoint as ckpt  # noqa: E402
 from seq2seq import data  # noqa: E402
 from seq2seq.model import ModelConfig, Seq2Seq  # noqa: E402
 from seq2seq.search import greedy  # noqa: E402
-from seq2seq.tokenizer import PAD_ID, Tokenizer  # noqa: E402
-from seq2seq.train import batch_tensors, loss_fn, make_batches  # noqa: E402
+from seq2seq.tokenizer import Tokenizer  # noqa: E402
+from seq2seq.train import batch_tensors, make_batches, train_step  # noqa: E402
 
 SIZES = {
     "default": dict(emb_size=256, enc_hidden=192, dec_hidden=384),   # shipped default, ~4.3M parameters
@@ -79,24 +79,18 @@ def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, see
         idx = batches[i]
         i += 1
         t0 = time.perf_counter()
-        s, s_len, t_in, t_out = batch_tensors(src, tgt, idx, "cpu")
-        logits, _ = model(s, s_len, t_in)
-        loss = loss_fn(logits, t_out, 0.1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, idx, "cpu"), 0.1, 1.0)
         dt = time.perf_counter() - t0
         if warmup:
             warmup -= 1
             continue
         elapsed += dt
         steps += 1
-        tokens += int((t_out != PAD_ID).sum())
+        tokens += n_tok
         sentences += len(idx)
     return {"steps": steps, "seconds": elapsed, "target_tokens": tokens, "sentences": sentences,
             "tokens_per_s": tokens / elapsed, "steps_per_s": steps / elapsed,
-            "mean_batch": sentences / steps, "last_loss": loss.item()}
+            "mean_batch": sentences / steps, "last_loss": loss}
 
 
 @torch.no_grad()

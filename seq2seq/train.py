@@ -82,6 +82,19 @@ def loss_fn(logits, t_out, label_smoothing):
                            ignore_index=PAD_ID, label_smoothing=label_smoothing)
 
 
+def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, label_smoothing: float,
+               clip: float) -> tuple[float, int]:
+    """One update on a batch (src, src_len, tgt_in, tgt_out) → (loss, non-padding target tokens)."""
+    s, s_len, t_in, t_out = batch
+    logits, _ = model(s, s_len, t_in)
+    loss = loss_fn(logits, t_out, label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss.item(), int((t_out != PAD_ID).sum())
+
+
 def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, assets: Path,
           model_cfg: ModelConfig, cfg: TrainConfig, minutes: float | None = None,
           max_steps: int | None = None, restart: bool = False, export: bool = True,
@@ -145,20 +158,14 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         # Skip the batches this epoch already saw before an interruption.
         for b_idx in range(meta.get("batch_in_epoch", 0), len(batches)):
             t0 = time.time()
-            s, s_len, t_in, t_out = batch_tensors(src, tgt, batches[b_idx], device)
-            logits, _ = model(s, s_len, t_in)
-            loss = loss_fn(logits, t_out, cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
-            n_tok = int((t_out != PAD_ID).sum())
+            loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, batches[b_idx], device),
+                                     cfg.label_smoothing, cfg.clip)
             meta["step"] += 1
             meta["batch_in_epoch"] = b_idx + 1
             meta["target_tokens"] += n_tok
             meta["train_seconds"] += time.time() - t0
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
                             best=f"{meta['best_chrf']:.1f}", refresh=False)
             if meta["step"] % cfg.eval_every == 0:
                 t_eval = time.time()

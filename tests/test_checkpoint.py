@@ -20,7 +20,7 @@ from seq2seq.checkpoint import CheckpointError
 from seq2seq.model import Seq2Seq
 from seq2seq.search import pad_batch
 from seq2seq.tokenizer import BOS_ID, EOS_ID
-from seq2seq.train import loss_fn
+from seq2seq.train import train_step
 
 VOCAB = 50
 
@@ -222,13 +222,8 @@ def _batches(n: int, seed: int):
 
 def _train(model, opt, batches):
     model.train()
-    for s, s_len, t_in, t_out in batches:
-        logits, _ = model(s, s_len, t_in)
-        loss = loss_fn(logits, t_out, 0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+    for batch in batches:
+        train_step(model, opt, batch, 0.1, 1.0)
 
 
 @pytest.mark.parametrize("variant", ["additive", "multihead"])

@@ -19,7 +19,7 @@ import torch
 from seq2seq.model import ModelConfig, Seq2Seq
 from seq2seq.search import greedy
 from seq2seq.tokenizer import EOS_ID
-from seq2seq.train import batch_tensors, loss_fn
+from seq2seq.train import batch_tensors, train_step
 
 N_SYMBOLS = 20
 FIRST = 4                      # ids 0..3 are the special ids
@@ -55,13 +55,7 @@ def trained(variant: str, task: str) -> dict:
     for _ in range(STEPS):
         src = sequences(rng, BATCH)
         seen.update(map(tuple, src))
-        s, s_len, t_in, t_out = batch_tensors(src, [f(x) for x in src], range(BATCH), "cpu")
-        logits, _ = model(s, s_len, t_in)
-        loss = loss_fn(logits, t_out, 0.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, batch_tensors(src, [f(x) for x in src], range(BATCH), "cpu"), 0.0, 1.0)
         sched.step()
     cpu = time.process_time() - cpu0
 
