@@ -37,17 +37,21 @@ def build(variant, q, m, seed=0):
     return make_attention(variant, q, m).eval()
 
 
+def setup(variant, case):
+    """(attention module, query, memory, mask, lengths) for one hypothesis case."""
+    seed, lengths, q, m = case
+    return (build(variant, q, m, seed), *make_inputs(seed, lengths, q, m), lengths)
+
+
 @pytest.mark.parametrize("variant", WEIGHTED)
 @PROPS
 @given(case=batches())
 def test_weights_normalised_and_zero_on_padding(variant, case):
-    seed, lengths, q, m = case
-    att = build(variant, q, m, seed)
-    query, memory, mask = make_inputs(seed, lengths, q, m)
+    att, query, memory, mask, lengths = setup(variant, case)
     with torch.no_grad():
         context, weights = att(query, memory, mask)
     B, S = len(lengths), max(lengths)
-    assert context.shape == (B, m)
+    assert context.shape == (B, memory.size(-1))
     assert weights.shape == (B, att.heads, S)
     assert att.heads >= 1
     assert torch.isfinite(context).all() and torch.isfinite(weights).all()
@@ -61,9 +65,7 @@ def test_weights_normalised_and_zero_on_padding(variant, case):
 @PROPS
 @given(case=batches())
 def test_padded_batch_equals_each_sentence_alone(variant, case):
-    seed, lengths, q, m = case
-    att = build(variant, q, m, seed)
-    query, memory, mask = make_inputs(seed, lengths, q, m)
+    att, query, memory, mask, lengths = setup(variant, case)
     with torch.no_grad():
         context, weights = att(query, memory, mask)
         for b, n in enumerate(lengths):
@@ -79,9 +81,7 @@ def test_padded_batch_equals_each_sentence_alone(variant, case):
 @PROPS
 @given(case=batches())
 def test_precomputed_keys_give_the_same_result(variant, case):
-    seed, lengths, q, m = case
-    att = build(variant, q, m, seed)
-    query, memory, mask = make_inputs(seed, lengths, q, m)
+    att, query, memory, mask, lengths = setup(variant, case)
     with torch.no_grad():
         c0, w0 = att(query, memory, mask)
         c1, w1 = att(query, memory, mask, att.prepare(memory))
@@ -92,14 +92,12 @@ def test_precomputed_keys_give_the_same_result(variant, case):
 @PROPS
 @given(case=batches())
 def test_none_returns_final_encoder_states(case):
-    seed, lengths, q, m = case
-    att = build("none", q, m, seed)
-    query, memory, mask = make_inputs(seed, lengths, q, m)
+    att, query, memory, mask, lengths = setup("none", case)
     context, weights = att(query, memory, mask)
     assert weights is None
     assert att.heads == 0
-    assert context.shape == (len(lengths), m)
-    half = m // 2
+    assert context.shape == (len(lengths), memory.size(-1))
+    half = memory.size(-1) // 2
     for b, n in enumerate(lengths):
         # [forward state at the last real piece ; backward state at the first piece]
         assert torch.equal(context[b], torch.cat([memory[b, n - 1, :half], memory[b, 0, half:]]))
