@@ -1,6 +1,6 @@
 """Benchmark of the web demo's main request.
 
-One "full compare request" = ``demo.ui.compare`` with all five variants and
+One "full compare request" = ``demo.handlers.compare`` with all five variants and
 greedy decoding (translation, heatmaps drawn to RGB arrays, status text) plus
 the PNG encoding Gradio does for each heatmap before sending it. Reports:
 
@@ -37,7 +37,7 @@ def rss_mb() -> float:
 
 
 def sentences(limit: int = 200) -> list[str]:
-    from demo.ui import load_examples
+    from demo.handlers import load_examples
 
     out = [s for s, _ in load_examples()]
     test = ROOT / "data" / "test.tsv"
@@ -105,12 +105,12 @@ def main(argv=None) -> int:
 
     import torch
 
-    from demo import ui
+    from demo import handlers
     from seq2seq.attention import VARIANTS
 
     torch.set_num_threads(1)          # as build_demo does
     encode_png = png_encoder()
-    tr, problems, fatal = ui.load_translator(assets)
+    tr, problems, fatal = handlers.load_translator(assets)
     if fatal or tr is None:
         print(f"cannot load models: {fatal}", file=sys.stderr)
         return 2
@@ -124,8 +124,8 @@ def main(argv=None) -> int:
     def request(text):
         """What one click on "Translate and compare" runs on the server: translate and draw
         (compare), the diagnostics tables, and the PNG encoding of every heatmap."""
-        result, views = ui.compare(tr, text, variants)
-        ui.diagnostics_tables(result)
+        result, views = handlers.compare(tr, text, variants)
+        handlers.diagnostics_tables(result)
         encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
         return result
 
@@ -137,15 +137,15 @@ def main(argv=None) -> int:
     for i in range(args.timed):
         text = texts[i % len(texts)]
         t0 = time.perf_counter()
-        ui.translate_all(tr, text, variants)
+        handlers.translate_all(tr, text, variants)
         translate.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        result, views = ui.compare(tr, text, variants)
-        ui.diagnostics_tables(result)
+        result, views = handlers.compare(tr, text, variants)
+        handlers.diagnostics_tables(result)
         t1 = time.perf_counter()
         encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
         t2 = time.perf_counter()
-        ui.step_view(result, 2)
+        handlers.step_view(result, 2)
         t3 = time.perf_counter()
         handler.append(t1 - t0)
         full.append(t2 - t0)

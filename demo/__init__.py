@@ -1,1 +1,2 @@
-"""The web demo: ``demo.ui.build_demo()`` builds the Gradio app, ``demo.plots`` draws the figures."""
+"""The web demo: ``demo.ui.build_demo()`` lays out the Gradio page, ``demo.handlers`` does what
+it asks, ``demo.plots`` draws the figures."""

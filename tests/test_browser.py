@@ -3,10 +3,9 @@ sentence, compare, see every variant's translation and heatmap, step through
 decoding, click to align, and keep a screenshot."""
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from demo.ui import load_examples
+from demo.handlers import load_examples
 from seq2seq.attention import VARIANTS
 
 CHROMIUM = "/usr/bin/chromium"

@@ -55,7 +55,7 @@ def trained(variant: str, task: str) -> dict:
     for _ in range(STEPS):
         src = sequences(rng, BATCH)
         seen.update(map(tuple, src))
-        train_step(model, opt, batch_tensors(src, [f(x) for x in src], range(BATCH), "cpu"), 0.0, 1.0)
+        loss, _ = train_step(model, opt, batch_tensors(src, [f(x) for x in src], range(BATCH), "cpu"), 0.0, 1.0)
         sched.step()
     cpu = time.process_time() - cpu0
 
@@ -77,7 +77,7 @@ def trained(variant: str, task: str) -> dict:
                 on_line += int(np.argmax(att[t]) == where)
                 steps += 1
     return {"exact": float(np.mean(exact)), "exact_long": float(np.mean(exact_long)),
-            "on_line": on_line / steps if steps else None, "cpu_s": cpu, "loss": loss.item()}
+            "on_line": on_line / steps if steps else None, "cpu_s": cpu, "loss": loss}
 
 
 def _describe(variant, task, r):

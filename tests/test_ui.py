@@ -1,4 +1,4 @@
-"""demo/ui.py handlers, called directly with small random models (tiny_assets)."""
+"""demo/handlers.py, called directly with small random models (tiny_assets), and build_demo."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import ui
+from demo import handlers, ui
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import word_groups, words_from_pieces
@@ -22,7 +22,7 @@ ATTENTION = [v for v in VARIANTS if v != "none"]
 
 @pytest.fixture(scope="module")
 def tr(tiny_assets):
-    translator, problems, fatal = ui.load_translator(tiny_assets)
+    translator, problems, fatal = handlers.load_translator(tiny_assets)
     assert problems == {} and fatal is None
     assert translator.variants == list(VARIANTS)
     return translator
@@ -30,7 +30,7 @@ def tr(tiny_assets):
 
 @pytest.fixture(scope="module")
 def greedy(tr):
-    return ui.compare(tr, SENTENCE, list(VARIANTS))
+    return handlers.compare(tr, SENTENCE, list(VARIANTS))
 
 
 def _copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
@@ -78,20 +78,20 @@ def test_heatmaps_share_one_width_and_source_axis(greedy):
 
 
 def test_only_selected_variants_are_shown(tr):
-    result, views = ui.compare(tr, SENTENCE, ["dot", "none"])
+    result, views = handlers.compare(tr, SENTENCE, ["dot", "none"])
     assert list(result["variants"]) == ["none", "dot"]
     assert views["panels"]["dot"]["visible"] and views["panels"]["none"]["visible"]
     assert not views["panels"]["additive"]["visible"]
 
 
 def test_reference_of_test_example_is_shown(tr):
-    src, ref = ui.load_examples()[0]
-    _, views = ui.compare(tr, src, ["dot"])
-    assert "Reference" in views["status"] and ui.md_escape(ref) in views["status"]
+    src, ref = handlers.load_examples()[0]
+    _, views = handlers.compare(tr, src, ["dot"])
+    assert "Reference" in views["status"] and handlers.md_escape(ref) in views["status"]
 
 
 def test_examples_come_from_test_split():
-    pairs = ui.load_examples()
+    pairs = handlers.load_examples()
     assert 8 <= len(pairs) <= 12
     for src, ref in pairs:
         assert 4 <= len(src.split()) <= 15 and ref
@@ -108,7 +108,7 @@ def test_word_aggregation_sums_source_and_averages_target():
     tgt = ["▁the", "▁dog", "s", "▁bark", "</s>"]
     rng = np.random.default_rng(0)
     m = rng.dirichlet(np.ones(len(src)), size=len(tgt))
-    words, rows, cols = ui.aggregate_words(m, src, tgt)
+    words, rows, cols = handlers.aggregate_words(m, src, tgt)
     assert cols == ["Der", "Hunde", "bellt."]
     assert rows == ["the", "dogs", "bark", "</s>"]
     assert words.shape == (4, 3)
@@ -121,35 +121,35 @@ def test_word_aggregation_sums_source_and_averages_target():
 
 def test_words_toggle_on_real_result(greedy):
     result, _ = greedy
-    views = ui.render(result, words=True)
+    views = handlers.render(result, words=True)
     src_words = words_from_pieces(result["source_pieces"])
     for v in ATTENTION:
         hyp = result["variants"][v]["hypotheses"][0]
-        m, rows, cols = ui.matrix_view(result, hyp, True)
-        assert cols == src_words and len(rows) == len(ui.target_groups(hyp["pieces"]))
+        m, rows, cols = handlers.matrix_view(result, hyp, True)
+        assert cols == src_words and len(rows) == len(handlers.target_groups(hyp["pieces"]))
         np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
         assert views["panels"][v]["heatmap"] is not None
         assert len(views["panels"][v]["tokens"]) == len(rows)
     assert "words" in views["status"]
-    assert "sum" in ui.WORDS_RULE and "mean" in ui.WORDS_RULE
+    assert "sum" in handlers.WORDS_RULE and "mean" in handlers.WORDS_RULE
 
 
 def test_target_groups_keep_eos_apart():
-    assert ui.target_groups(["▁a", "b", "</s>"]) == [[0, 1], [2]]
-    assert ui.target_groups(["</s>"]) == [[0]]
-    assert ui.target_words(["▁a", "b", "</s>"]) == ["ab", "</s>"]
-    assert ui.target_groups(["▁a", "b"]) == word_groups(["▁a", "b"])
+    assert handlers.target_groups(["▁a", "b", "</s>"]) == [[0, 1], [2]]
+    assert handlers.target_groups(["</s>"]) == [[0]]
+    assert handlers.target_words(["▁a", "b", "</s>"]) == ["ab", "</s>"]
+    assert handlers.target_groups(["▁a", "b"]) == word_groups(["▁a", "b"])
 
 
 # ---- step through decoding --------------------------------------------------------------------
 
 def test_step_view(greedy):
     result, _ = greedy
-    views = ui.step_view(result, 1)
+    views = handlers.step_view(result, 1)
     for v in VARIANTS:
         hyp = result["variants"][v]["hypotheses"][0]
         sv = views[v]
-        assert "t = 1" in sv["md"] and ui.md_escape(hyp["pieces"][0]) in sv["md"]
+        assert "t = 1" in sv["md"] and handlers.md_escape(hyp["pieces"][0]) in sv["md"]
         cands = sv["candidates"]
         assert len(cands) == 5
         probs = list(cands.values())
@@ -161,9 +161,9 @@ def test_step_view(greedy):
     # the greedy choice is the top candidate
     hyp = result["variants"]["additive"]["hypotheses"][0]
     assert next(iter(views["additive"]["candidates"])) == hyp["pieces"][0]
-    late = ui.step_view(result, 10_000)
+    late = handlers.step_view(result, 10_000)
     assert all("finished" in late[v]["md"] and late[v]["bars"] is None for v in VARIANTS)
-    assert ui.step_view(None, 1) == {}
+    assert handlers.step_view(None, 1) == {}
 
 
 def test_step_view_in_words_steps_over_target_words(greedy):
@@ -171,11 +171,11 @@ def test_step_view_in_words_steps_over_target_words(greedy):
     src_words = words_from_pieces(result["source_pieces"])
     for v in VARIANTS:
         hyp = result["variants"][v]["hypotheses"][0]
-        groups = ui.target_groups(hyp["pieces"])
-        labels = ui.target_words(hyp["pieces"])
+        groups = handlers.target_groups(hyp["pieces"])
+        labels = handlers.target_words(hyp["pieces"])
         for t, group in enumerate(groups, start=1):
-            sv = ui.step_view(result, t, words=True)[v]
-            assert f"word {t}" in sv["md"] and ui.md_escape(labels[t - 1]) in sv["md"]
+            sv = handlers.step_view(result, t, words=True)[v]
+            assert f"word {t}" in sv["md"] and handlers.md_escape(labels[t - 1]) in sv["md"]
             p = float(np.exp(sum(hyp["logprobs"][i] for i in group)))
             assert f"p = {p:.2f}" in sv["md"]
             assert sv["candidates"] == dict(hyp["candidates"][group[0]])
@@ -187,11 +187,11 @@ def test_step_view_in_words_steps_over_target_words(greedy):
             assert len(sv["alpha"]) == len(src_words)
             np.testing.assert_allclose(sv["alpha"], expected, atol=1e-6)
             assert sv["alpha"].sum() == pytest.approx(1.0, abs=1e-5)
-        after = ui.step_view(result, len(groups) + 1, words=True)[v]
+        after = handlers.step_view(result, len(groups) + 1, words=True)[v]
         assert f"finished after {len(groups)} words" in after["md"]
     # the slider covers the words of the longest translation
-    _, views = result, ui.render(result, words=True)
-    assert views["steps"] == max(len(ui.target_groups(e["hypotheses"][0]["pieces"]))
+    _, views = result, handlers.render(result, words=True)
+    assert views["steps"] == max(len(handlers.target_groups(e["hypotheses"][0]["pieces"]))
                                  for e in result["variants"].values())
 
 
@@ -200,22 +200,22 @@ def test_step_view_in_words_steps_over_target_words(greedy):
 def test_align_weights_source_by_alpha(greedy):
     result, _ = greedy
     hyp = result["variants"]["additive"]["hypotheses"][0]
-    out = ui.align(result, "additive", 1, False)
+    out = handlers.align(result, "additive", 1, False)
     assert len(out) == len(result["source_pieces"])
     np.testing.assert_allclose([s for _, s in out], hyp["attention"][1], atol=1e-4)
     assert all(label.startswith(p) for (label, _), p in zip(out, result["source_pieces"]))
-    words = ui.align(result, "additive", 0, True)
+    words = handlers.align(result, "additive", 0, True)
     assert [w.split(" ")[0] for w, _ in words] == words_from_pieces(result["source_pieces"])
     assert abs(sum(s for _, s in words) - 1.0) < 1e-3
-    assert all(s is None for _, s in ui.align(result, "none", 0, False))
-    assert ui.align(result, "additive", 10_000, False) == []
-    assert ui.align(None, "additive", 0, False) == []
+    assert all(s is None for _, s in handlers.align(result, "none", 0, False))
+    assert handlers.align(result, "additive", 10_000, False) == []
+    assert handlers.align(None, "additive", 0, False) == []
 
 
 # ---- beam view --------------------------------------------------------------------------------
 
 def test_beam_lists_n_best_each_with_heatmap(tr):
-    result, views = ui.compare(tr, SENTENCE, ["additive", "none"], method="beam", beam=4, n_best=3)
+    result, views = handlers.compare(tr, SENTENCE, ["additive", "none"], method="beam", beam=4, n_best=3)
     assert result["settings"] == {"method": "beam", "beam": 4, "n_best": 3}
     hyps = result["variants"]["additive"]["hypotheses"]
     assert len(hyps) == 3
@@ -233,13 +233,13 @@ def test_beam_lists_n_best_each_with_heatmap(tr):
 
 
 def test_n_best_is_capped_by_beam(tr):
-    result, _ = ui.compare(tr, SENTENCE, ["dot"], method="beam", beam=2, n_best=9)
+    result, _ = handlers.compare(tr, SENTENCE, ["dot"], method="beam", beam=2, n_best=9)
     assert result["settings"]["n_best"] == 2
 
 
 def test_sampling_is_reproducible_with_seed(tr):
-    a, _ = ui.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
-    b, _ = ui.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    a, _ = handlers.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    b, _ = handlers.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
     assert a["variants"]["dot"]["hypotheses"][0]["pieces"] == b["variants"]["dot"]["hypotheses"][0]["pieces"]
     assert a["settings"] == {"method": "sample", "temperature": 0.7, "seed": 3}
 
@@ -249,7 +249,7 @@ def test_sampling_is_reproducible_with_seed(tr):
 def test_diagnostics_numbers():
     src = ["▁ein", "▁Hund", "."]
     a = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
-    d = ui.diagnostics(a, src)
+    d = handlers.diagnostics(a, src)
     assert d["entropy"] == [0.0, 0.0, 0.0]
     assert d["words"] == ["ein", "Hund."]
     assert d["coverage"] == [1.0, 2.0]
@@ -258,20 +258,20 @@ def test_diagnostics_numbers():
 
     src = ["▁a", "▁b", "▁c", "▁d", "▁."]
     u = np.full((2, 5), 0.2)
-    d = ui.diagnostics(u, src)
+    d = handlers.diagnostics(u, src)
     np.testing.assert_allclose(d["entropy"], [np.log2(5)] * 2)
     assert d["uniform_entropy"] == pytest.approx(np.log2(5))
     np.testing.assert_allclose(d["coverage"], [0.4] * 5)
     assert d["final_mass"] == pytest.approx(0.2) and d["punct_mass"] == pytest.approx(0.2)
 
     low = np.array([[0.9, 0.05, 0.05]])
-    d = ui.diagnostics(low, ["▁x", "▁y", "▁z"])
+    d = handlers.diagnostics(low, ["▁x", "▁y", "▁z"])
     assert d["never"] == ["y", "z"]
 
 
 def test_diagnostics_tables(greedy):
     result, _ = greedy
-    t = ui.diagnostics_tables(result)
+    t = handlers.diagnostics_tables(result)
     assert list(t["summary"]["variant"]) == list(VARIANTS)
     assert t["summary"].iloc[0, 1] == "no attention"
     assert list(t["coverage"]["source word"]) == words_from_pieces(result["source_pieces"])
@@ -285,7 +285,7 @@ def test_diagnostics_tables(greedy):
 
 def test_export_json_and_png(greedy, tiny_assets):
     result, _ = greedy
-    files = [Path(f) for f in ui.export(result, False)]
+    files = [Path(f) for f in handlers.export(result, False)]
     assert files[0].name == "attention.json"
     assert all(not str(f).startswith(str(tiny_assets)) and ckpt.ASSETS not in f.parents for f in files)
     data = json.loads(files[0].read_text(encoding="utf-8"))
@@ -305,11 +305,11 @@ def test_export_json_and_png(greedy, tiny_assets):
     assert pngs == sorted(f"attention-{v}.png" for v in ATTENTION)
     with Image.open(files[1]) as im:
         assert im.format == "PNG"
-    words = json.loads(Path(ui.export(result, True)[0]).read_text(encoding="utf-8"))
+    words = json.loads(Path(handlers.export(result, True)[0]).read_text(encoding="utf-8"))
     assert words["unit"] == "words"
     assert words["variants"]["dot"]["hypotheses"][0]["source_tokens"] == words_from_pieces(result["source_pieces"])
     with pytest.raises(gr.Error):
-        ui.export(None)
+        handlers.export(None)
 
 
 # ---- bad input --------------------------------------------------------------------------------
@@ -320,20 +320,20 @@ def test_export_json_and_png(greedy, tiny_assets):
 ])
 def test_bad_text_gives_clear_error(tr, text, message):
     with pytest.raises(gr.Error, match=message):
-        ui.compare(tr, text, ["dot"])
+        handlers.compare(tr, text, ["dot"])
 
 
 def test_too_many_pieces(tr):
     text = " ".join(["Xq"] * 160)
     assert len(text) <= MAX_CHARS
     with pytest.raises(gr.Error, match="pieces"):
-        ui.compare(tr, text, ["dot"])
+        handlers.compare(tr, text, ["dot"])
 
 
 @pytest.mark.parametrize("variants", [["bogus"], [], None, ["dot", "<script>"], [None]])
 def test_bad_variants(tr, variants):
     with pytest.raises(gr.Error):
-        ui.compare(tr, SENTENCE, variants)
+        handlers.compare(tr, SENTENCE, variants)
 
 
 @pytest.mark.parametrize("kw", [{"method": "bogus"}, {"method": "beam", "beam": 0},
@@ -341,7 +341,7 @@ def test_bad_variants(tr, variants):
                                 {"method": "beam", "beam": "x"}, {"method": "sample", "temperature": float("nan")}])
 def test_bad_decoding_settings(tr, kw):
     with pytest.raises(gr.Error):
-        ui.compare(tr, SENTENCE, ["dot"], **kw)
+        handlers.compare(tr, SENTENCE, ["dot"], **kw)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")   # gr.Warning outside a running app
@@ -349,20 +349,20 @@ def test_bad_decoding_settings(tr, kw):
     ("Ich mag 😀 sehr.", "never seen"), ("Hallo مرحبا", "right-to-left"), ("Hallo\x00Welt\u200b!", "Control"),
 ])
 def test_unusual_characters_translate_with_a_note(tr, text, note):
-    result, views = ui.compare(tr, text, ["dot"])
+    result, views = handlers.compare(tr, text, ["dot"])
     assert any(note in n for n in result["notes"])
     assert "⚠️" in views["status"]
     assert views["panels"]["dot"]["heatmap"] is not None
 
 
 def test_newlines_are_plain_whitespace(tr):
-    result, _ = ui.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
+    result, _ = handlers.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
     assert result["text"] == "Es sieht nach Regen aus." and result["notes"] == []
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_user_text_is_escaped_in_markdown(tr):
-    result, views = ui.compare(tr, "<script>alert(1)</script> **fett** $$x$$", ["dot"])
+    result, views = handlers.compare(tr, "<script>alert(1)</script> **fett** $$x$$", ["dot"])
     assert "<script>" not in views["status"] and "&lt;script&gt;" in views["status"]
     assert "\\*\\*fett" in views["status"] and "\\$\\$x" in views["status"]
 
@@ -370,26 +370,26 @@ def test_user_text_is_escaped_in_markdown(tr):
 # ---- API handler ------------------------------------------------------------------------------
 
 def test_translate_api(tr):
-    out = ui.translate_api(tr, SENTENCE, "general")
+    out = handlers.translate_api(tr, SENTENCE, "general")
     assert isinstance(out["translation"], str) and out["variant"] == "general"
     m = np.array(out["attention"])
     assert m.shape == (len(out["target_tokens"]), len(out["source_tokens"]))
     np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
     json.dumps(out)
-    assert ui.translate_api(tr, SENTENCE, "none")["attention"] is None
+    assert handlers.translate_api(tr, SENTENCE, "none")["attention"] is None
     for text, variant in ((None, "dot"), ("", "dot"), (SENTENCE, "bogus"), (SENTENCE, None)):
         with pytest.raises(gr.Error):
-            ui.translate_api(tr, text, variant)
+            handlers.translate_api(tr, text, variant)
 
 
 # ---- degraded assets --------------------------------------------------------------------------
 
 def test_missing_variant_degrades_gracefully(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot", "additive"])
-    tr, problems, fatal = ui.load_translator(assets)
+    tr, problems, fatal = handlers.load_translator(assets)
     assert fatal is None and tr.variants == ["dot", "additive"]
     assert set(problems) == {"none", "general", "multihead"} and "not installed" in problems["general"]
-    result, views = ui.compare(tr, SENTENCE, ["dot", "general"])
+    result, views = handlers.compare(tr, SENTENCE, ["dot", "general"])
     assert "missing" in result["variants"]["general"]
     assert "not installed" in views["panels"]["general"]["note"]
     assert views["panels"]["dot"]["heatmap"] is not None
@@ -400,26 +400,26 @@ def test_corrupt_variant_is_left_out(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", list(VARIANTS))
     weights, _ = ckpt.model_paths("general", assets)
     weights.write_bytes(b"not a model")
-    tr, problems, fatal = ui.load_translator(assets)
+    tr, problems, fatal = handlers.load_translator(assets)
     assert fatal is None and "general" not in tr.variants and "dot" in tr.variants
     assert "could not be loaded" in problems["general"]
 
 
 def test_no_models_at_all(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", [])
-    tr, problems, fatal = ui.load_translator(assets)
+    tr, problems, fatal = handlers.load_translator(assets)
     assert tr is not None and tr.variants == [] and len(problems) == len(VARIANTS)
-    result, views = ui.compare(tr, SENTENCE, ["dot"])
+    result, views = handlers.compare(tr, SENTENCE, ["dot"])
     assert "not installed" in views["panels"]["dot"]["note"]
     assert isinstance(ui.build_demo(assets), gr.Blocks)
 
 
 def test_no_tokenizer(tmp_path):
     (tmp_path / "empty").mkdir()
-    tr, problems, fatal = ui.load_translator(tmp_path / "empty")
+    tr, problems, fatal = handlers.load_translator(tmp_path / "empty")
     assert tr is None and fatal
     with pytest.raises(gr.Error, match="No models"):
-        ui.compare(tr, SENTENCE, ["dot"])
+        handlers.compare(tr, SENTENCE, ["dot"])
     assert isinstance(ui.build_demo(tmp_path / "empty"), gr.Blocks)
 
 
@@ -437,17 +437,17 @@ def test_cards_table_and_length_plot(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot"])
     (assets / "cards").mkdir()
     ckpt.card_path("dot", assets).write_text(json.dumps(_card(12.5)))
-    cards = ui.load_cards(assets)
+    cards = handlers.load_cards(assets)
     assert cards["dot"]["parameters"] == 123456 and cards["additive"] is None
-    table = ui.cards_table(cards)
+    table = handlers.cards_table(cards)
     row = table[table["variant"] == "dot"].iloc[0]
     assert row["parameters"] == "123,456" and row["test BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
     assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
     assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
-    assert ui.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
-    assert "No model card yet" in ui.about_md(cards)
+    assert handlers.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
+    assert "No model card yet" in handlers.about_md(cards)
     for v in VARIANTS:
-        assert v in ui.about_md(cards)
+        assert v in handlers.about_md(cards)
     assert isinstance(ui.build_demo(assets), gr.Blocks)
 
 
