@@ -64,7 +64,8 @@ def corpus_pairs(path: Path, tok: Tokenizer, n: int, max_src_len: int):
     return [src[i] for i in keep], [tgt[i] for i in keep]
 
 
-def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, seed: int) -> dict:
+def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, seed: int,
+                precision: str = "fp32") -> dict:
     rng = random.Random(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
@@ -79,7 +80,7 @@ def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, see
         idx = batches[i]
         i += 1
         t0 = time.perf_counter()
-        loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, idx, "cpu"), 0.1, 1.0)
+        loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, idx, "cpu"), 0.1, 1.0, precision)
         dt = time.perf_counter() - t0
         if warmup:
             warmup -= 1
@@ -119,6 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="additive")
     p.add_argument("--vocab", type=int, default=8000, help="vocabulary size for synthetic data")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (training defaults to 1)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="as train --precision")
     p.add_argument("--max-tokens", type=int, default=2500, help="target tokens per batch (as training)")
     p.add_argument("--train-seconds", type=float, default=40.0)
     p.add_argument("--translate-seconds", type=float, default=12.0)
@@ -147,11 +149,12 @@ def main(argv=None) -> int:
     print(f"model      {args.size}: {args.variant}, emb {cfg.emb_size}, enc {cfg.enc_hidden}×2, dec {cfg.dec_hidden}, "
           f"vocab {vocab}: {model.num_parameters():,} parameters")
     print(f"machine    {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s)")
+          f"{torch.get_num_threads()} thread(s), {args.precision}")
     print(f"data       {source}; mean source {sum(map(len, src)) / len(src):.1f} pieces, "
           f"batches of ≤{args.max_tokens} target tokens")
 
-    tr = bench_train(model, src, tgt, args.max_tokens, args.train_seconds, lr=2e-3, seed=args.seed)
+    tr = bench_train(model, src, tgt, args.max_tokens, args.train_seconds, lr=2e-3, seed=args.seed,
+                     precision=args.precision)
     print(f"training   {tr['tokens_per_s']:,.0f} target tokens/s  ({tr['steps_per_s']:.2f} steps/s, "
           f"{tr['mean_batch']:.0f} sentences/batch, {tr['steps']} steps in {tr['seconds']:.1f} s)")
 

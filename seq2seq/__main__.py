@@ -64,7 +64,8 @@ def cmd_train(args) -> int:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
                            enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
         tcfg = TrainConfig(max_tokens=args.max_tokens, lr=args.lr, eval_every=args.eval_every,
-                           dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads)
+                           dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
+                           precision=args.precision)
         command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
@@ -239,6 +240,8 @@ def main(argv=None) -> int:
     pt.add_argument("--patience", type=int, default=8)
     pt.add_argument("--seed", type=int, default=1234)
     pt.add_argument("--threads", type=int, default=1, help="CPU threads")
+    pt.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: bfloat16 autocast for the forward pass (faster on CPUs with AVX-512 BF16)")
     pt.set_defaults(func=cmd_train)
 
     pe = sub.add_parser("evaluate", help="BLEU/chrF on a split, overall and by source length")

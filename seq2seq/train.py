@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import platform
 import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -38,6 +40,7 @@ class TrainConfig:
     patience: int = 8             # evals without improvement before stopping
     seed: int = 1234
     threads: int = 1
+    precision: str = "fp32"       # "bf16": matmuls under bfloat16 autocast; weights and Adam stay fp32
 
 
 def seed_everything(seed: int) -> None:
@@ -82,12 +85,22 @@ def loss_fn(logits, t_out, label_smoothing):
                            ignore_index=PAD_ID, label_smoothing=label_smoothing)
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, label_smoothing: float,
-               clip: float) -> tuple[float, int]:
-    """One update on a batch (src, src_len, tgt_in, tgt_out) → (loss, non-padding target tokens)."""
+               clip: float, precision: str = "fp32") -> tuple[float, int]:
+    """One update on a batch (src, src_len, tgt_in, tgt_out) → (loss, non-padding target tokens).
+
+    ``precision="bf16"`` runs the forward pass under bfloat16 autocast (on CPUs with
+    AVX-512 BF16 the matrix products run about a third faster); the loss, the
+    gradients' accumulation into fp32 weights and the optimizer stay in fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     s, s_len, t_in, t_out = batch
-    logits, _ = model(s, s_len, t_in)
-    loss = loss_fn(logits, t_out, label_smoothing)
+    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits, _ = model(s, s_len, t_in)
+    loss = loss_fn(logits.float(), t_out, label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -153,13 +166,15 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     rng = random.Random(cfg.seed + meta["epoch"])
     run_dir.mkdir(parents=True, exist_ok=True)
     done = False
+    interrupted = []
+    previous_handlers = _on_stop_signals(lambda: interrupted.append(True))
     while not done:
         batches = make_batches(src, tgt, cfg.max_tokens, rng)
         # Skip the batches this epoch already saw before an interruption.
         for b_idx in range(meta.get("batch_in_epoch", 0), len(batches)):
             t0 = time.time()
             loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, batches[b_idx], device),
-                                     cfg.label_smoothing, cfg.clip)
+                                     cfg.label_smoothing, cfg.clip, cfg.precision)
             meta["step"] += 1
             meta["batch_in_epoch"] = b_idx + 1
             meta["target_tokens"] += n_tok
@@ -177,6 +192,9 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
                 if meta["bad_evals"] >= cfg.patience:
                     stop_reason, done = "early stop", True
                     break
+            if interrupted:
+                stop_reason, done = "interrupted", True
+                break
             if budget is not None and time.time() - start >= budget:
                 stop_reason, done = "time budget", True
                 break
@@ -188,16 +206,35 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
             meta["batch_in_epoch"] = 0
             rng = random.Random(cfg.seed + meta["epoch"])
     bar.close()
-    if meta["step"] % cfg.eval_every != 0:
+    _restore_signals(previous_handlers)
+    if meta["step"] % cfg.eval_every != 0 and not interrupted:
         t_eval = time.time()
         evaluate_and_keep_best()
         meta["train_seconds"] += time.time() - t_eval
     ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)})
     print(f"{variant}: stopped ({stop_reason}) at step {meta['step']}, best dev chrF {meta['best_chrf']:.2f}",
           file=sys.stderr)
-    if export:
+    if export and (run_dir / "best.safetensors").exists():
         export_best(variant, run_dir, assets, meta, cfg, command, data_info or {})
+    elif export:  # interrupted before the first evaluation: nothing better than what is shipped
+        print(f"{variant}: no evaluated checkpoint yet, nothing exported", file=sys.stderr)
     return meta
+
+
+def _on_stop_signals(callback) -> dict:
+    """Ctrl-C or SIGTERM ends training after the current step, and the state is saved, so an
+    interrupted run loses nothing and resumes where it stopped. Returns the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(sig, lambda *_: callback())
+    return old
+
+
+def _restore_signals(old: dict) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
 
 
 def export_best(variant: str, run_dir: Path, assets: Path, meta: dict, cfg: TrainConfig,

@@ -141,3 +141,53 @@ def test_train_is_reproducible(setup, tmp_path):
 def test_train_time_budget(setup):
     meta = _run(setup, minutes=0.0, export=False)
     assert meta["step"] == 1  # the budget is checked after each step
+
+
+def test_sigterm_saves_the_state_and_the_run_resumes_there(setup, capsys):
+    """An interrupted run (Ctrl-C, SIGTERM) stops after the current step and saves its state."""
+    import os
+    import signal
+    import threading
+
+    assets, run_dir, tok, cfg, tcfg = setup
+    stepped = threading.Event()
+    real_update = torch.optim.Adam.step
+
+    def step_then_signal(self, *a, **kw):
+        out = real_update(self, *a, **kw)
+        if not stepped.is_set():
+            stepped.set()
+            os.kill(os.getpid(), signal.SIGTERM)   # arrives in the middle of the run
+        return out
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        torch.optim.Adam.step = step_then_signal
+        meta = _run(setup, max_steps=1000)
+    finally:
+        torch.optim.Adam.step = real_update
+    assert "stopped (interrupted)" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before          # the handler is put back
+    assert 1 <= meta["step"] < 1000
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["step"] == meta["step"] and state["batch_in_epoch"] == meta["batch_in_epoch"]
+    resumed = _run(setup, max_steps=meta["step"] + 2)
+    assert "resumed dot" in capsys.readouterr().err and resumed["step"] == meta["step"] + 2
+
+
+def test_bf16_step_trains_like_fp32():
+    from seq2seq.model import Seq2Seq
+    from seq2seq.train import train_step
+
+    batch = batch_tensors([[5, 6, 7, 8], [9, 10]], [[11, 12, 13], [14, 15]], [0, 1], "cpu")
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = Seq2Seq(tiny_config("additive", 40))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        losses[precision] = [train_step(model, opt, batch, 0.0, 1.0, precision)[0] for _ in range(20)]
+        assert all(p.dtype == torch.float32 for p in model.parameters())   # weights stay fp32
+    assert losses["bf16"][-1] < losses["bf16"][0] / 2                     # it learns
+    assert losses["bf16"][0] == pytest.approx(losses["fp32"][0], rel=0.02)
+    with pytest.raises(ValueError):
+        train_step(model, opt, batch, 0.0, 1.0, "fp8")
