@@ -72,14 +72,24 @@ def png_encoder():
 
 
 def cold_start(assets: Path) -> float:
-    code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, %r); "
-            "from demo.ui import build_demo; build_demo(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
+    """A fresh interpreter: import torch, gradio and the app, then build_demo (which loads
+    the models). Prints the whole and its parts."""
+    code = ("import sys, time; sys.path.insert(0, %r); c = [time.perf_counter()]\n"
+            "import torch; c.append(time.perf_counter())\n"
+            "import gradio; c.append(time.perf_counter())\n"
+            "from demo.ui import build_demo; c.append(time.perf_counter())\n"
+            "from demo.handlers import load_translator; load_translator(%r); c.append(time.perf_counter())\n"
+            "build_demo(%r); c.append(time.perf_counter())\n"
+            "print(*[b - a for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets), str(assets))
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     total = time.perf_counter() - t
-    inside = float(out.stdout.strip().splitlines()[-1])
-    print(f"cold start: {total:.2f} s for the whole subprocess ({inside:.2f} s import + model load inside it)")
+    torch_s, gradio_s, app_s, models_s, build_s = map(float, out.stdout.strip().splitlines()[-1].split())
+    inside = torch_s + gradio_s + app_s + build_s          # build_demo loads the models itself
+    print(f"cold start: {total:.2f} s for the whole subprocess ({inside:.2f} s import + build inside it: "
+          f"import torch {torch_s:.2f} s, import gradio {gradio_s:.2f} s, the app's modules {app_s:.2f} s, "
+          f"build_demo {build_s:.2f} s, of which loading the models about {models_s:.2f} s)")
     return total
 
 
