@@ -56,6 +56,8 @@ def main(argv=None) -> int:
     p.add_argument("--emb", type=int, default=128)
     p.add_argument("--hidden", type=int, default=128, help="encoder hidden size per direction")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed,
+                   help="another seed for the same setting shows how much of a difference is noise")
     p.add_argument("--only", nargs="*", choices=list(SETTINGS), help="run only these settings")
     p.add_argument("--out", default=str(ROOT / "runs" / "ablate_cleaning.json"))
     args = p.parse_args(argv)
@@ -64,7 +66,8 @@ def main(argv=None) -> int:
     dev = data.sample(data.read_ding(args.corpus, "dev", DEFAULT), args.dev_sample, seed=0)
     mcfg = ModelConfig(variant="additive", vocab_size=tok.vocab_size, emb_size=args.emb,
                        enc_hidden=args.hidden, dec_hidden=2 * args.hidden)
-    tcfg = TrainConfig(eval_every=args.steps, dev_sample=args.dev_sample, patience=10**6, threads=args.threads)
+    tcfg = TrainConfig(eval_every=args.steps, dev_sample=args.dev_sample, patience=10**6, threads=args.threads,
+                       seed=args.seed)
     print(f"model: {Seq2Seq(mcfg).num_parameters():,} parameters, {args.steps} steps of "
           f"≤ {tcfg.max_tokens} tokens; dev: {len(dev)} pairs (default cleaning)", flush=True)
     rows = []
@@ -77,11 +80,11 @@ def main(argv=None) -> int:
             meta = train(name, pairs, dev, tok, Path(tmp) / "run", Path(tmp), mcfg, tcfg,
                          max_steps=args.steps, restart=True, export=False)
         score = meta["best_chrf"]   # dev chrF after the last step (greedy, the one evaluation)
-        row = {"setting": name, "cleaning": rules.to_dict(), "train_pairs": len(pairs),
+        row = {"setting": name, "seed": args.seed, "cleaning": rules.to_dict(), "train_pairs": len(pairs),
                "single_word_share": round(single, 3), "dev_chrf": round(score, 2),
                "minutes": round((time.time() - t0) / 60, 1)}
         rows.append(row)
-        print(f"{name:22s} train pairs {len(pairs):7,d}  one-word share {single:.2f}  dev chrF {score:5.2f}",
+        print(f"{name:22s} seed {args.seed}  train pairs {len(pairs):7,d}  one-word share {single:.2f}  dev chrF {score:5.2f}",
               flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"steps": args.steps, "model": mcfg.to_dict(), "rows": rows},
