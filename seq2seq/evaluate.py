@@ -50,6 +50,10 @@ def chrf(hyps: list[str], refs: list[str]) -> float:
     return CHRF().corpus_score(hyps, [refs]).score
 
 
+def bleu(hyps: list[str], refs: list[str]) -> float:
+    return BLEU().corpus_score(hyps, [refs]).score
+
+
 def report(sources: list[str], hyps: list[str], refs: list[str]) -> dict:
     """All figures of one evaluation: overall, ≥ 4 words, ≥ 10 words, and by length."""
     words = [len(s.split()) for s in sources]

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .evaluate import chrf, translate_corpus
+from .evaluate import bleu, chrf, translate_corpus
 from .model import ModelConfig, Seq2Seq
 from .search import pad_batch
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
@@ -144,10 +144,12 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     dev = dev_pairs[: cfg.dev_sample]
 
     def evaluate_and_keep_best() -> float:
+        """Dev chrF (which picks the best checkpoint) and BLEU, recorded in the history."""
         model.eval()
-        score = chrf(translate_corpus(model, tok, [p[0] for p in dev]), [p[1] for p in dev])
+        hyps, refs = translate_corpus(model, tok, [p[0] for p in dev]), [p[1] for p in dev]
         model.train()
-        meta["history"].append({"step": meta["step"], "dev_chrf": round(score, 2),
+        score = chrf(hyps, refs)
+        meta["history"].append({"step": meta["step"], "dev_chrf": round(score, 2), "dev_bleu": round(bleu(hyps, refs), 2),
                                 "train_seconds": round(meta["train_seconds"], 1)})
         if score > meta["best_chrf"]:
             meta["best_chrf"], meta["bad_evals"] = score, 0
@@ -186,8 +188,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
                 t_eval = time.time()
                 score = evaluate_and_keep_best()
                 meta["train_seconds"] += time.time() - t_eval
-                tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} (best {meta['best_chrf']:.2f})",
-                           file=sys.stderr)
+                tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} BLEU "
+                           f"{meta['history'][-1]['dev_bleu']:.2f} (best chrF {meta['best_chrf']:.2f})", file=sys.stderr)
                 ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)})
                 if meta["bad_evals"] >= cfg.patience:
                     stop_reason, done = "early stop", True

@@ -102,6 +102,7 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
     meta = _run(setup, max_steps=3)
     assert meta["step"] == 3 and meta["target_tokens"] > 0
     assert [h["step"] for h in meta["history"]] == [2, 3]  # every eval_every steps, and at the end
+    assert all(0 <= h["dev_chrf"] <= 100 and 0 <= h["dev_bleu"] <= 100 for h in meta["history"])
     weights, config = ckpt.model_paths("dot", assets)
     model, info = ckpt.load_variant("dot", assets)  # verified against the manifest
     assert info["training"]["step"] == 3 and info["command"] == "pytest" and info["data"] == {"corpus": "test"}
