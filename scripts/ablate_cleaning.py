@@ -47,6 +47,22 @@ SETTINGS: dict[str, data.Cleaning] = {
 }
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """One line per setting (seeds side by side), in the order of SETTINGS, with the change in
+    dev chrF against the default's first seed."""
+    by_setting: dict[str, list[dict]] = {}
+    for r in rows:
+        by_setting.setdefault(r["setting"], []).append(r)
+    base = by_setting.get("default", [{}])[0].get("dev_chrf")
+    lines = ["| cleaning | train pairs | one-word share | dev chrF | vs default |", "|---|---|---|---|---|"]
+    for name in [n for n in SETTINGS if n in by_setting]:
+        rs = sorted(by_setting[name], key=lambda r: r.get("seed", TrainConfig.seed))
+        scores = " / ".join(f"{r['dev_chrf']:.2f}" for r in rs)
+        delta = "" if base is None or name == "default" else f"{rs[0]['dev_chrf'] - base:+.2f}"
+        lines.append(f"| {name} | {rs[0]['train_pairs']:,} | {rs[0]['single_word_share']:.2f} | {scores} | {delta} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default=str(data.DING_PATH))
@@ -60,7 +76,12 @@ def main(argv=None) -> int:
                    help="another seed for the same setting shows how much of a difference is noise")
     p.add_argument("--only", nargs="*", choices=list(SETTINGS), help="run only these settings")
     p.add_argument("--out", default=str(ROOT / "runs" / "ablate_cleaning.json"))
+    p.add_argument("--table", nargs="+", metavar="JSON",
+                   help="print the markdown table of results written earlier (by one or more runs) and stop")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown_table([row for path in args.table for row in json.loads(Path(path).read_text())["rows"]]))
+        return 0
 
     tok = Tokenizer(Path(args.assets) / ckpt.TOKENIZER_FILE)
     dev = data.sample(data.read_ding(args.corpus, "dev", DEFAULT), args.dev_sample, seed=0)
