@@ -20,9 +20,11 @@ import torch.nn.functional as F
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """softmax over the last axis with padded positions at exactly 0.  (B, *, S)"""
+    """softmax over the last axis with padded positions at exactly 0.  (B, *, S)
+
+    Always in fp32, so the weights shown sum to 1 even for a half-precision model."""
     mask = mask.view(mask.size(0), *([1] * (scores.dim() - 2)), mask.size(-1))
-    return F.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    return F.softmax(scores.float().masked_fill(~mask, float("-inf")), dim=-1)
 
 
 class Attention(nn.Module):
@@ -44,7 +46,7 @@ class Attention(nn.Module):
         keys = self.prepare(memory) if keys is None else keys
         e = self.score(query, keys).unsqueeze(1)                   # (B, 1, S)
         alpha = masked_softmax(e, mask)                            # (B, 1, S)
-        context = torch.bmm(alpha, memory).squeeze(1)              # (B, M)
+        context = torch.bmm(alpha.to(memory.dtype), memory).squeeze(1)  # (B, M)
         return context, alpha
 
 
@@ -137,7 +139,7 @@ class MultiHeadAttention(Attention):
         q = self.q(query).view(query.size(0), self.heads, 1, self.d)      # (B, k, 1, d)
         e = (q @ k.transpose(2, 3)).squeeze(2) / math.sqrt(self.d)       # (B, k, S)
         alpha = masked_softmax(e, mask)                                  # (B, k, S)
-        heads = (alpha.unsqueeze(2) @ v).squeeze(2)                      # (B, k, d)
+        heads = (alpha.unsqueeze(2).to(v.dtype) @ v).squeeze(2)          # (B, k, d)
         return self.o(heads.reshape(query.size(0), -1)), alpha
 
 

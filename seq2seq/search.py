@@ -71,7 +71,7 @@ def _decode_batch(model: Seq2Seq, sources: list[list[int]], max_len: int, pick) 
     limit = max(max_output_len(int(n), max_len) for n in lens)
     for _ in range(limit):
         s, feed, alpha = model.decoder.step(prev, s, feed, memory, mask, keys)
-        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)           # (B, V)
+        logp = F.log_softmax(model.decoder.logits(feed).float(), dim=-1)   # (B, V), fp32 whatever the model
         nxt = pick(logp)
         steps_ids.append(nxt)
         steps_lp.append(logp.gather(1, nxt[:, None]).squeeze(1))
@@ -83,7 +83,7 @@ def _decode_batch(model: Seq2Seq, sources: list[list[int]], max_len: int, pick) 
             break
     ids = torch.stack(steps_ids, 1).tolist()
     lps = torch.stack(steps_lp, 1).tolist()
-    alphas = None if steps_alpha[0] is None else torch.stack(steps_alpha, 1).cpu().numpy()  # (B, T, k, S)
+    alphas = None if steps_alpha[0] is None else torch.stack(steps_alpha, 1).float().cpu().numpy()  # (B, T, k, S)
     hyps = []
     for b in range(B):
         own_limit = max_output_len(int(lens[b]), max_len)
@@ -152,12 +152,12 @@ def beam_search_batch(model: Seq2Seq, sources: list[list[int]], beam: int = 5, n
     done = [False] * B
     for t in range(max(limits)):
         s, feed, att = model.decoder.step(prev, s, feed, memory, mask, keys)
-        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)           # (B·K, V)
+        logp = F.log_softmax(model.decoder.logits(feed).float(), dim=-1)   # (B·K, V)
         V = logp.size(1)
         p, ids = logp.exp().topk(min(TOP_CANDIDATES, V), dim=-1)
         top_ids.append(ids.cpu().numpy())
         top_ps.append(p.cpu().numpy())
-        alphas.append(None if att is None else att.cpu().numpy())          # (B·K, k, S)
+        alphas.append(None if att is None else att.float().cpu().numpy())  # (B·K, k, S)
         totals = (scores.view(-1, 1) + logp).view(B, K * V)
         cand_scores, cand_idx = totals.topk(min(2 * K, K * V), dim=-1)     # (B, 2K)
         cand_lp = logp.view(B, K * V).gather(1, cand_idx)

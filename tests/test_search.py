@@ -122,6 +122,26 @@ def test_batched_beam_equals_one_by_one(variant, beam):
                 assert h.heads.shape == a.heads.shape and np.allclose(h.heads, a.heads, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_half_precision_model_decodes_like_fp32(variant):
+    """fp16 weights (the shipped precision, used by the page) give the fp32 outputs here, with
+    log-probabilities and attention close to fp32 and the weights still summing to 1."""
+    import copy
+
+    model = tiny(variant, 7, eos_bias=2.5)
+    half = copy.deepcopy(model).half()
+    for src in SOURCES:
+        a, b = greedy(model, [src])[0], greedy(half, [src])[0]
+        assert b.tokens == a.tokens
+        assert np.allclose(b.logprobs, a.logprobs, atol=2e-2)
+        ab, bb = beam_search(model, src, beam=3, n_best=3), beam_search(half, src, beam=3, n_best=3)
+        assert [h.tokens for h in bb][:1] == [h.tokens for h in ab][:1]
+        if a.heads is not None:
+            assert b.heads.dtype == np.float32
+            np.testing.assert_allclose(b.heads.sum(-1), 1.0, atol=1e-5)
+            np.testing.assert_allclose(b.heads, a.heads, atol=2e-2)
+
+
 def test_beam_n_best_is_capped_by_the_beam():
     model = tiny("dot", 0, eos_bias=2.0)
     assert len(beam_search(model, SOURCES[0], beam=2, n_best=10)) <= 2

@@ -131,3 +131,22 @@ def test_variant_not_installed(tiny_assets):
     assert only_dot.variants == ["dot"]
     with pytest.raises(InputError, match="not installed"):
         only_dot.translate("Das Haus", "general")
+
+
+
+def test_half_precision_translator(tiny_assets):
+    """``half=True`` (what the page uses) decodes in fp16 and still returns fp32 weights summing to 1."""
+    import torch
+
+    half = Translator(tiny_assets, half=True)
+    assert all(next(m.parameters()).dtype == torch.float16 for m in half.models.values())
+    for v in VARIANTS:
+        for method in ("greedy", "beam", "sample"):
+            t = half.translate("Der See bildet eine natürliche Grenze.", v, method=method, beam=3, n_best=2)
+            h = t.hypotheses[0]
+            assert h.tokens and all(np.isfinite(h.logprobs)) and all(lp <= 0 for lp in h.logprobs)
+            if v == "none":
+                assert h.attention is None
+            else:
+                assert h.attention.dtype == np.float32
+                np.testing.assert_allclose(h.attention.sum(axis=1), 1.0, atol=1e-5)
