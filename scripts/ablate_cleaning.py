@@ -48,18 +48,24 @@ SETTINGS: dict[str, data.Cleaning] = {
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """One line per setting (seeds side by side), in the order of SETTINGS, with the change in
-    dev chrF against the default's first seed."""
+    """One line per setting, in the order of SETTINGS: dev chrF for each seed run, their mean,
+    and the mean's difference from the default's mean."""
     by_setting: dict[str, list[dict]] = {}
     for r in rows:
         by_setting.setdefault(r["setting"], []).append(r)
-    base = by_setting.get("default", [{}])[0].get("dev_chrf")
-    lines = ["| cleaning | train pairs | one-word share | dev chrF | vs default |", "|---|---|---|---|---|"]
+
+    def mean(name):
+        return sum(r["dev_chrf"] for r in by_setting[name]) / len(by_setting[name])
+
+    base = mean("default") if "default" in by_setting else None
+    lines = ["| cleaning | train pairs | one-word share | dev chrF (per seed) | mean | vs default |",
+             "|---|---|---|---|---|---|"]
     for name in [n for n in SETTINGS if n in by_setting]:
         rs = sorted(by_setting[name], key=lambda r: r.get("seed", TrainConfig.seed))
-        scores = " / ".join(f"{r['dev_chrf']:.2f}" for r in rs)
-        delta = "" if base is None or name == "default" else f"{rs[0]['dev_chrf'] - base:+.2f}"
-        lines.append(f"| {name} | {rs[0]['train_pairs']:,} | {rs[0]['single_word_share']:.2f} | {scores} | {delta} |")
+        seeds = ", ".join(f"{r['dev_chrf']:.2f} (seed {r.get('seed', TrainConfig.seed)})" for r in rs)
+        delta = "" if base is None or name == "default" else f"{mean(name) - base:+.2f}"
+        lines.append(f"| {name} | {rs[0]['train_pairs']:,} | {rs[0]['single_word_share']:.2f} | {seeds} | "
+                     f"{mean(name):.2f} | {delta} |")
     return "\n".join(lines)
 
 

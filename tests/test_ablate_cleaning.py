@@ -48,6 +48,7 @@ def test_ablation_trains_each_setting_and_writes_the_table(tiny_assets, tmp_path
     assert ablate_cleaning.main(["--table", str(out)]) == 0
     table_md = capsys.readouterr().out.splitlines()
     assert table_md[0].startswith("| cleaning |") and len(table_md) == 4
+    assert f"{default['dev_chrf']:.2f} (seed 1234)" in table_md[2]
     assert table_md[2].startswith("| default |") and table_md[3].startswith("| parens=keep |")
     delta = keep["dev_chrf"] - default["dev_chrf"]
     assert table_md[3].rstrip(" |").endswith(f"{delta:+.2f}")
