@@ -128,8 +128,11 @@ def markdown_table(results: dict) -> str:
     buckets = next(iter(results.values()))["by_length"]
     rows += ["", "| source words | pairs | " + " | ".join(f"`{v}`" for v in results) + " |",
              "|---|---|" + "---|" * len(results)]
+    def cell(b):  # a bucket without pairs has no score
+        return "–" if b["n"] == 0 else f"{b['bleu']} / {b['chrf']}"
+
     for i, b in enumerate(buckets):
-        cells = " | ".join(f"{r['by_length'][i]['bleu']} / {r['by_length'][i]['chrf']}" for r in results.values())
+        cells = " | ".join(cell(r["by_length"][i]) for r in results.values())
         rows.append(f"| {b['words']} | {b['n']} | {cells} |")
     sig = next(iter(results.values()))["all"]
     rows += ["", f"BLEU / chrF per cell. Signatures: `{sig['bleu_signature']}`, `{sig['chrf_signature']}`."]

@@ -43,3 +43,25 @@ def test_readme_test_command_is_what_ci_runs():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "    bash scripts/test.sh" in readme
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_results_are_the_cards_figures():
+    """The README's test tables are `evaluate --markdown` output for the shipped weights' cards."""
+    import json
+
+    from seq2seq import checkpoint as ckpt
+    from seq2seq.__main__ import markdown_table
+    from seq2seq.attention import VARIANTS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cards = {v: json.loads(ckpt.card_path(v).read_text(encoding="utf-8")) for v in VARIANTS
+             if ckpt.card_path(v).exists()}
+    assert set(cards) == set(VARIANTS)
+    beams = set.intersection(*(set(c.get("test_by_beam", {})) for c in cards.values()))
+    assert "1" in beams and "5" in beams
+    for v, card in cards.items():
+        sha = ckpt.sha256_file(ckpt.model_paths(v)[0])
+        assert all(r["weights_sha256"] == sha for r in card["test_by_beam"].values()), v
+    for beam in sorted(beams):
+        table = markdown_table({v: cards[v]["test_by_beam"][beam] for v in VARIANTS})
+        assert table in readme, f"README lacks the beam-{beam} table from the cards"
