@@ -7,7 +7,7 @@ dev sample that training itself uses (cleaned with the default rules, so every
 setting is scored on the same references). All settings share the shipped
 tokenizer and the seed.
 
-    python scripts/ablate_cleaning.py                    # ~30 minutes on an idle 2-core machine
+    python scripts/ablate_cleaning.py                    # every setting, one after another
     python scripts/ablate_cleaning.py --only default parens=keep --out a.json  # some settings
 
 Each setting is seeded and independent, so settings can run as parallel
