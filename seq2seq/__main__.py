@@ -63,13 +63,13 @@ def cmd_train(args) -> int:
     for variant in variants:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
                            enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
-        tcfg = TrainConfig(max_tokens=args.max_tokens, lr=args.lr, eval_every=args.eval_every,
+        tcfg = TrainConfig(max_tokens=args.max_tokens, eval_every=args.eval_every,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
                            precision=args.precision)
         command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
-              command=command, data_info=info)
+              command=command, data_info=info, lr=args.lr)
     return 0
 
 
@@ -237,7 +237,9 @@ def main(argv=None) -> int:
     pt.add_argument("--dec-hidden", type=int, default=384)
     pt.add_argument("--dropout", type=float, default=0.2)
     pt.add_argument("--max-tokens", type=int, default=2500, help="target tokens per batch")
-    pt.add_argument("--lr", type=float, default=2e-3)
+    pt.add_argument("--lr", type=float, default=None,
+                    help="learning rate (default 2e-3); on a resumed run it restarts the rate there, "
+                         "without it the saved rate goes on")
     pt.add_argument("--eval-every", type=int, default=250)
     pt.add_argument("--dev-sample", type=int, default=1000)
     pt.add_argument("--patience", type=int, default=8)

@@ -129,10 +129,14 @@ def load_variant(variant: str, assets: Path = ASSETS) -> tuple[Seq2Seq, dict]:
 
 # ---- full training state, for resuming (fp32, optimizer included) -------------------
 
-def save_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer, meta: dict) -> None:
+def save_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer, meta: dict,
+                        weight_average: dict[int, torch.Tensor] | None = None) -> None:
+    """Weights, optimizer moments and (if any) the weights' moving average, by parameter index."""
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()
                if not k.startswith(("decoder.embed.", "encoder.embed."))}
+    for idx, val in (weight_average or {}).items():
+        tensors[f"average.{idx}"] = val.detach().cpu().contiguous()
     opt = optimizer.state_dict()
     for idx, st in opt["state"].items():
         for key, val in st.items():
@@ -162,3 +166,13 @@ def load_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Op
             state.setdefault(int(idx), {})[name] = val.reshape(shape)
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     return meta
+
+
+def load_weight_average(run_dir: Path) -> dict[int, torch.Tensor] | None:
+    """The moving average saved with a training state, or None if it has none (an older run)."""
+    try:
+        tensors = load_file(str(run_dir / "state.safetensors"))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"unreadable training state: {run_dir / 'state.safetensors'}") from exc
+    average = {int(k.split(".", 1)[1]): v for k, v in tensors.items() if k.startswith("average.")}
+    return average or None

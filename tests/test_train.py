@@ -192,3 +192,52 @@ def test_bf16_step_trains_like_fp32():
     assert losses["bf16"][0] == pytest.approx(losses["fp32"][0], rel=0.02)
     with pytest.raises(ValueError):
         train_step(model, opt, batch, 0.0, 1.0, "fp8")
+
+
+def test_weight_average_follows_the_weights_and_swaps_in_for_evaluation():
+    from seq2seq.model import Seq2Seq
+    from seq2seq.train import WeightAverage
+
+    torch.manual_seed(0)
+    model = Seq2Seq(tiny_config("additive", 40))
+    start = [p.detach().clone() for p in model.parameters()]
+    average = WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update()                                     # θ̄ = 0.75 θ̄ + 0.25 θ
+    trained = [p.detach().clone() for p in model.parameters()]
+    assert all(torch.allclose(a, s + 0.25) for a, s in zip(average.avg, start))
+    with average.swapped_in():
+        assert all(torch.allclose(p, s + 0.25) for p, s in zip(model.parameters(), start))
+    assert all(torch.equal(p, t) for p, t in zip(model.parameters(), trained))  # training goes on from θ
+    again = WeightAverage(model, 0.75, saved=average.tensors())
+    assert all(torch.equal(a, b) for a, b in zip(again.avg, average.avg))
+
+
+def test_the_average_is_saved_with_the_state_and_lr_restarts_a_resumed_run(setup):
+    assets, run_dir, tok, cfg, tcfg = setup
+    _run(setup, max_steps=3)
+    saved = ckpt.load_weight_average(run_dir)
+    n_params = len(list(ckpt.load_variant("dot", assets)[0].parameters()))
+    assert saved is not None and sorted(saved) == list(range(n_params))
+    state = json.loads((run_dir / "state.json").read_text())
+    assert 0 < state["param_groups"][0]["lr"] <= state["history"][-1]["lr"] == tcfg.lr
+
+    meta = _run(setup, max_steps=4, lr=5e-4)             # resumed with a new rate
+    assert meta["history"][-1]["lr"] == 5e-4
+    kept = _run(setup, max_steps=5)                       # resumed without: the saved rate goes on
+    assert kept["history"][-1]["lr"] <= 5e-4
+
+
+def test_the_best_checkpoint_holds_the_averaged_weights(setup):
+    assets, run_dir, tok, cfg, tcfg = setup
+    meta = _run(setup, max_steps=2, export=False)   # one evaluation, at step 2: it is the best so far
+    best = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", None)[0]
+    average = ckpt.load_weight_average(run_dir)
+    assert meta["step"] == 2
+    assert all(torch.allclose(p, average[i]) for i, p in enumerate(best.parameters()))
+    from seq2seq.model import Seq2Seq
+    last = Seq2Seq(cfg)
+    ckpt.load_training_state(run_dir, last, torch.optim.Adam(last.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(best.parameters(), last.parameters()))
