@@ -47,6 +47,18 @@ def test_make_batches_groups_similar_lengths():
     assert len(orders) == 3  # the batch order is shuffled per epoch seed
 
 
+def test_make_batches_keeps_target_padding_small_when_target_lengths_vary():
+    """The decoder steps over every position of a batch's longest target, so batches
+    must be close in target length too, not only in source length."""
+    rng = random.Random(0)
+    src = [[5] * rng.randint(1, 12) for _ in range(3000)]
+    tgt = [[6] * max(1, len(s) + rng.randint(-4, 4)) for s in src]
+    batches = make_batches(src, tgt, 600, random.Random(1))
+    real = sum(len(tgt[i]) + 1 for b in batches for i in b)
+    stepped = sum((max(len(tgt[i]) for i in b) + 1) * len(b) for b in batches)
+    assert real / stepped > 0.85
+
+
 def test_batch_tensors():
     src, tgt = [[5, 6, 7], [8]], [[9, 10], [11, 12, 13]]
     s, s_len, t_in, t_out = batch_tensors(src, tgt, [1, 0], "cpu")
