@@ -95,8 +95,9 @@ def cmd_evaluate(args) -> int:
     results = {}
     for v in variants:
         t0 = time.time()
-        hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam)
-        results[v] = {"split": args.split, "beam": args.beam, "seconds": round(time.time() - t0, 1),
+        hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam, alpha=args.alpha)
+        results[v] = {"split": args.split, "beam": args.beam, "length_penalty": args.alpha if args.beam > 1 else None,
+                      "seconds": round(time.time() - t0, 1),
                       **report(sources, hyps, refs)}
         r = results[v]
         print(f"{v:10s} chrF {_fmt(r['all']['chrf'])} BLEU {_fmt(r['all']['bleu'])} | ≥4 words chrF "
@@ -166,7 +167,9 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
                      "best_dev_chrf": tr.get("best_chrf")},
         "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("command"),
-                      "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']} --write-cards"},
+                      "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"
+                                  + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") else "")
+                                  + " --write-cards"},
         "test": result,
         "test_by_beam": dict(sorted(by_beam.items(), key=lambda kv: int(kv[0]))),
     }
@@ -199,7 +202,8 @@ def cmd_translate(args) -> int:
             cleaned.append("")
             ok.append(False)
     todo = [i for i, good in enumerate(ok) if good]
-    outs = translate_corpus(tr.models[args.variant], tr.tok, [cleaned[i] for i in todo], beam=args.beam)
+    outs = translate_corpus(tr.models[args.variant], tr.tok, [cleaned[i] for i in todo], beam=args.beam,
+                            alpha=args.alpha)
     result = [""] * len(lines)
     for i, o in zip(todo, outs):
         result[i] = o
@@ -208,6 +212,8 @@ def cmd_translate(args) -> int:
 
 
 def main(argv=None) -> int:
+    from .search import LENGTH_PENALTY
+
     p = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -253,6 +259,8 @@ def main(argv=None) -> int:
     pe.add_argument("--variant", choices=[*VARIANTS, "all"], default="all")
     pe.add_argument("--split", choices=("dev", "test"), default="test")
     pe.add_argument("--beam", type=int, default=5)
+    pe.add_argument("--alpha", type=float, default=LENGTH_PENALTY,
+                    help=f"beam length penalty: hypotheses rank by Σ log p / T^alpha (default {LENGTH_PENALTY}, chosen on dev)")
     pe.add_argument("--limit", type=int, default=0, help="only the first N pairs (no cards written)")
     pe.add_argument("--data", default=str(DATA_DIR))
     pe.add_argument("--assets", default=str(ckpt.ASSETS))
@@ -265,6 +273,8 @@ def main(argv=None) -> int:
     px.add_argument("text", nargs="*")
     px.add_argument("--variant", choices=list(VARIANTS), default="additive")
     px.add_argument("--beam", type=int, default=1)
+    px.add_argument("--alpha", type=float, default=LENGTH_PENALTY,
+                    help=f"beam length penalty (default {LENGTH_PENALTY})")
     px.add_argument("--assets", default=str(ckpt.ASSETS))
     px.set_defaults(func=cmd_translate)
 

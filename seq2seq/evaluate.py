@@ -5,7 +5,7 @@ from __future__ import annotations
 from sacrebleu.metrics import BLEU, CHRF
 
 from .model import Seq2Seq
-from .search import beam_search_batch, greedy
+from .search import LENGTH_PENALTY, beam_search_batch, greedy
 from .tokenizer import Tokenizer
 
 LENGTH_BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 14), (15, 19), (20, 29), (30, 10_000))
@@ -14,7 +14,7 @@ LONG_WORDS = 10
 
 
 def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: int = 1,
-                     batch_size: int = 128, max_len: int = 100) -> list[str]:
+                     batch_size: int = 128, max_len: int = 100, alpha: float = LENGTH_PENALTY) -> list[str]:
     """Translate many sentences in length-sorted batches (greedy, or beam search when beam > 1)."""
     ids = tok.encode_batch(sources)
     ids = [x if x else [tok.sp.unk_id()] for x in ids]
@@ -26,7 +26,7 @@ def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: i
         chunk = order[start:start + batch_size]
         batch = [ids[i] for i in chunk]
         hyps = (greedy(model, batch, max_len=max_len) if beam == 1
-                else [n_best[0] for n_best in beam_search_batch(model, batch, beam=beam, max_len=max_len)])
+                else [n_best[0] for n_best in beam_search_batch(model, batch, beam=beam, alpha=alpha, max_len=max_len)])
         for i, hyp in zip(chunk, hyps):
             out[i] = tok.decode(hyp.tokens)
     return out

@@ -17,6 +17,11 @@ from .model import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 TOP_CANDIDATES = 5
+# Beam search ranks Σ log p / T^alpha. Chosen on the dev split (≥ 4-word pairs, beam 5): chrF of
+# `dot` 28.23 / 29.04 / 29.38 / 29.28 / 29.21 and `additive` – / 30.06 / 30.41 / 30.45 / – at
+# alpha 0.6 / 1.0 / 1.4 / 1.8 / 2.5; 1.4 is best or within 0.04 of it for both. Larger alpha
+# favours longer hypotheses, which the recall-weighted chrF rewards (BLEU drops slightly).
+LENGTH_PENALTY = 1.4
 
 
 @dataclass
@@ -116,17 +121,17 @@ def sample(model: Seq2Seq, sources: list[list[int]], temperature: float = 1.0, t
 
 
 def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, n_best: int = 1,
-                alpha: float = 1.0, max_len: int = 100) -> list[Hypothesis]:
+                alpha: float = LENGTH_PENALTY, max_len: int = 100) -> list[Hypothesis]:
     """Beam search for one sentence; see ``beam_search_batch``."""
     return beam_search_batch(model, [source], beam, n_best, alpha, max_len)[0]
 
 
 @torch.no_grad()
 def beam_search_batch(model: Seq2Seq, sources: list[list[int]], beam: int = 5, n_best: int = 1,
-                      alpha: float = 1.0, max_len: int = 100) -> list[list[Hypothesis]]:
+                      alpha: float = LENGTH_PENALTY, max_len: int = 100) -> list[list[Hypothesis]]:
     """Beam search over a batch of sentences, ``beam`` hypotheses each, stepped together.
 
-    Scores are length-normalised: Σ log p / T^alpha. A sentence is done once
+    Scores are length-normalised: Σ log p / T^alpha (``LENGTH_PENALTY`` by default). A sentence is done once
     ``beam`` hypotheses have ended in EOS (or it reaches its length limit).
     Returns, per sentence, up to ``n_best`` hypotheses, best first, each with
     its own attention and candidates, rebuilt by following back-pointers.

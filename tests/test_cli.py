@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
+from seq2seq.search import LENGTH_PENALTY
 from seq2seq import checkpoint as ckpt
 from seq2seq.__main__ import main
 
@@ -179,6 +180,8 @@ def test_cards_keep_one_result_per_beam_for_the_same_weights(tiny_assets, tmp_pa
     assert card["test"]["beam"] == 3
     assert sorted(card["test_by_beam"]) == ["1", "3"]
     assert card["test_by_beam"]["1"]["beam"] == 1 and card["test_by_beam"]["1"]["all"]["n"] == 2
+    assert card["test"]["length_penalty"] == LENGTH_PENALTY and card["test_by_beam"]["1"]["length_penalty"] is None
+    assert card["reproduce"]["evaluate"].endswith(f"--beam 3 --alpha {LENGTH_PENALTY} --write-cards")
     ckpt.verify(ckpt.card_path("dot", assets), assets)     # the manifest covers the rewritten card
     # A corrupt weights file: a clear error naming it, no traceback.
     weights, config = ckpt.model_paths("dot", assets)
