@@ -8,19 +8,19 @@ recorded. ``lr`` given on resume restarts the learning rate there (a warm
 restart), otherwise the saved rate goes on.
 
 Dev evaluation, and so the best checkpoint, uses an exponential moving average
-of the weights (``ema``): it smooths the step-to-step noise of Adam, which on
-dev chrF is worth more than the last few hundred steps of training.
+of the weights (``ema``): it smooths the step-to-step noise of the updates, so
+the checkpoint kept depends less on which step an evaluation happened to hit.
 """
 from __future__ import annotations
 
 import fcntl
-from contextlib import nullcontext
 import platform
 import random
 import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -134,21 +134,18 @@ class WeightAverage:
     def update(self) -> None:
         torch._foreach_lerp_(self.avg, [p.detach() for p in self.params], 1.0 - self.decay)
 
+    @contextmanager
     def swapped_in(self):
-        avg = self
-
-        class _Swap:
-            def __enter__(self):
-                self.kept = [p.detach().clone() for p in avg.params]
-                with torch.no_grad():
-                    for p, a in zip(avg.params, avg.avg):
-                        p.copy_(a)
-
-            def __exit__(self, *exc):
-                with torch.no_grad():
-                    for p, k in zip(avg.params, self.kept):
-                        p.copy_(k)
-        return _Swap()
+        kept = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, a in zip(self.params, self.avg):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, k in zip(self.params, kept):
+                    p.copy_(k)
 
     def tensors(self) -> dict:
         return {i: a for i, a in enumerate(self.avg)}
@@ -210,8 +207,7 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
                 ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         model.train()
         meta["history"].append({"step": meta["step"], "dev_chrf": round(score, 2), "dev_bleu": round(bleu(hyps, refs), 2),
-                                "train_seconds": round(meta["train_seconds"], 1)})
-        meta["history"][-1]["lr"] = optimizer.param_groups[0]["lr"]
+                                "train_seconds": round(meta["train_seconds"], 1), "lr": optimizer.param_groups[0]["lr"]})
         if score > meta["best_chrf"]:
             meta["best_chrf"], meta["bad_evals"] = score, 0
         else:
