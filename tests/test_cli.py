@@ -96,6 +96,26 @@ def test_translate_stdin_without_final_newline_and_beam(tiny_assets):
     assert r.stdout.decode().count("\n") == 2
 
 
+def test_translate_alpha_reaches_beam_search(tiny_assets, capsys, monkeypatch):
+    import seq2seq.evaluate as evaluate
+
+    seen = []
+    real = evaluate.beam_search_batch
+
+    def spy(*args, **kw):
+        seen.append(kw["alpha"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(evaluate, "beam_search_batch", spy)
+    for alpha in (0.0, 3.0):
+        args = ["translate", "--assets", str(tiny_assets), "--variant", "dot", "--beam", "3", "--alpha", str(alpha)]
+        assert main(args + ["Das Haus ist alt", "Guten Morgen"]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 2
+    assert set(seen) == {0.0, 3.0}
+    main(["translate", "--assets", str(tiny_assets), "--variant", "dot", "--beam", "3", "Das Haus"])
+    assert seen[-1] == LENGTH_PENALTY
+
+
 def test_translate_arguments(tiny_assets):
     r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "none", "Das Haus", "", "Der Baum")
     assert r.returncode == 0, r.stderr.decode()
