@@ -151,13 +151,18 @@ def save_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Op
     (run_dir / "state.json.tmp").replace(run_dir / "state.json")
 
 
-def load_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer) -> dict:
+def load_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer,
+                        weight_average: dict | None = None) -> dict:
+    """Restore weights and optimizer; return the meta. A given ``weight_average`` dict receives the
+    saved moving average by parameter index (it stays empty for a run saved without one)."""
     meta = read_config(run_dir / "state.json")
     try:
         tensors = load_file(str(run_dir / "state.safetensors"))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"unreadable training state: {run_dir / 'state.safetensors'}") from exc
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
+    if weight_average is not None:
+        weight_average.update({int(k[8:]): v for k, v in tensors.items() if k.startswith("average.")})
     state: dict = {}
     for key, val in tensors.items():
         if key.startswith("optim."):
@@ -167,12 +172,3 @@ def load_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Op
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     return meta
 
-
-def load_weight_average(run_dir: Path) -> dict[int, torch.Tensor] | None:
-    """The moving average saved with a training state, or None if it has none (an older run)."""
-    try:
-        tensors = load_file(str(run_dir / "state.safetensors"))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"unreadable training state: {run_dir / 'state.safetensors'}") from exc
-    average = {int(k.split(".", 1)[1]): v for k, v in tensors.items() if k.startswith("average.")}
-    return average or None

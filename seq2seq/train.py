@@ -166,10 +166,9 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     meta = {"step": 0, "epoch": 0, "train_seconds": 0.0, "best_chrf": -1.0, "bad_evals": 0,
             "target_tokens": 0, "history": [], "hardware": []}
     weights, config = ckpt.model_paths(variant, assets)
-    saved_average = None
+    saved_average: dict = {}
     if (run_dir / "state.json").exists() and not restart:
-        meta.update(ckpt.load_training_state(run_dir, model, optimizer))
-        saved_average = ckpt.load_weight_average(run_dir)
+        meta.update(ckpt.load_training_state(run_dir, model, optimizer, saved_average))
         print(f"resumed {variant} from {run_dir} at step {meta['step']}", file=sys.stderr)
     elif weights.exists() and not restart:
         shipped, info = ckpt.load_model(weights, config, assets)

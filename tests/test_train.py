@@ -230,9 +230,10 @@ def test_weight_average_follows_the_weights_and_swaps_in_for_evaluation():
 def test_the_average_is_saved_with_the_state_and_lr_restarts_a_resumed_run(setup):
     assets, run_dir, tok, cfg, tcfg = setup
     _run(setup, max_steps=3)
-    saved = ckpt.load_weight_average(run_dir)
-    n_params = len(list(ckpt.load_variant("dot", assets)[0].parameters()))
-    assert saved is not None and sorted(saved) == list(range(n_params))
+    model = ckpt.load_variant("dot", assets)[0]
+    saved = {}
+    ckpt.load_training_state(run_dir, model, torch.optim.Adam(model.parameters()), saved)
+    assert sorted(saved) == list(range(len(list(model.parameters()))))
     state = json.loads((run_dir / "state.json").read_text())
     assert 0 < state["param_groups"][0]["lr"] <= state["history"][-1]["lr"] == tcfg.lr
 
@@ -246,10 +247,9 @@ def test_the_best_checkpoint_holds_the_averaged_weights(setup):
     assets, run_dir, tok, cfg, tcfg = setup
     meta = _run(setup, max_steps=2, export=False)   # one evaluation, at step 2: it is the best so far
     best = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", None)[0]
-    average = ckpt.load_weight_average(run_dir)
+    from seq2seq.model import Seq2Seq
+    last, average = Seq2Seq(cfg), {}
+    ckpt.load_training_state(run_dir, last, torch.optim.Adam(last.parameters()), average)
     assert meta["step"] == 2
     assert all(torch.allclose(p, average[i]) for i, p in enumerate(best.parameters()))
-    from seq2seq.model import Seq2Seq
-    last = Seq2Seq(cfg)
-    ckpt.load_training_state(run_dir, last, torch.optim.Adam(last.parameters()))
     assert not all(torch.equal(p, q) for p, q in zip(best.parameters(), last.parameters()))
