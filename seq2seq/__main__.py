@@ -64,6 +64,7 @@ def cmd_train(args) -> int:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
                            enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
         tcfg = TrainConfig(max_tokens=args.max_tokens, eval_every=args.eval_every,
+                           lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
                            precision=args.precision)
         command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -168,7 +169,7 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
                      "best_dev_chrf": tr.get("best_chrf")},
         "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("command"),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"
-                                  + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") else "")
+                                  + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") is not None else "")
                                   + " --write-cards"},
         "test": result,
         "test_by_beam": dict(sorted(by_beam.items(), key=lambda kv: int(kv[0]))),

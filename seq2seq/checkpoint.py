@@ -171,4 +171,3 @@ def load_training_state(run_dir: Path, model: Seq2Seq, optimizer: torch.optim.Op
             state.setdefault(int(idx), {})[name] = val.reshape(shape)
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     return meta
-

@@ -157,7 +157,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
           command: str = "", data_info: dict | None = None, lr: float | None = None) -> dict:
     """Train ``variant`` (or go on training it) and ship its best weights.
 
-    ``lr`` overrides the rate of a resumed or warm-started run; a fresh run starts at ``cfg.lr``."""
+    ``lr`` sets the rate after loading: on a resumed or warm-started run it replaces the saved
+    rate (a warm restart); without it a resumed run goes on at its saved rate."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -273,7 +274,7 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         evaluate_and_keep_best()
         meta["train_seconds"] += time.time() - t_eval
     ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)},
-                                         average.tensors() if average else None)
+                             average.tensors() if average else None)
     print(f"{variant}: stopped ({stop_reason}) at step {meta['step']}, best dev chrF {meta['best_chrf']:.2f}",
           file=sys.stderr)
     if export and (run_dir / "best.safetensors").exists():
