@@ -1,8 +1,8 @@
 """Benchmark of the web demo's main request.
 
 One "full compare request" = ``demo.handlers.compare`` with all five variants and
-greedy decoding (translation, heatmaps drawn to RGB arrays, status text) plus
-the PNG encoding Gradio does for each heatmap before sending it. Reports:
+greedy decoding (translation, heatmap Figures, status text) plus the PNG
+encoding the heatmap component does for each of them before sending it. Reports:
 
 * p50 / p95 latency over sentences from the test split (demo/examples.tsv,
   and data/test.tsv pairs of 4–15 words when that file exists),

@@ -375,34 +375,32 @@ def header_md(variant: str, hyp: dict | None, settings: dict) -> str:
     return f"### {variant}\n" + " · ".join(parts)
 
 
-def heatmap_array(result: dict, variant: str, hyp_index: int = 0, words: bool = False,
-                  left_px: int | None = None, title: str | None = None) -> np.ndarray | None:
+def heatmap_canvas(result: dict, variant: str, hyp_index: int = 0, words: bool = False,
+                   left_px: int | None = None, title: str | None = None) -> plots.Canvas | None:
     hyp = result["variants"][variant]["hypotheses"][hyp_index]
     m, rows, cols = matrix_view(result, hyp, words)
     if m is None:
         return None
     if title is None:
         title = f"{variant}: α (%), target {_unit(words)} × source {_unit(words)}"
-    return plots.heatmap_image(m, rows, cols, title, left_px=left_px)
+    return plots.heatmap_canvas(m, rows, cols, title, left_px=left_px)
 
 
-def _same_width(panels: dict) -> None:
+def _same_width(canvases: list[plots.Canvas]) -> None:
     """Pad the heatmaps on the right (white) to one width: with one left margin, the source
     columns then sit at the same pixels in every variant's image."""
-    heats = [pv for pv in panels.values() if pv.get("heatmap") is not None]
-    width = max((pv["heatmap"].shape[1] for pv in heats), default=0)
-    for pv in heats:
-        a = pv["heatmap"]
-        if a.shape[1] < width:
-            pv["heatmap"] = np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)
+    width = max((c.px.shape[1] for c in canvases), default=0)
+    for c in canvases:
+        if c.px.shape[1] < width:
+            c.px = np.pad(c.px, ((0, 0), (0, width - c.px.shape[1]), (0, 0)), constant_values=255)
 
 
 def render(result: dict, words: bool = False) -> dict:
     """All views of a result: {"status", "steps", "panels": {variant: {...}}}.
 
     A panel has "visible", "header" (Markdown), "translation" (plain text), "heatmap"
-    (RGB array or None), "note" (Markdown or None), "tokens" (HighlightedText value),
-    "nbest" (beam search: one (heatmap, caption) per hypothesis, None without attention) and
+    (a matplotlib Figure, or None without attention), "note" (Markdown or None), "tokens" (HighlightedText value),
+    "nbest" (beam search: one (heatmap Figure, caption) per hypothesis, None without attention) and
     "nbest_rows" (beam search: [rank, score, log p, translation] per hypothesis)."""
     settings = result["settings"]
     panels = {}
@@ -413,6 +411,7 @@ def render(result: dict, words: bool = False) -> dict:
             if h["attention"] is not None:
                 labels += target_words(h["pieces"]) if words else h["pieces"]
     left = plots.label_width(labels)
+    canvases = []          # every heatmap of the request, drawn first to give them one width
     steps = 1
     for v in VARIANTS:
         e = result["variants"].get(v)
@@ -426,7 +425,8 @@ def render(result: dict, words: bool = False) -> dict:
             continue
         best = e["hypotheses"][0]
         steps = max(steps, len(target_groups(best["pieces"]) if words else best["pieces"]))
-        heat = heatmap_array(result, v, 0, words, left)
+        heat = heatmap_canvas(result, v, 0, words, left)
+        canvases.append(heat)
         nbest, nbest_rows = None, None
         if settings.get("method") == "beam":
             nbest_rows = [[k + 1, round(h["score"], 3), round(h["logprob"], 2), h["text"]]
@@ -435,7 +435,8 @@ def render(result: dict, words: bool = False) -> dict:
                 nbest = []
                 for k, h in enumerate(e["hypotheses"]):
                     cap = f"#{k + 1} · score {h['score']:.3f} · log p {h['logprob']:.2f} · {h['text']}"
-                    nbest.append((heatmap_array(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)"), cap))
+                    nbest.append((heatmap_canvas(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)"), cap))
+                    canvases.append(nbest[-1][0])
         panels[v] = {
             "visible": True,
             "header": header_md(v, best, settings),
@@ -448,7 +449,12 @@ def render(result: dict, words: bool = False) -> dict:
             "nbest": nbest,
             "nbest_rows": nbest_rows,
         }
-    _same_width(panels)
+    _same_width([c for c in canvases if c is not None])
+    for pv in panels.values():
+        if pv.get("heatmap") is not None:
+            pv["heatmap"] = pv["heatmap"].figure()
+        if pv.get("nbest"):
+            pv["nbest"] = [(c.figure(), cap) for c, cap in pv["nbest"]]
     n_src = len(result["source_pieces"])
     desc = {"greedy": "greedy decoding", "beam": f"beam search (width {settings.get('beam')}, "
             f"{settings.get('n_best')} best shown)", "sample": f"sampling (temperature {settings.get('temperature')}, "
@@ -480,7 +486,7 @@ def compare(tr: Translator | None, text, variants, method="greedy", beam=5, n_be
 
 def step_view(result: dict | None, t, words: bool = False) -> dict:
     """Per variant at output step t (1-based): {"md", "alpha" (α_t over the source tokens, or
-    None), "bars" (its picture, or None), "candidates" ({piece: p} top-5, or None)}.
+    None), "bars" (its bar chart, a matplotlib Figure, or None), "candidates" ({piece: p} top-5, or None)}.
 
     With ``words`` the steps are target words: the word's α_t is the mean of its pieces'
     rows summed into source words (as in the heatmap), its probability is the product
@@ -512,7 +518,7 @@ def step_view(result: dict | None, t, words: bool = False) -> dict:
         alpha = bars = None
         if m is not None:
             alpha = np.asarray(m[t - 1], np.float64)
-            bars = plots.bars_image(alpha, cols, f"{v}: α_t at {what} → {tok}")
+            bars = plots.bars(alpha, cols, f"{v}: α_t at {what} → {tok}")
         else:
             md += " · no attention"
         cands = {piece: prob for piece, prob in h["candidates"][group[0]]}

@@ -13,11 +13,11 @@ heatmap and the bar chart are composed as pixels:
 * the layout is computed in pixels up front (no Axes, no ``tight_layout``).
 
 ``heatmap``/``bars`` return a ``Figure`` (Agg canvas, not registered with
-pyplot) holding those pixels 1:1, for export (``to_png``) and for anyone who
-wants a Figure. The app itself shows ``heatmap_image``/``bars_image``, the same
-pixels without the Figure: Figures are full of reference cycles, so in a
-server each one would hold its image until the next full garbage collection
-(RSS grew ~12 MB per 100 requests that way); plain arrays are freed at once.
+pyplot) holding those pixels 1:1; the page shows these Figures and export
+writes them (``to_png``). A Figure is full of reference cycles, so it lives
+until the next full garbage collection; the page therefore takes the image out
+of it when sending it (``take_pixels``), and what is left waiting for the
+collector is small (holding the images, RSS grew ~12 MB per 100 requests).
 
 Nothing is reused between calls except pure caches (the fonts found, glyph
 bitmaps of strings already drawn, finished cells).
@@ -282,12 +282,6 @@ def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *,
     return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers).figure()
 
 
-def heatmap_image(matrix, rows: list[str], cols: list[str], title: str = "", *,
-                  left_px: int | None = None, numbers: bool = True) -> np.ndarray:
-    """The pixels of ``heatmap`` (RGB uint8), without building a Figure: what the app shows."""
-    return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers).px
-
-
 # ---- step view: α_t as bars ----------------------------------------------------------------
 
 def bars_canvas(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Canvas:
@@ -328,11 +322,6 @@ def bars_canvas(alpha, cols: list[str], title: str = "", *, left_px: int = 0) ->
 def bars(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Figure:
     """α_t over the source tokens as bars on the fixed 0–1 scale, with values in percent."""
     return bars_canvas(alpha, cols, title, left_px=left_px).figure()
-
-
-def bars_image(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> np.ndarray:
-    """The pixels of ``bars`` (RGB uint8), without building a Figure."""
-    return bars_canvas(alpha, cols, title, left_px=left_px).px
 
 
 # ---- about tab ------------------------------------------------------------------------------
@@ -382,6 +371,16 @@ def to_array(fig: Figure) -> np.ndarray:
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def take_pixels(fig: Figure) -> np.ndarray:
+    """``to_array``, and a pixel figure gives its image up: afterwards it holds nothing large
+    while it waits for the garbage collector (its reference cycles keep it until then)."""
+    pixels = to_array(fig)
+    if getattr(fig, "_demo_pixels", None) is not None:
+        del fig._demo_pixels
+        fig.images.clear()
+    return pixels
 
 
 def draw(fig: Figure) -> np.ndarray:

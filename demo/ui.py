@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from matplotlib.figure import Figure
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
@@ -24,13 +25,15 @@ from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENT
 # ---- the page ------------------------------------------------------------------------------
 
 class PNGImage(gr.Image):
-    """``gr.Image`` (same front end) that sends numpy images as PNG written with zlib level 1:
-    flat-colour heatmaps stay small, and encoding takes about half the time of PIL's default,
-    which matters with five heatmaps per request."""
+    """``gr.Image`` (same front end) that shows a matplotlib Figure (or numpy image) as PNG
+    written with zlib level 1: flat-colour heatmaps stay small, and encoding takes about half
+    the time of PIL's default, which matters with five heatmaps per request."""
 
     is_template = True          # the front end uses gr.Image's Svelte component
 
     def postprocess(self, value):
+        if isinstance(value, Figure):
+            value = plots.take_pixels(value)
         if isinstance(value, np.ndarray):
             from gradio.data_classes import ImageData
             from gradio.processing_utils import save_bytes_to_cache
@@ -40,6 +43,18 @@ class PNGImage(gr.Image):
             Image.fromarray(value).save(buf, "png", compress_level=1)
             path = save_bytes_to_cache(buf.getvalue(), "attention.png", self.GRADIO_CACHE)
             return ImageData(path=path, orig_name="attention.png")
+        return super().postprocess(value)
+
+
+class FigureGallery(gr.Gallery):
+    """``gr.Gallery`` (same front end) whose items may be matplotlib Figures."""
+
+    is_template = True
+
+    def postprocess(self, value):
+        if value:
+            value = [(plots.take_pixels(item[0]), *item[1:]) if isinstance(item, tuple) and isinstance(item[0], Figure)
+                     else plots.take_pixels(item) if isinstance(item, Figure) else item for item in value]
         return super().postprocess(value)
 
 
@@ -124,7 +139,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                                                        label=f"{v}: n-best hypotheses (beam search)",
                                                        visible=False, interactive=False, wrap=True,
                                                        elem_id=f"nbest-{v}", column_widths=["8%", "14%", "14%", "64%"])
-                        p["nbest"] = gr.Gallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
+                        p["nbest"] = FigureGallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
                                                 columns=3, format="png", height=320, object_fit="contain",
                                                 preview=False)
                     panel[v] = p

@@ -48,8 +48,20 @@ def test_pixel_fast_path_equals_agg_drawing():
     fig = plots.heatmap(*args)
     drawn = plots.draw(fig)
     assert np.array_equal(plots.to_array(fig), drawn)
-    assert np.array_equal(plots.heatmap_image(*args), drawn)        # what the app shows
-    assert np.array_equal(plots.bars_image([0.3, 0.7], ["a", "b"], "t"), plots.draw(plots.bars([0.3, 0.7], ["a", "b"], "t")))
+    bars = plots.bars([0.3, 0.7], ["a", "b"], "t")
+    assert np.array_equal(plots.to_array(bars), plots.draw(bars))
+
+
+def test_take_pixels_empties_the_figure():
+    """What the page does with each Figure it sends: the image leaves the Figure, so the
+    Figure (kept alive by reference cycles until the collector runs) holds nothing large."""
+    fig = plots.heatmap(np.array([[0.1, 0.9], [0.5, 0.5]]), ["a", "b"], ["c", "d"], "t")
+    expected = plots.draw(fig)
+    px = plots.take_pixels(fig)
+    assert np.array_equal(px, expected)
+    assert not fig.images and getattr(fig, "_demo_pixels", None) is None
+    axes_fig = plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.0)]})
+    assert plots.take_pixels(axes_fig).shape[2] == 3 and axes_fig.axes   # drawn, left as it was
 
 
 def test_labels_have_ink_and_math_is_literal():
@@ -114,8 +126,8 @@ def test_long_inputs_scale_and_stay_readable():
 
 
 def test_degenerate_matrices():
-    assert plots.heatmap_image(np.zeros((1, 0)), ["t"], []).shape[2] == 3
-    img = plots.heatmap_image(np.array([[np.nan, 1.5, -0.2]]), ["t"], ["a", "b", "c"])   # clipped, no crash
+    assert plots.to_array(plots.heatmap(np.zeros((1, 0)), ["t"], [])).shape[2] == 3
+    img = plots.to_array(plots.heatmap(np.array([[np.nan, 1.5, -0.2]]), ["t"], ["a", "b", "c"]))   # clipped, no crash
     assert img.dtype == np.uint8
 
 

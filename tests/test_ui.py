@@ -8,9 +8,10 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from PIL import Image
 
-from demo import handlers, ui
+from demo import handlers, plots, ui
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import word_groups, words_from_pieces
@@ -66,14 +67,15 @@ def test_compare_structure_for_every_variant(greedy):
             a = hyp["attention"]
             assert a.shape == (len(hyp["pieces"]), S)
             np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-4)
-            img = panel["heatmap"]
+            assert isinstance(panel["heatmap"], Figure)
+            img = plots.to_array(panel["heatmap"])
             assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
             assert panel["note"] is None
 
 
 def test_heatmaps_share_one_width_and_source_axis(greedy):
     _, views = greedy
-    widths = {views["panels"][v]["heatmap"].shape[1] for v in ATTENTION}
+    widths = {plots.to_array(views["panels"][v]["heatmap"]).shape[1] for v in ATTENTION}
     assert len(widths) == 1
 
 
@@ -157,7 +159,8 @@ def test_step_view(greedy):
         if v == "none":
             assert sv["bars"] is None
         else:
-            assert sv["bars"].dtype == np.uint8 and sv["bars"].shape[2] == 3
+            bars = plots.to_array(sv["bars"])
+            assert isinstance(sv["bars"], Figure) and bars.dtype == np.uint8 and bars.shape[2] == 3
     # the greedy choice is the top candidate
     hyp = result["variants"]["additive"]["hypotheses"][0]
     assert next(iter(views["additive"]["candidates"])) == hyp["pieces"][0]
@@ -223,13 +226,33 @@ def test_beam_lists_n_best_each_with_heatmap(tr):
     assert scores == sorted(scores, reverse=True)
     gallery = views["panels"]["additive"]["nbest"]
     assert len(gallery) == 3
-    for k, (img, caption) in enumerate(gallery):
-        assert img.ndim == 3 and caption.startswith(f"#{k + 1}") and f"{hyps[k]['score']:.3f}" in caption
+    for k, (fig, caption) in enumerate(gallery):
+        assert plots.to_array(fig).ndim == 3 and caption.startswith(f"#{k + 1}") and f"{hyps[k]['score']:.3f}" in caption
     assert views["panels"]["none"]["nbest"] is None             # no attention, no heatmaps
     rows = views["panels"]["none"]["nbest_rows"]
     assert [r[0] for r in rows] == [1, 2, 3] and all(isinstance(r[3], str) for r in rows)
     assert views["panels"]["additive"]["nbest_rows"][0][1] == round(hyps[0]["score"], 3)
     assert "beam score" in views["panels"]["additive"]["header"]
+
+
+def test_page_components_send_the_figures_as_png(tr, tmp_path, monkeypatch):
+    """The heatmap, bar and n-best components take the handlers' Figures, send their exact
+    pixels as PNG, and leave each Figure without its image (nothing large waits for the
+    garbage collector)."""
+    _, views = handlers.compare(tr, SENTENCE, ["dot"], method="beam", beam=3, n_best=2)
+    heat = views["panels"]["dot"]["heatmap"]
+    expected = plots.draw(heat)
+    image = ui.PNGImage(format="png")
+    monkeypatch.setattr(image, "GRADIO_CACHE", str(tmp_path))
+    with Image.open(image.postprocess(heat).path) as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), expected)
+    assert not heat.images
+    gallery = ui.FigureGallery(format="png")
+    monkeypatch.setattr(gallery, "GRADIO_CACHE", str(tmp_path))
+    items = views["panels"]["dot"]["nbest"]
+    sent = gallery.postprocess(items).root
+    assert [g.caption for g in sent] == [cap for _, cap in items]
+    assert all(not fig.images for fig, _ in items)
 
 
 def test_n_best_is_capped_by_beam(tr):
