@@ -165,7 +165,7 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     model = Seq2Seq(model_cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     meta = {"step": 0, "epoch": 0, "train_seconds": 0.0, "best_chrf": -1.0, "bad_evals": 0,
-            "target_tokens": 0, "history": [], "hardware": []}
+            "target_tokens": 0, "history": [], "hardware": [], "commands": []}
     weights, config = ckpt.model_paths(variant, assets)
     saved_average: dict = {}
     if (run_dir / "state.json").exists() and not restart:
@@ -177,10 +177,13 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware"):
             meta[key] = info.get("training", {}).get(key, meta[key])
         meta["history"] = info.get("history", [])
+        meta["commands"] = info.get("commands") or ([info["command"]] if info.get("command") else [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
     model.to(device)
+    if command:  # every invocation that trained these weights, in order: what reproduces them
+        meta["commands"] = meta.get("commands", []) + [command]
     if lr is not None:
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -310,6 +313,7 @@ def export_best(variant: str, run_dir: Path, assets: Path, meta: dict, cfg: Trai
     weights, config = ckpt.model_paths(variant, assets)
     info = {"variant": variant, "parameters": model.num_parameters(), "training": training,
             "train_config": asdict(cfg), "data": data_info, "command": command,
+            "commands": meta.get("commands", []),
             "history": meta["history"][-50:]}
     ckpt.save_model(model, weights, config, info, half=True)
     with open(assets / ".manifest.lock", "w") as lock:  # several variants may train at once

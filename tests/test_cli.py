@@ -202,6 +202,7 @@ def test_cards_keep_one_result_per_beam_for_the_same_weights(tiny_assets, tmp_pa
     assert card["test_by_beam"]["1"]["beam"] == 1 and card["test_by_beam"]["1"]["all"]["n"] == 2
     assert card["test"]["length_penalty"] == LENGTH_PENALTY and card["test_by_beam"]["1"]["length_penalty"] is None
     assert card["reproduce"]["evaluate"].endswith(f"--beam 3 --alpha {LENGTH_PENALTY} --write-cards")
+    assert card["reproduce"]["train"] == json.loads(ckpt.model_paths("dot", assets)[1].read_text()).get("commands", [])
     assert main(base + ["--beam", "3", "--alpha", "0"]) == 0          # alpha 0 is a value, not "unset"
     assert json.loads(ckpt.card_path("dot", assets).read_text())["reproduce"]["evaluate"].endswith(
         "--beam 3 --alpha 0.0 --write-cards")

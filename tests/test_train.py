@@ -126,12 +126,14 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
     assert "resumed dot" in capsys.readouterr().err
     assert meta["step"] == 5 and [h["step"] for h in meta["history"]] == [2, 3, 4, 5]
     assert ckpt.load_variant("dot", assets)[1]["training"]["step"] == 5
+    assert ckpt.load_variant("dot", assets)[1]["commands"] == ["pytest", "pytest"]   # both invocations
 
     shutil.rmtree(run_dir)  # no training state: warm start from the shipped weights
     shipped, _ = ckpt.load_variant("dot", assets)
     meta = _run(setup, max_steps=6)
     assert "warm-started dot" in capsys.readouterr().err
     assert meta["step"] == 6 and [h["step"] for h in meta["history"]][:4] == [2, 3, 4, 5]
+    assert meta["commands"] == ["pytest"] * 3        # carried over from the shipped weights
 
     meta = _run(setup, max_steps=2, restart=True)  # from scratch
     assert meta["step"] == 2
