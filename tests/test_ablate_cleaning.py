@@ -42,16 +42,20 @@ def test_ablation_trains_each_setting_and_writes_the_table(tiny_assets, tmp_path
     default, keep = table["rows"]
     assert default["cleaning"]["parens"] == "drop" and keep["cleaning"]["parens"] == "keep"
     assert default["train_pairs"] > 0 and 0.0 <= default["dev_chrf"] <= 100.0
+    assert 0.0 <= default["dev_chrf_min4"] <= 100.0 and default["dev_pairs"] > 0
     printed = capsys.readouterr().out
     assert "default" in printed and "parens=keep" in printed and "dev chrF" in printed
 
     assert ablate_cleaning.main(["--table", str(out)]) == 0
     table_md = capsys.readouterr().out.splitlines()
     assert table_md[0].startswith("| cleaning |") and len(table_md) == 4
-    assert f"{default['dev_chrf']:.2f} (seed 1234)" in table_md[2]
+    assert "dev chrF ≥ 4 words" in table_md[0]
     assert table_md[2].startswith("| default |") and table_md[3].startswith("| parens=keep |")
-    delta = keep["dev_chrf"] - default["dev_chrf"]
-    assert table_md[3].rstrip(" |").endswith(f"{delta:+.2f}")
+    cells = [c.strip() for c in table_md[3].strip("|").split("|")]
+    assert cells[3] == f"{keep['dev_chrf']:.2f} (seed 1234)" and cells[4] == f"{keep['dev_chrf']:.2f}"
+    assert cells[5] == f"{keep['dev_chrf'] - default['dev_chrf']:+.2f}"
+    assert cells[6] == f"{keep['dev_chrf_min4']:.2f} (seed 1234)"
+    assert cells[8] == f"{keep['dev_chrf_min4'] - default['dev_chrf_min4']:+.2f}"
 
 
 def _tiny_train(assets):
