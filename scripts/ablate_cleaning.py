@@ -46,6 +46,7 @@ SETTINGS: dict[str, data.Cleaning] = {
     "slashes=keep": replace(DEFAULT, slashes="keep"),
     "abbreviations kept": replace(DEFAULT, expand_abbrev=False),
     "single_word_keep=1.0": replace(DEFAULT, single_word_keep=1.0),
+    "single_word_keep=0.0": replace(DEFAULT, single_word_keep=0.0),
     # The two rules that measured better on all dev pairs, together.
     "synonyms=all, single_word_keep=1.0": replace(DEFAULT, synonyms="all", single_word_keep=1.0),
 }
