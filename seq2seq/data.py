@@ -56,7 +56,7 @@ def iter_split_lines(path: Path | str, split: str) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Cleaning:
-    """Cleaning rules for Ding entries (see README, "Data and cleaning").
+    """Cleaning rules for Ding entries (see README, "Data and split", for what each rule measures).
 
     synonyms: "first" keeps the first synonym of each side; "all" pairs the
         i-th German synonym with the i-th English one where both exist.
