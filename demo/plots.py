@@ -14,10 +14,10 @@ heatmap and the bar chart are composed as pixels:
 
 ``heatmap``/``bars`` return a ``Figure`` (Agg canvas, not registered with
 pyplot) holding those pixels 1:1; the page shows these Figures and export
-writes them (``to_png``). A Figure is full of reference cycles, so it lives
-until the next full garbage collection; the page therefore takes the image out
-of it when sending it (``take_pixels``), and what is left waiting for the
-collector is small (holding the images, RSS grew ~12 MB per 100 requests).
+writes them (``to_png``). A Figure is full of reference cycles, so it would
+live until the next full garbage collection; the page therefore takes the
+image out when sending it and drops the spent Figure's attributes
+(``take_pixels``), which frees it at once.
 
 Nothing is reused between calls except pure caches (the fonts found, glyph
 bitmaps of strings already drawn, finished cells).
@@ -374,12 +374,16 @@ def to_array(fig: Figure) -> np.ndarray:
 
 
 def take_pixels(fig: Figure) -> np.ndarray:
-    """``to_array``, and a pixel figure gives its image up: afterwards it holds nothing large
-    while it waits for the garbage collector (its reference cycles keep it until then)."""
+    """``to_array`` for a Figure that has served its purpose (the page calls it when it sends one).
+
+    A pixel figure is spent afterwards: its attributes are dropped, which breaks the reference
+    cycles every Figure is made of, so it is freed at once instead of at the next full garbage
+    collection (in a server those waited by the thousand: RSS grew ~1.4 MB per 100 requests).
+    Other figures are only drawn."""
     pixels = to_array(fig)
     if getattr(fig, "_demo_pixels", None) is not None:
-        del fig._demo_pixels
-        fig.images.clear()
+        fig.images.clear()        # the image and this list refer to each other
+        vars(fig).clear()
     return pixels
 
 

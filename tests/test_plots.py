@@ -52,14 +52,23 @@ def test_pixel_fast_path_equals_agg_drawing():
     assert np.array_equal(plots.to_array(bars), plots.draw(bars))
 
 
-def test_take_pixels_empties_the_figure():
-    """What the page does with each Figure it sends: the image leaves the Figure, so the
-    Figure (kept alive by reference cycles until the collector runs) holds nothing large."""
+def test_take_pixels_frees_the_figure_at_once():
+    """What the page does with each Figure it sends: it gets the exact pixels, and the spent
+    Figure leaves no reference cycles for the garbage collector."""
+    import gc
+
     fig = plots.heatmap(np.array([[0.1, 0.9], [0.5, 0.5]]), ["a", "b"], ["c", "d"], "t")
     expected = plots.draw(fig)
-    px = plots.take_pixels(fig)
-    assert np.array_equal(px, expected)
-    assert not fig.images and getattr(fig, "_demo_pixels", None) is None
+    assert np.array_equal(plots.take_pixels(fig), expected)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            plots.take_pixels(plots.heatmap(np.array([[0.1, 0.9]]), ["a"], ["c", "d"], "t"))
+            plots.take_pixels(plots.bars([0.3, 0.7], ["a", "b"], "t"))
+        assert gc.collect() == 0                  # nothing was left to the collector
+    finally:
+        gc.enable()
     axes_fig = plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.0)]})
     assert plots.take_pixels(axes_fig).shape[2] == 3 and axes_fig.axes   # drawn, left as it was
 
