@@ -140,8 +140,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                                                        visible=False, interactive=False, wrap=True,
                                                        elem_id=f"nbest-{v}", column_widths=["8%", "14%", "14%", "64%"])
                         p["nbest"] = FigureGallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
-                                                columns=3, format="png", height=320, object_fit="contain",
-                                                preview=False)
+                                                   columns=3, format="png", height=320, object_fit="contain",
+                                                   preview=False)
                     panel[v] = p
 
             with gr.Accordion("Step through decoding", open=True):
