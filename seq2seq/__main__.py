@@ -167,7 +167,7 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
         "training": {"steps": tr.get("step"), "epochs": tr.get("epoch"), "target_tokens": tr.get("target_tokens"),
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
                      "best_dev_chrf": tr.get("best_chrf")},
-        "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("commands") or ([info["command"]] if info.get("command") else []),
+        "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"
                                   + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") is not None else "")
                                   + " --write-cards"},
