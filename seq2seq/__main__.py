@@ -17,13 +17,18 @@ RUNS_DIR = Path("runs")
 
 
 def cmd_prepare(args) -> int:
+    import tempfile
     from .tokenizer import train_tokenizer
 
     rules = data.Cleaning(synonyms=args.synonyms, parens=args.parens, slashes=args.slashes,
                           expand_abbrev=not args.keep_abbrev, single_word_keep=args.single_word_keep)
-    corpus = Path(args.corpus)
+    corpus, assets = Path(args.corpus), Path(args.assets)
+    tokenizer = assets / ckpt.TOKENIZER_FILE
     if not corpus.is_file():
         print(f"error: corpus not found: {corpus} (apt-get install trans-de-en, or pass --corpus)", file=sys.stderr)
+        return 2
+    if args.keep_tokenizer and not tokenizer.is_file():
+        print(f"error: --keep-tokenizer, but there is no tokenizer at {tokenizer}", file=sys.stderr)
         return 2
     counts = {}
     for split in data.SPLITS:
@@ -31,15 +36,39 @@ def cmd_prepare(args) -> int:
         counts[split] = {"lines": sum(1 for _ in data.iter_split_lines(corpus, split)), "pairs": len(pairs)}
         data.write_tsv(Path(args.out) / f"{split}.tsv", pairs)
         print(f"{split}: {counts[split]['lines']} lines → {len(pairs)} pairs", file=sys.stderr)
-    train_pairs = data.read_tsv(Path(args.out) / "train.tsv")
-    assets = Path(args.assets)
-    train_tokenizer([s for p in train_pairs for s in p], assets / ckpt.TOKENIZER_FILE, vocab_size=args.vocab)
-    ckpt.write_manifest(assets)
+    if not args.keep_tokenizer:
+        train_pairs = data.read_tsv(Path(args.out) / "train.tsv")
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / ckpt.TOKENIZER_FILE
+            try:
+                train_tokenizer([s for p in train_pairs for s in p], fresh, vocab_size=args.vocab)
+            except RuntimeError as exc:  # e.g. a vocabulary larger than this train split allows
+                print(f"error: the tokenizer could not be trained: {str(exc).splitlines()[0]}", file=sys.stderr)
+                return 2
+            trained_models = [v for v in VARIANTS if ckpt.model_paths(v, assets)[0].exists()]
+            if (tokenizer.is_file() and trained_models
+                    and ckpt.sha256_file(fresh) != ckpt.sha256_file(tokenizer)):
+                # Replacing it would silently break every model trained with the old one.
+                print(f"error: the models in {assets} ({', '.join(trained_models)}) were trained with "
+                      f"{tokenizer}, and this data gives a different tokenizer. Pass --keep-tokenizer to "
+                      f"keep it (the data files are written), or --assets DIR for new models.", file=sys.stderr)
+                return 2
+            assets.mkdir(parents=True, exist_ok=True)
+            fresh.replace(tokenizer)
+        ckpt.write_manifest(assets)
     info = {"corpus": str(corpus), "format": "tsv" if args.tsv else "ding", "cleaning": rules.to_dict(),
-            "splits": counts, "vocab_size": args.vocab}
+            "splits": counts, "vocab_size": _vocab_size(tokenizer),
+            "tokenizer": {"sha256": ckpt.sha256_file(tokenizer), "trained": not args.keep_tokenizer},
+            "command": args.invocation}
     (Path(args.out) / "prepare.json").write_text(json.dumps(info, indent=1) + "\n")
-    print(f"tokenizer: {assets / ckpt.TOKENIZER_FILE} ({args.vocab} pieces)", file=sys.stderr)
+    print(f"tokenizer: {tokenizer} ({info['vocab_size']} pieces, "
+          f"{'kept' if args.keep_tokenizer else 'trained on the train split'})", file=sys.stderr)
     return 0
+
+
+def _vocab_size(tokenizer: Path) -> int:
+    from .tokenizer import Tokenizer
+    return Tokenizer(tokenizer).vocab_size
 
 
 def _load_prepared(data_dir: Path):
@@ -67,10 +96,9 @@ def cmd_train(args) -> int:
                            lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
                            precision=args.precision)
-        command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
-              command=command, data_info=info, lr=args.lr)
+              command=args.invocation, data_info=info, lr=args.lr)
     return 0
 
 
@@ -167,7 +195,8 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
         "training": {"steps": tr.get("step"), "epochs": tr.get("epoch"), "target_tokens": tr.get("target_tokens"),
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
                      "best_dev_chrf": tr.get("best_chrf")},
-        "reproduce": {"prepare": "python -m seq2seq prepare", "train": info.get("commands", []),
+        # Every prepare and train command, in order: a later prepare rewrites the data the next train reads.
+        "reproduce": {"commands": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"
                                   + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") is not None else "")
                                   + " --write-cards"},
@@ -224,11 +253,16 @@ def main(argv=None) -> int:
     pp.add_argument("--out", default=str(DATA_DIR), help="where the split TSV files go")
     pp.add_argument("--assets", default=str(ckpt.ASSETS))
     pp.add_argument("--vocab", type=int, default=8000, help="sentencepiece vocabulary size")
-    pp.add_argument("--synonyms", choices=("first", "all"), default="first")
-    pp.add_argument("--parens", choices=("drop", "keep"), default="drop")
-    pp.add_argument("--slashes", choices=("first", "keep"), default="first")
+    rules = data.Cleaning()
+    pp.add_argument("--synonyms", choices=("first", "all"), default=rules.synonyms)
+    pp.add_argument("--parens", choices=("drop", "keep"), default=rules.parens)
+    pp.add_argument("--slashes", choices=("first", "keep"), default=rules.slashes)
     pp.add_argument("--keep-abbrev", action="store_true", help="keep etw./jdn./sth./sb. as written")
-    pp.add_argument("--single-word-keep", type=float, default=0.5, help="share of one-word pairs kept in train")
+    pp.add_argument("--single-word-keep", type=float, default=rules.single_word_keep,
+                    help="share of one-word pairs kept in train (default: %(default)s)")
+    pp.add_argument("--keep-tokenizer", action="store_true",
+                    help="keep the tokenizer in --assets (and so the models trained with it) instead of "
+                         "training one on this train split")
     pp.set_defaults(func=cmd_prepare)
 
     pt = sub.add_parser("train", help="train (or resume) one variant, or all")
@@ -279,7 +313,9 @@ def main(argv=None) -> int:
     px.add_argument("--assets", default=str(ckpt.ASSETS))
     px.set_defaults(func=cmd_translate)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
+    args.invocation = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)  # recorded with the results
     return args.func(args)
 
 

@@ -182,8 +182,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
     model.to(device)
-    if command:  # every invocation that trained these weights, in order: what reproduces them
-        meta["commands"] = meta.get("commands", []) + [command]
+    if command:
+        meta["commands"] = record_commands(meta.get("commands", []), (data_info or {}).get("command"), command)
     if lr is not None:
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -285,6 +285,17 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     elif export:  # interrupted before the first evaluation: nothing better than what is shipped
         print(f"{variant}: no evaluated checkpoint yet, nothing exported", file=sys.stderr)
     return meta
+
+
+PREPARE = "python -m seq2seq prepare"
+
+
+def record_commands(commands: list[str], prepare_command: str | None, train_command: str) -> list[str]:
+    """Every command that made these weights, in order: what reproduces them. The data's
+    ``prepare`` command goes in before a training command whenever the data changed."""
+    last_prepare = next((c for c in reversed(commands) if c.startswith(PREPARE)), None)
+    new = [prepare_command] if prepare_command and prepare_command != last_prepare else []
+    return commands + new + [train_command]
 
 
 def _on_stop_signals(callback) -> dict:

@@ -34,23 +34,23 @@ def test_ablation_trains_each_setting_and_writes_the_table(tiny_assets, tmp_path
     ding_file(corpus)
     out = tmp_path / "ablation.json"
     code = ablate_cleaning.main(["--corpus", str(corpus), "--assets", str(tiny_assets), "--steps", "2",
-                                 "--emb", "16", "--hidden", "8", "--only", "default", "parens=keep",
+                                 "--emb", "16", "--hidden", "8", "--only", "baseline", "parens=keep",
                                  "--out", str(out)])
     assert code == 0
     table = json.loads(out.read_text())
-    assert [r["setting"] for r in table["rows"]] == ["default", "parens=keep"]
+    assert [r["setting"] for r in table["rows"]] == ["baseline", "parens=keep"]
     default, keep = table["rows"]
     assert default["cleaning"]["parens"] == "drop" and keep["cleaning"]["parens"] == "keep"
     assert default["train_pairs"] > 0 and 0.0 <= default["dev_chrf"] <= 100.0
     assert 0.0 <= default["dev_chrf_min4"] <= 100.0 and default["dev_pairs"] > 0
     printed = capsys.readouterr().out
-    assert "default" in printed and "parens=keep" in printed and "dev chrF" in printed
+    assert "baseline" in printed and "parens=keep" in printed and "dev chrF" in printed
 
     assert ablate_cleaning.main(["--table", str(out)]) == 0
     table_md = capsys.readouterr().out.splitlines()
     assert table_md[0].startswith("| cleaning |") and len(table_md) == 4
     assert "dev chrF ≥ 4 words" in table_md[0]
-    assert table_md[2].startswith("| default |") and table_md[3].startswith("| parens=keep |")
+    assert table_md[2].startswith("| baseline |") and table_md[3].startswith("| parens=keep |")
     cells = [c.strip() for c in table_md[3].strip("|").split("|")]
     assert cells[3] == f"{keep['dev_chrf']:.2f} (seed 1234)" and cells[4] == f"{keep['dev_chrf']:.2f}"
     assert cells[5] == f"{keep['dev_chrf'] - default['dev_chrf']:+.2f}"
@@ -66,7 +66,7 @@ def _tiny_train(assets):
         assert pairs and dev
         if name == "parens=keep":
             assert any("(" not in s and "alt" in s for s, _ in pairs)   # the text inside () is kept
-        if name == "default":
+        if name == "baseline":
             assert not any("alt" in s for s, _ in pairs)                 # (…) explanations dropped
         return train(name, pairs, dev, *a, **kw)
     return wrapped

@@ -170,6 +170,54 @@ def test_prepare_without_corpus(tmp_path, capsys):
     assert not (tmp_path / "d").exists()
 
 
+def _ding_corpus(path):
+    words = [("Haus", "house"), ("Baum", "tree"), ("Katze", "cat"), ("Hund", "dog"), ("Stadt", "town")]
+    lines = ["# header"]
+    for i in range(400):
+        (de, en), (de2, en2) = words[i % 5], words[(i // 5) % 5]
+        lines.append(f"{de} | das {de} und der {de2} {i} :: {en} | the {en} and the {en2} {i}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_prepare_keeps_the_tokenizer_that_shipped_models_need(tmp_path, capsys):
+    corpus, data_dir, assets = tmp_path / "de-en", tmp_path / "data", tmp_path / "assets"
+    _ding_corpus(corpus)
+    base = ["prepare", "--corpus", str(corpus), "--out", str(data_dir), "--assets", str(assets)]
+    assert main(base + ["--vocab", "60"]) == 0
+    info = json.loads((data_dir / "prepare.json").read_text())
+    tokenizer = assets / ckpt.TOKENIZER_FILE
+    sha = ckpt.sha256_file(tokenizer)
+    assert info["tokenizer"] == {"sha256": sha, "trained": True} and info["vocab_size"] == 60
+    assert info["cleaning"]["single_word_keep"] == 0.0 and info["command"].startswith("python -m seq2seq prepare")
+    assert info["splits"]["train"]["pairs"] > 0
+    ckpt.verify(tokenizer, assets)
+
+    # With a model trained on it in assets/, a prepare that would train a different tokenizer refuses.
+    weights = ckpt.model_paths("dot", assets)[0]
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    weights.write_bytes(b"weights trained with this tokenizer")
+    assert main(base + ["--vocab", "70"]) == 2
+    err = capsys.readouterr().err
+    assert "--keep-tokenizer" in err and "dot" in err and "Traceback" not in err
+    assert ckpt.sha256_file(tokenizer) == sha
+
+    # --keep-tokenizer re-cleans the data and leaves the tokenizer as it is.
+    assert main(base + ["--keep-tokenizer", "--single-word-keep", "1.0"]) == 0
+    info2 = json.loads((data_dir / "prepare.json").read_text())
+    assert info2["tokenizer"] == {"sha256": sha, "trained": False} and info2["vocab_size"] == 60
+    assert info2["cleaning"]["single_word_keep"] == 1.0
+    assert info2["splits"]["train"]["pairs"] > info["splits"]["train"]["pairs"]   # the one-word pairs are back
+    assert ckpt.sha256_file(tokenizer) == sha
+
+    # The same data and settings give the same tokenizer, so a rerun is allowed.
+    assert main(base + ["--vocab", "60"]) == 0 and ckpt.sha256_file(tokenizer) == sha
+    assert main(base + ["--vocab", "5000"]) == 2            # more pieces than the data has: a message
+    assert "could not be trained" in capsys.readouterr().err
+    assert main(["prepare", "--corpus", str(corpus), "--out", str(tmp_path / "d2"),
+                 "--assets", str(tmp_path / "empty"), "--keep-tokenizer"]) == 2
+    assert "no tokenizer" in capsys.readouterr().err
+
+
 def test_evaluate_short_sentences_only(tiny_assets, tmp_path, capsys):
     """A split without long sentences leaves some subsets empty: reported as n/a, not a crash."""
     (tmp_path / "dev.tsv").write_text("Das Haus\tthe house\nGuten Morgen\tgood morning\n", encoding="utf-8")
@@ -202,7 +250,8 @@ def test_cards_keep_one_result_per_beam_for_the_same_weights(tiny_assets, tmp_pa
     assert card["test_by_beam"]["1"]["beam"] == 1 and card["test_by_beam"]["1"]["all"]["n"] == 2
     assert card["test"]["length_penalty"] == LENGTH_PENALTY and card["test_by_beam"]["1"]["length_penalty"] is None
     assert card["reproduce"]["evaluate"].endswith(f"--beam 3 --alpha {LENGTH_PENALTY} --write-cards")
-    assert card["reproduce"]["train"] == json.loads(ckpt.model_paths("dot", assets)[1].read_text()).get("commands", [])
+    assert card["reproduce"]["commands"] == json.loads(ckpt.model_paths("dot", assets)[1].read_text()).get(
+        "commands", [])
     assert main(base + ["--beam", "3", "--alpha", "0"]) == 0          # alpha 0 is a value, not "unset"
     assert json.loads(ckpt.card_path("dot", assets).read_text())["reproduce"]["evaluate"].endswith(
         "--beam 3 --alpha 0.0 --write-cards")

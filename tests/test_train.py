@@ -255,3 +255,15 @@ def test_the_best_checkpoint_holds_the_averaged_weights(setup):
     assert meta["step"] == 2
     assert all(torch.allclose(p, average[i]) for i, p in enumerate(best.parameters()))
     assert not all(torch.equal(p, q) for p, q in zip(best.parameters(), last.parameters()))
+
+
+def test_record_commands_puts_each_change_of_data_before_the_training_it_fed():
+    from seq2seq.train import record_commands
+
+    prep_a, prep_b = "python -m seq2seq prepare", "python -m seq2seq prepare --keep-tokenizer"
+    cmds = record_commands([], prep_a, "train 1")
+    cmds = record_commands(cmds, prep_a, "train 2")          # same data: no second prepare
+    assert cmds == [prep_a, "train 1", "train 2"]
+    cmds = record_commands(cmds, prep_b, "train 3")
+    assert cmds == [prep_a, "train 1", "train 2", prep_b, "train 3"]
+    assert record_commands(["train 0"], None, "train 1") == ["train 0", "train 1"]   # data of unknown origin
