@@ -18,7 +18,7 @@ RUNS_DIR = Path("runs")
 
 def cmd_prepare(args) -> int:
     import tempfile
-    from .tokenizer import train_tokenizer
+    from .tokenizer import Tokenizer, train_tokenizer
 
     rules = data.Cleaning(synonyms=args.synonyms, parens=args.parens, slashes=args.slashes,
                           expand_abbrev=not args.keep_abbrev, single_word_keep=args.single_word_keep)
@@ -57,18 +57,13 @@ def cmd_prepare(args) -> int:
             fresh.replace(tokenizer)
         ckpt.write_manifest(assets)
     info = {"corpus": str(corpus), "format": "tsv" if args.tsv else "ding", "cleaning": rules.to_dict(),
-            "splits": counts, "vocab_size": _vocab_size(tokenizer),
+            "splits": counts, "vocab_size": Tokenizer(tokenizer).vocab_size,
             "tokenizer": {"sha256": ckpt.sha256_file(tokenizer), "trained": not args.keep_tokenizer},
             "command": args.invocation}
     (Path(args.out) / "prepare.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"tokenizer: {tokenizer} ({info['vocab_size']} pieces, "
           f"{'kept' if args.keep_tokenizer else 'trained on the train split'})", file=sys.stderr)
     return 0
-
-
-def _vocab_size(tokenizer: Path) -> int:
-    from .tokenizer import Tokenizer
-    return Tokenizer(tokenizer).vocab_size
 
 
 def _load_prepared(data_dir: Path):
