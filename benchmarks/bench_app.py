@@ -7,8 +7,9 @@ encoding the heatmap component does for each of them before sending it. Reports:
 * p50 / p95 latency over sentences from the test split (demo/examples.tsv,
   and data/test.tsv pairs of 4–15 words when that file exists),
 * the handler alone and the step-slider handler, for reference,
-* cold start: a fresh interpreter importing the app and loading the models
-  (``build_demo``), measured in a subprocess,
+* cold start: fresh interpreters running ``import app`` (imports, model
+  loading, the page built: all ``python app.py`` does before serving), median
+  of several, with a breakdown into parts,
 * RSS after warm-up, after N requests, and the growth in between.
 
     python benchmarks/bench_app.py                       # shipped models in assets/
@@ -17,6 +18,7 @@ encoding the heatmap component does for each of them before sending it. Reports:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -71,30 +73,43 @@ def png_encoder():
     return encode
 
 
-def cold_start(assets: Path) -> float:
-    """A fresh interpreter: import torch, gradio and the app, then build_demo (which loads
-    the models): the same work as ``python app.py`` before it starts serving. Prints the
-    whole and its parts; a second fresh interpreter times the model loading on its own."""
+def cold_start(assets: Path, runs: int = 5) -> list[float]:
+    """What ``python app.py`` does before it starts serving: imports, loading the models,
+    building the page. ``runs`` fresh interpreters each run ``import app`` (or, for other
+    assets, the same steps with ``build_demo(assets)``); one more takes app.py's steps with a
+    clock between them, for the parts."""
+    from seq2seq import checkpoint as ckpt
+
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    code = ("import sys, time; sys.path.insert(0, %r); c = [time.perf_counter()]\n"
-            "import torch; c.append(time.perf_counter())\n"
-            "import gradio; c.append(time.perf_counter())\n"
-            "from demo.ui import build_demo; c.append(time.perf_counter())\n"
-            "build_demo(%r); c.append(time.perf_counter())\n"
-            "print(*[b - a for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
-    t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    total = time.perf_counter() - t
+    default = assets.resolve() == ckpt.ASSETS.resolve()
+    # app.py's steps: gc off while importing, demo before gradio (it skips gradio's stub writing)
+    steps = ("import sys, time; sys.path.insert(0, %r); c = [time.perf_counter()]\n"
+             "import gc; gc.disable()\n"
+             "import torch; c.append(time.perf_counter())\n"
+             "import demo, gradio; c.append(time.perf_counter())\n"
+             "from demo.ui import build_demo; c.append(time.perf_counter())\n"
+             "build_demo(%r); gc.freeze(); gc.enable(); c.append(time.perf_counter())\n"
+             "print(*[b - a for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
+    whole = "import app" if default else steps
+    label = 'python -c "import app"' if default else "app.py's steps"
+    totals = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", whole], capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+        totals.append(time.perf_counter() - t)
+    out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=env)
     torch_s, gradio_s, app_s, build_s = map(float, out.stdout.strip().splitlines()[-1].split())
     models = ("import sys, time; sys.path.insert(0, %r)\n"
-              "import torch, gradio; from demo.handlers import load_translator\n"
+              "import torch, demo, gradio; from demo.handlers import load_translator\n"
               "t = time.perf_counter(); load_translator(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
     models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
                                     env=env).stdout.strip().splitlines()[-1])
-    print(f"cold start: {total:.2f} s for the whole subprocess (import torch {torch_s:.2f} s, import gradio "
-          f"{gradio_s:.2f} s, the app's modules {app_s:.2f} s, build_demo {build_s:.2f} s; loading the models "
-          f"alone takes {models_s:.2f} s in another fresh interpreter); Python {sys.executable}")
-    return total
+    print(f"cold start ({label}, the whole fresh interpreter, "
+          f"{runs} runs): median {statistics.median(totals):.2f} s, min {min(totals):.2f} s, max {max(totals):.2f} s; "
+          f"Python {sys.executable}")
+    print(f"  parts (one more run): import torch {torch_s:.2f} s, import gradio {gradio_s:.2f} s, the app's "
+          f"modules {app_s:.2f} s, build_demo {build_s:.2f} s (loading the models alone: {models_s:.2f} s)")
+    return totals
 
 
 def main(argv=None) -> int:
@@ -112,11 +127,12 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--no-cold-start", action="store_true")
     p.add_argument("--cold-start-only", action="store_true")
+    p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
     args = p.parse_args(argv)
     assets = Path(args.assets)
 
     if not args.no_cold_start:
-        cold_start(assets)
+        cold_start(assets, args.cold_runs)
     if args.cold_start_only:
         return 0
 
@@ -128,6 +144,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)          # as build_demo does
     encode_png = png_encoder()
     tr, problems, fatal = handlers.load_translator(assets)
+    gc.freeze()                       # as app.py does once it has started
     if fatal or tr is None:
         print(f"cannot load models: {fatal}", file=sys.stderr)
         return 2
