@@ -664,6 +664,15 @@ def cards_table(cards: dict[str, dict | None]):
                                        "test chrF", "BLEU ≥4 words", "chrF ≥4 words", "sacreBLEU signatures"])
 
 
+def length_counts(cards: dict[str, dict | None]) -> dict[str, int]:
+    """Test sentences per source-length bucket (the same test split for every card)."""
+    for c in cards.values():
+        buckets = _get(c, "test", "by_length") if c else None
+        if isinstance(buckets, list):
+            return {str(b.get("words")): b["n"] for b in buckets if isinstance(b, dict) and isinstance(b.get("n"), int)}
+    return {}
+
+
 def length_series(cards: dict[str, dict | None], metric: str = "bleu") -> dict[str, list[tuple[str, float | None]]]:
     out = {}
     for v, c in cards.items():

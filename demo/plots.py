@@ -326,15 +326,18 @@ def bars(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Figure
 
 # ---- about tab ------------------------------------------------------------------------------
 
-def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: str = "BLEU") -> Figure:
+def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: str = "BLEU",
+                    counts: dict[str, int] | None = None) -> Figure:
     """Score per source-length bucket, one line per variant (cf. Bahdanau et al. 2015, Fig. 2).
-    An ordinary Axes figure: drawn once at start-up."""
+    Buckets no variant has a score for are left out; ``counts`` (test sentences per bucket)
+    go under the bucket names, since a small bucket's score is a noisy one. An ordinary Axes
+    figure: drawn once at start-up."""
     fig = new_figure(680, 380)
-    ax = fig.add_axes((0.09, 0.15, 0.88, 0.75))
+    ax = fig.add_axes((0.09, 0.17, 0.88, 0.73))
     buckets: list[str] = []
     for points in series.values():
-        for b, _ in points:
-            if b not in buckets:
+        for b, v in points:
+            if v is not None and b not in buckets:
                 buckets.append(b)
     pos = {b: i for i, b in enumerate(buckets)}
     markers = "os^Dv"
@@ -345,10 +348,12 @@ def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: s
             drawn = True
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)],
                     label=short_label(name))
-    ax.set_xticks(range(len(buckets)), [short_label(b) for b in buckets])
+    counts = counts or {}
+    ax.set_xticks(range(len(buckets)), [short_label(b) + (f"\n({counts[b]})" if b in counts else "")
+                                        for b in buckets])
     for t in ax.get_xticklabels():
         t.set_parse_math(False)
-    ax.set_xlabel("source sentence length (words)")
+    ax.set_xlabel("source sentence length (words)" + (" and test sentences" if counts else ""))
     ax.set_ylabel(f"test {metric}")
     ax.grid(alpha=0.3)
     if drawn:

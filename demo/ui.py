@@ -18,8 +18,8 @@ from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, METHODS
 
 from . import plots
 from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENTION, OVER_ATTENDED, WORDS_RULE,
-                    about_md, align, available, cards_table, compare, diagnostics_tables, export, length_series,
-                    load_cards, load_examples, load_translator, md_escape, render, step_view, translate_api)
+                    about_md, align, available, cards_table, compare, diagnostics_tables, export, length_counts,
+                    length_series, load_cards, load_examples, load_translator, md_escape, render, step_view, translate_api)
 
 
 # ---- the page ------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     installed = available(tr)
     cards = load_cards(assets)
     examples = load_examples()
-    length_img = plots.to_array(plots.score_by_length(length_series(cards)))
+    length_img = plots.to_array(plots.score_by_length(length_series(cards), counts=length_counts(cards)))
 
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
         state = gr.State(None)
@@ -177,7 +177,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         with gr.Tab("About"):
             gr.Markdown(about_md(cards), latex_delimiters=[])
-            gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)")
+            gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
+                         column_widths=["8%", "9%", "8%", "13%", "7%", "6%", "6%", "7%", "7%", "29%"], max_height=900)
             gr.Image(length_img, label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
                      format="png", interactive=False)
             gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: endpoint `/translate`, see the README.",

@@ -41,8 +41,9 @@ def test_importing_demo_first_skips_the_stubs_and_components_still_work(tmp_path
 
 
 def test_does_nothing_once_gradio_is_imported():
-    import gradio  # noqa: F401
+    import gradio
 
+    assert gradio.__name__ in sys.modules
     before = list(sys.meta_path)
     gradio_import.skip_stub_generation()
     assert sys.meta_path == before

@@ -146,6 +146,15 @@ def test_long_labels_are_shortened():
     assert plots.short_label("a\x00b") == "a?b"
 
 
+def test_score_by_length_leaves_out_empty_buckets_and_shows_counts():
+    fig = plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.0), ("30+", None)],
+                                 "none": [("1-3", 4.0), ("4-6", None), ("30+", None)]},
+                                counts={"1-3": 3423, "4-6": 308, "30+": 0})
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["1-3\n(3423)", "4-6\n(308)"]
+    assert "test sentences" in fig.axes[0].get_xlabel()
+
+
 def test_score_by_length_without_cards():
     fig = plots.score_by_length({})
     assert isinstance(fig, Figure)

@@ -467,6 +467,7 @@ def test_cards_table_and_length_plot(tiny_assets, tmp_path):
     assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
     assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
     assert handlers.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
+    assert handlers.length_counts(cards) == {"1-3": 10, "4-6": 10}
     assert "No model card yet" in handlers.about_md(cards)
     for v in VARIANTS:
         assert v in handlers.about_md(cards)
