@@ -109,7 +109,41 @@ def cold_start(assets: Path, runs: int = 5) -> list[float]:
           f"Python {sys.executable}")
     print(f"  parts (one more run): import torch {torch_s:.2f} s, import gradio {gradio_s:.2f} s, the app's "
           f"modules {app_s:.2f} s, build_demo {build_s:.2f} s (loading the models alone: {models_s:.2f} s)")
+    if default:
+        served = time_to_serve(env)
+        print(f"  python app.py until the page answers on localhost: "
+              f"{'did not answer in 120 s' if served is None else f'{served:.2f} s'}")
     return totals
+
+
+def time_to_serve(env: dict[str, str], limit: float = 120.0) -> float | None:
+    """``python app.py`` from its start to the first answer of its HTTP server (the server's
+    own start-up included); None if it does not answer within ``limit`` seconds."""
+    import json
+    import socket
+    import tempfile
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": tmp}
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - t < limit and proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
+                        json.load(r)
+                    return time.perf_counter() - t
+                except OSError:
+                    time.sleep(0.02)
+            return None
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def main(argv=None) -> int:
