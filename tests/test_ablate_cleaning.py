@@ -48,14 +48,28 @@ def test_ablation_trains_each_setting_and_writes_the_table(tiny_assets, tmp_path
 
     assert ablate_cleaning.main(["--table", str(out)]) == 0
     table_md = capsys.readouterr().out.splitlines()
-    assert table_md[0].startswith("| cleaning |") and len(table_md) == 4
+    assert table_md[0].startswith("| cleaning | compared with |") and len(table_md) == 4
     assert "dev chrF ≥ 4 words" in table_md[0]
-    assert table_md[2].startswith("| baseline |") and table_md[3].startswith("| parens=keep |")
+    assert table_md[2].startswith("| baseline |  |") and table_md[3].startswith("| parens=keep | baseline |")
     cells = [c.strip() for c in table_md[3].strip("|").split("|")]
-    assert cells[3] == f"{keep['dev_chrf']:.2f} (seed 1234)" and cells[4] == f"{keep['dev_chrf']:.2f}"
-    assert cells[5] == f"{keep['dev_chrf'] - default['dev_chrf']:+.2f}"
-    assert cells[6] == f"{keep['dev_chrf_min4']:.2f} (seed 1234)"
-    assert cells[8] == f"{keep['dev_chrf_min4'] - default['dev_chrf_min4']:+.2f}"
+    assert cells[4] == f"{keep['dev_chrf']:.2f} (seed 1234)" and cells[5] == f"{keep['dev_chrf']:.2f}"
+    assert cells[6] == f"{keep['dev_chrf'] - default['dev_chrf']:+.2f}"
+    assert cells[7] == f"{keep['dev_chrf_min4']:.2f} (seed 1234)"
+    assert cells[9] == f"{keep['dev_chrf_min4'] - default['dev_chrf_min4']:+.2f}"
+
+
+def test_changes_from_the_defaults_are_compared_with_the_defaults():
+    def row(name, chrf, seed=1234):
+        return {"setting": name, "seed": seed, "cleaning": ablate_cleaning.SETTINGS[name].to_dict(),
+                "train_pairs": 10, "single_word_share": 0.0, "dev_chrf": chrf, "dev_chrf_min4": chrf - 1}
+    rows = [row("baseline", 20.0), row("single_word_keep=0.0", 21.0, 2), row("single_word_keep=0.0", 22.0),
+            row("parens=keep, single_word_keep=0.0", 21.25)]
+    lines = ablate_cleaning.markdown_table(rows).splitlines()
+    assert [line.split("|")[1].strip() for line in lines[2:]] == [
+        "baseline", "single_word_keep=0.0", "parens=keep, single_word_keep=0.0"]
+    default, parens = ([c.strip() for c in line.strip("|").split("|")] for line in lines[3:])
+    assert default[1] == "baseline" and default[5:7] == ["21.50", "+1.50"]
+    assert parens[1] == "single_word_keep=0.0" and parens[5:7] == ["21.25", "-0.25"]
 
 
 def _tiny_train(assets):
