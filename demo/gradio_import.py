@@ -4,9 +4,10 @@ On every import, gradio's ``ComponentMeta`` rewrites the ``.pyi`` stub of each
 component class it defines (``create_or_modify_pyi`` in ``gradio/component_meta.py``):
 it re-reads and ``ast``-parses every component's source file and renders a jinja
 template, about 80 times. The stubs are for editors and type checkers; nothing
-reads them at run time. On a 2-core machine that is about 1.3 s of a 2.5–3.5 s
-``import gradio``, so ``python app.py`` skips it (it would also write
-``demo/ui.pyi`` beside this package's own components).
+reads them at run time. On a 2-core machine that is about 1–1.5 s of a 2.3–3.5 s
+``import gradio`` (``python -X importtime -c "import gradio"`` shows it), so
+``python app.py`` skips it; it would also write ``demo/ui.pyi`` beside this
+package's own components.
 
 ``skip_stub_generation()`` must run before gradio is first imported; after that,
 or on a gradio without that function, it changes nothing.
