@@ -236,12 +236,19 @@ def main(argv=None) -> int:
     print(f"  step slider (5 variants): p50 {ms(step, .5):.0f} ms, p95 {ms(step, .95):.0f} ms")
 
     done = args.warmup + args.timed + len(t12)
+    # RSS every 100 requests: growth that levels off is the allocator reaching its working set
+    # (longer sentences need bigger buffers once); growth that keeps on is a leak
+    trajectory = []
     for i in range(max(0, args.requests - done)):
         request(texts[i % len(texts)])
+        if (done + i + 1) % 100 == 0:
+            trajectory.append(f"{done + i + 1}: {rss_mb():.0f}")
     rss_end = rss_mb()
     cache.cleanup()
     print(f"RSS: {rss_warm:.0f} MB after warm-up, {rss_end:.0f} MB after {max(args.requests, done)} requests "
           f"(growth {rss_end - rss_warm:+.0f} MB)")
+    if trajectory:
+        print(f"  RSS (MB) after N requests: {', '.join(trajectory)}")
     return 0
 
 
