@@ -113,6 +113,20 @@ def cold_start(assets: Path, runs: int = 5) -> list[float]:
         served = time_to_serve(env)
         print(f"  python app.py until the page answers on localhost: "
               f"{'did not answer in 120 s' if served is None else f'{served:.2f} s'}")
+    # start-up leaves matplotlib (demo/plots.py) to the first request or page load: what that costs
+    first = ("import sys, time; sys.path.insert(0, %r)\n"
+             "from demo.ui import build_demo\n"
+             "demo = build_demo(%r)\n"
+             "from demo import handlers; from seq2seq.attention import VARIANTS\n"
+             "sys.path.insert(0, %r); from bench_app import png_encoder; encode = png_encoder()\n"
+             "t = time.perf_counter()\n"
+             "result, views = handlers.compare(demo.translator, %r, list(VARIANTS))\n"
+             "handlers.diagnostics_tables(result)\n"
+             "encode(pv['heatmap'] for pv in views['panels'].values() if pv.get('heatmap') is not None)\n"
+             "print(time.perf_counter() - t)") % (str(ROOT), str(assets), str(ROOT / "benchmarks"), sentences(1)[0])
+    first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
+                                   env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
+    print(f"  the first compare request after start-up (it imports matplotlib): {1000 * first_s:.0f} ms")
     return totals
 
 

@@ -11,7 +11,9 @@ components and wires their events to these; tests call them directly.
 * ``translate_api``     the ``translate`` API endpoint
 * ``load_cards`` …      the About tab: model cards, BLEU by length
 
-Model logic lives in ``seq2seq`` (``Translator``); nothing here duplicates it.
+Model logic lives in ``seq2seq`` (``Translator``); nothing here duplicates it. The
+functions that draw import ``demo/plots.py`` where they need it: it imports
+matplotlib (about 0.3 s), which the page does not need to start.
 User text only ever reaches the page through Textbox, HighlightedText, Label,
 Dataframe or escaped Markdown with LaTeX off.
 """
@@ -38,7 +40,6 @@ from seq2seq.tokenizer import EOS_ID, UNK_ID, word_groups, words_from_pieces
 from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, METHODS, InputError, Translator,
                                 clean_input)
 
-from . import plots
 EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")
 NEVER_ATTENDED = 0.2      # coverage Σ_t α_{t,i} of a source word below this: never attended
 OVER_ATTENDED = 1.5       # above this: over-attended
@@ -377,6 +378,8 @@ def header_md(variant: str, hyp: dict | None, settings: dict) -> str:
 
 def heatmap_canvas(result: dict, variant: str, hyp_index: int = 0, words: bool = False,
                    left_px: int | None = None, title: str | None = None) -> plots.Canvas | None:
+    from . import plots
+
     hyp = result["variants"][variant]["hypotheses"][hyp_index]
     m, rows, cols = matrix_view(result, hyp, words)
     if m is None:
@@ -402,6 +405,8 @@ def render(result: dict, words: bool = False) -> dict:
     (a matplotlib Figure, or None without attention), "note" (Markdown or None), "tokens" (HighlightedText value),
     "nbest" (beam search: one (heatmap Figure, caption) per hypothesis, None without attention) and
     "nbest_rows" (beam search: [rank, score, log p, translation] per hypothesis)."""
+    from . import plots
+
     settings = result["settings"]
     panels = {}
     # one left margin for all heatmaps, so the source columns line up across variants
@@ -491,6 +496,8 @@ def step_view(result: dict | None, t, words: bool = False) -> dict:
     With ``words`` the steps are target words: the word's α_t is the mean of its pieces'
     rows summed into source words (as in the heatmap), its probability is the product
     of its pieces' probabilities, and the candidates are those for its first piece."""
+    from . import plots
+
     out = {}
     if not result:
         return out
@@ -537,6 +544,8 @@ def tokens_view(result: dict, variant: str, words: bool = False) -> list[tuple[s
 
 def align(result: dict | None, variant: str, index, words: bool = False) -> list[tuple[str, float]]:
     """Source tokens with the α of output token ``index`` (0-based) as their score."""
+    from . import plots
+
     if not result or variant not in result.get("variants", {}) or "hypotheses" not in result["variants"][variant]:
         return []
     h = result["variants"][variant]["hypotheses"][0]
@@ -583,6 +592,8 @@ def export_data(result: dict, words: bool = False) -> dict:
 
 def export(result: dict | None, words: bool = False) -> list[str]:
     """Write attention.json and one PNG heatmap per attention variant into a fresh temp dir."""
+    from . import plots
+
     if not result:
         raise error("Nothing to export yet: translate a sentence first.")
     _prune_exports()

@@ -2,27 +2,37 @@
 events to the handlers in ``demo/handlers.py`` (translate, render, step, align,
 export, API), which draw with ``demo/plots.py``. Nothing here holds model logic
 or state between requests: a result lives in the page's ``gr.State``.
+
+Start-up imports no matplotlib (about 0.3 s): ``demo/plots.py`` is first imported by the
+page's load event, which draws the About tab's plot, or by the first request.
 """
 from __future__ import annotations
 
 import io
+import sys
+from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from matplotlib.figure import Figure
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, METHODS
 
-from . import plots
 from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENTION, OVER_ATTENDED, WORDS_RULE,
                     about_md, align, available, cards_table, compare, diagnostics_tables, export, length_counts,
                     length_series, load_cards, load_examples, load_translator, md_escape, render, step_view, translate_api)
 
 
 # ---- the page ------------------------------------------------------------------------------
+
+def is_figure(value) -> bool:
+    """isinstance(value, matplotlib Figure), without importing matplotlib: a Figure can only
+    exist once ``matplotlib.figure`` has been imported."""
+    figure = sys.modules.get("matplotlib.figure")
+    return figure is not None and isinstance(value, figure.Figure)
+
 
 class PNGImage(gr.Image):
     """``gr.Image`` (same front end) that shows a matplotlib Figure (or numpy image) as PNG
@@ -32,7 +42,9 @@ class PNGImage(gr.Image):
     is_template = True          # the front end uses gr.Image's Svelte component
 
     def postprocess(self, value):
-        if isinstance(value, Figure):
+        if is_figure(value):
+            from . import plots
+
             value = plots.take_pixels(value)
         if isinstance(value, np.ndarray):
             from gradio.data_classes import ImageData
@@ -53,8 +65,10 @@ class FigureGallery(gr.Gallery):
 
     def postprocess(self, value):
         if value:
-            value = [(plots.take_pixels(item[0]), *item[1:]) if isinstance(item, tuple) and isinstance(item[0], Figure)
-                     else plots.take_pixels(item) if isinstance(item, Figure) else item for item in value]
+            from . import plots
+
+            value = [(plots.take_pixels(item[0]), *item[1:]) if isinstance(item, tuple) and is_figure(item[0])
+                     else plots.take_pixels(item) if is_figure(item) else item for item in value]
         return super().postprocess(value)
 
 
@@ -74,7 +88,12 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     installed = available(tr)
     cards = load_cards(assets)
     examples = load_examples()
-    length_img = plots.to_array(plots.score_by_length(length_series(cards), counts=length_counts(cards)))
+
+    @lru_cache(maxsize=1)
+    def length_plot():          # drawn by the first page load, then reused
+        from . import plots
+
+        return plots.to_array(plots.score_by_length(length_series(cards), counts=length_counts(cards)))
 
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
         state = gr.State(None)
@@ -179,8 +198,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown(about_md(cards), latex_delimiters=[])
             gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
                          column_widths=["8%", "9%", "8%", "13%", "7%", "6%", "6%", "7%", "7%", "29%"], max_height=900)
-            gr.Image(length_img, label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
-                     format="png", interactive=False)
+            length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
+                                  format="png", interactive=False, elem_id="bleu-by-length")
             gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: endpoint `/translate`, see the README.",
                         latex_delimiters=[])
 
@@ -260,6 +279,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 return align(result, _v, evt.index, bool(words_))
             panel[v]["tokens"].select(on_select, [state, words], panel[v]["source"], api_visibility="private")
 
+        demo.load(length_plot, None, length_img, api_visibility="private", queue=False)
         export_btn.click(lambda r, w: export(r, bool(w)), [state, words], export_files, api_visibility="private")
 
         def translate(text: str, variant: str = DEFAULT_API_VARIANT, method: str = "greedy", beam: int = 5,

@@ -80,5 +80,13 @@ def test_compare_step_and_align_in_chromium(app_url, tmp_path):
             expect(page.locator("#status")).to_contain_text(example.split()[0], timeout=TIMEOUT_MS)
             expect(page.locator("#status")).to_contain_text("Reference", timeout=TIMEOUT_MS)
             expect(page.locator("#translation-additive textarea")).not_to_have_value("", timeout=TIMEOUT_MS)
+
+            # the About tab: its BLEU-by-length plot is drawn by the page's load event
+            page.get_by_role("tab", name="About").click()
+            expect(page.get_by_text("Attention variants").first).to_be_visible(timeout=TIMEOUT_MS)
+            plot = page.locator("#bleu-by-length img")
+            expect(plot).to_have_count(1, timeout=TIMEOUT_MS)
+            plot.scroll_into_view_if_needed()
+            page.wait_for_function("(el) => el.complete && el.naturalWidth > 100", arg=plot.element_handle())
         finally:
             browser.close()
