@@ -187,9 +187,10 @@ def main(argv=None) -> int:
     import torch
 
     from demo import handlers
+    from demo.ui import configure_torch
     from seq2seq.attention import VARIANTS
 
-    torch.set_num_threads(1)          # as build_demo does
+    configure_torch(1)                # as build_demo does
     encode_png = png_encoder()
     tr, problems, fatal = handlers.load_translator(assets)
     gc.freeze()                       # as app.py does once it has started

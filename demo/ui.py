@@ -72,18 +72,29 @@ class FigureGallery(gr.Gallery):
         return super().postprocess(value)
 
 
+def configure_torch(threads: int | None = 1) -> None:
+    """Process-wide torch settings for serving, one sentence at a time.
+
+    * ``threads``: intra-op threads. Decoding is one small GRU step at a time, which
+      extra threads do not speed up, and on a shared 2-core machine spinning worker
+      threads slow everything down; ``None`` keeps torch's default.
+    * oneDNN off: it compiles and caches a kernel for every tensor shape it meets (up
+      to 1,024), and every sentence length brings new shapes, so that cache alone grew
+      RSS by about 45 MB over the first few hundred requests; torch's own kernels
+      decode as fast here (``benchmarks/bench_app.py``).
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.backends.mkldnn.enabled = False
+
+
 def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.Blocks:
     """Load the models once and lay out the page. No network, no training.
-
-    ``torch_threads``: intra-op threads for torch. Decoding is one small GRU step
-    at a time, which extra threads do not speed up, and on a shared 2-core machine
-    spinning worker threads slow everything down; ``None`` keeps torch's default.
-    """
+    ``torch_threads``: see ``configure_torch``."""
     assets = Path(assets)
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(int(torch_threads))
+    configure_torch(torch_threads)
     tr, problems, fatal = load_translator(assets)
     installed = available(tr)
     cards = load_cards(assets)
