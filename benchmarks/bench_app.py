@@ -9,7 +9,8 @@ encoding the heatmap component does for each of them before sending it. Reports:
 * the handler alone and the step-slider handler, for reference,
 * cold start: fresh interpreters running ``import app`` (imports, model
   loading, the page built: all ``python app.py`` does before serving), median
-  of several, with a breakdown into parts,
+  of several, with a breakdown into parts, and the first compare request after it
+  (start-up leaves matplotlib to that request or the page's load event),
 * RSS after warm-up, after N requests, and the growth in between.
 
     python benchmarks/bench_app.py                       # shipped models in assets/
