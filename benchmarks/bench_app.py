@@ -11,7 +11,8 @@ encoding the heatmap component does for each of them before sending it. Reports:
   loading, the page built: all ``python app.py`` does before serving), median
   of several, with a breakdown into parts, and the first compare request after it
   (start-up leaves matplotlib to that request or the page's load event),
-* RSS after warm-up, after N requests, and the growth in between.
+* RSS after warm-up, after N requests, and the growth in between,
+* last, the largest request the limits allow (time and peak RSS).
 
     python benchmarks/bench_app.py                       # shipped models in assets/
     python benchmarks/bench_app.py --assets /tmp/tiny --requests 200
@@ -177,6 +178,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-cold-start", action="store_true")
     p.add_argument("--cold-start-only", action="store_true")
     p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
+    p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
     args = p.parse_args(argv)
     assets = Path(args.assets)
 
@@ -260,12 +262,46 @@ def main(argv=None) -> int:
         if (done + i + 1) % 100 == 0:
             trajectory.append(f"{done + i + 1}: {rss_mb():.0f}")
     rss_end = rss_mb()
-    cache.cleanup()
     print(f"RSS: {rss_warm:.0f} MB after warm-up, {rss_end:.0f} MB after {max(args.requests, done)} requests "
           f"(growth {rss_end - rss_warm:+.0f} MB)")
     if trajectory:
         print(f"  RSS (MB) after N requests: {', '.join(trajectory)}")
+    if not args.no_largest:
+        largest_request(tr, texts, encode_png)
+    cache.cleanup()
     return 0
+
+
+def largest_request(tr, texts: list[str], encode_png) -> None:
+    """The largest request the limits allow, near enough: test sentences joined up to the
+    character and piece caps, beam search of the greatest width with every hypothesis
+    shown, all five variants, every heatmap and n-best heatmap encoded. Run last: it
+    raises the process's peak RSS, which it reports."""
+    import resource
+
+    from demo import handlers
+    from demo.ui import FigureGallery
+    from seq2seq.attention import VARIANTS
+    from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES
+
+    text = ""
+    for t in texts:
+        longer = f"{text} {t}".strip()
+        if len(longer) > MAX_CHARS or len(tr.tok.encode(longer)) > MAX_PIECES:
+            break
+        text = longer
+    gallery = FigureGallery(render=False)
+    t0 = time.perf_counter()
+    result, views = handlers.compare(tr, text, list(VARIANTS), "beam", MAX_BEAM, MAX_BEAM)
+    encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
+    for pv in views["panels"].values():
+        if pv.get("nbest"):
+            gallery.postprocess(pv["nbest"])
+    took = time.perf_counter() - t0
+    out = [len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values() if "hypotheses" in e]
+    print(f"largest request ({len(text)} characters, {len(result['source_pieces'])} pieces, beam {MAX_BEAM} with "
+          f"{MAX_BEAM} hypotheses shown, 5 variants, best outputs {min(out)}–{max(out)} pieces): {took:.1f} s; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, {rss_mb():.0f} MB after it")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,9 @@ WORDS_RULE = ("**Words, not pieces**: a source word's weight is the **sum** over
               "row is the **mean** of its pieces' rows, so every row still sums to 1. `</s>` stays its own word.")
 NO_ATTENTION = ("**No attention**: this model conditions only on the final encoder state "
                 "(c_t = [→h_S ; ←h_1] at every step), so there is no α to show.")
-SMALL_CELLS_NOTE = ("This input is long, so the cells are too small for numbers: click an output token to read "
-                    "its row of α in percent, or export the attention as JSON.")
+LARGE_HEATMAP_NOTE = ("This input is long, so its heatmaps are large and the page shows them scaled down: open "
+                      "one full screen (⛶) or download it to read every cell, or click an output token to list "
+                      "its row of α in percent.")
 CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %); every heatmap uses the same 0–1 colour "
              "scale and the same source axis.")
 
@@ -473,8 +474,8 @@ def render(result: dict, words: bool = False) -> dict:
         status.append("⚠️ " + md_escape(n))
     status.append(CELL_NOTE)
     shapes = [matrix_view(result, h, words)[0] for e in result["variants"].values() for h in e.get("hypotheses", [])]
-    if any(m is not None and plots.cell_size(*m.shape)[1] == 0 for m in shapes):
-        status.append(SMALL_CELLS_NOTE)
+    if any(m is not None and max(m.shape) > plots.SMALL_GRID for m in shapes):
+        status.append(LARGE_HEATMAP_NOTE)
     return {"status": "\n\n".join(status), "steps": steps, "words": bool(words), "panels": panels}
 
 

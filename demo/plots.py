@@ -186,16 +186,18 @@ def colors(values: np.ndarray) -> np.ndarray:
 
 # ---- heatmap --------------------------------------------------------------------------------
 
+SMALL_GRID = 45       # rows or columns up to which a heatmap fits a panel at full size
+
+
 def cell_size(rows: int, cols: int) -> tuple[int, float]:
-    """(cell pixels, number font size in pt; 0 = no numbers) for a rows × cols matrix."""
+    """(cell pixels, number font size in pt) for a rows × cols matrix. Cells never get too
+    small for their number: a long input makes a large image, read full screen."""
     n = max(rows, cols)
     if n <= 24:
         return 21, 6.5
-    if n <= 45:
+    if n <= SMALL_GRID:
         return 18, 6.0
-    if n <= 80:
-        return 14, 5.0
-    return 10, 0.0
+    return 14, 5.0
 
 
 def percent(v: float) -> str:
@@ -290,7 +292,6 @@ def bars_canvas(alpha, cols: list[str], title: str = "", *, left_px: int = 0) ->
         raise ValueError(f"{a.shape[0]} weights for {len(cols)} labels")
     S = len(cols)
     cell, num_pt = cell_size(1, S)
-    num_pt = num_pt or 5.0
     bar_px = 90
     cols_l = [short_label(s) for s in cols]
     left = left_px + 24

@@ -127,11 +127,14 @@ def test_long_inputs_scale_and_stay_readable():
     T, S = 150, 120
     m = np.full((T, S), 1.0 / S)
     small = plots.to_array(plots.heatmap(np.full((5, 5), 0.2), ["t"] * 5, ["s"] * 5))
-    big = plots.to_array(plots.heatmap(m, [f"▁w{i}" for i in range(T)], [f"▁q{j}" for j in range(S)]))
-    cell = plots.cell_size(T, S)[0]
-    assert cell >= 10
+    rows, cols = [f"▁w{i}" for i in range(T)], [f"▁q{j}" for j in range(S)]
+    big = plots.to_array(plots.heatmap(m, rows, cols))
+    cell, number_pt = plots.cell_size(T, S)
+    assert cell >= 14 and number_pt >= 5
     assert big.shape[1] >= S * cell and big.shape[0] >= T * cell
     assert big.shape[1] > 2 * small.shape[1]
+    bare = plots.to_array(plots.heatmap(m, rows, cols, numbers=False))
+    assert (big != bare).any(axis=2).sum() > T * S          # every cell carries its number (1 %)
 
 
 def test_degenerate_matrices():

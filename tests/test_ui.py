@@ -484,13 +484,14 @@ def test_build_demo_without_a_server(tiny_assets):
 
 
 def test_long_input_says_where_to_read_the_values(tr):
-    """Past 80 rows or columns the cells carry no numbers; the page says how to read them instead."""
+    """A long input's heatmaps still carry every number, in an image larger than the panel;
+    the page says how to read them."""
     short, views = handlers.compare(tr, SENTENCE, ["dot"])
-    assert handlers.SMALL_CELLS_NOTE not in views["status"]
+    assert handlers.LARGE_HEATMAP_NOTE not in views["status"]
     long_text = " ".join(["Der See bildet eine Grenze."] * 12)
     result, views = handlers.compare(tr, long_text, ["dot"])
     assert len(result["source_pieces"]) > 80
-    assert handlers.SMALL_CELLS_NOTE in views["status"]
+    assert handlers.LARGE_HEATMAP_NOTE in views["status"]
     # and the values are there to read: a clicked token's row, in percent
     row = handlers.align(result, "dot", 0)
     assert len(row) == len(result["source_pieces"]) and all("%" in label for label, _ in row)
