@@ -168,7 +168,8 @@ def _number(value, name: str, lo: float, hi: float, integer: bool = False):
     except (TypeError, ValueError):
         raise error(f"{name} must be a number.") from None
     if not np.isfinite(x) or not lo <= x <= hi:
-        raise error(f"{name} must be between {lo:g} and {hi:g}.")
+        bounds = (f"{int(lo):,}", f"{int(hi):,}") if integer else (f"{lo:g}", f"{hi:g}")
+        raise error(f"{name} must be between {bounds[0]} and {bounds[1]}.")
     return int(round(x)) if integer else x
 
 

@@ -358,11 +358,15 @@ def test_bad_variants(tr, variants):
         handlers.compare(tr, SENTENCE, variants)
 
 
-@pytest.mark.parametrize("kw", [{"method": "bogus"}, {"method": "beam", "beam": 0},
-                                {"method": "beam", "beam": MAX_BEAM + 1}, {"method": "sample", "temperature": 0},
-                                {"method": "beam", "beam": "x"}, {"method": "sample", "temperature": float("nan")}])
-def test_bad_decoding_settings(tr, kw):
-    with pytest.raises(gr.Error):
+@pytest.mark.parametrize("kw, message", [
+    ({"method": "bogus"}, "Unknown decoding method"), ({"method": "beam", "beam": 0}, "between 1 and 10"),
+    ({"method": "beam", "beam": MAX_BEAM + 1}, "between 1 and 10"),
+    ({"method": "sample", "temperature": 0}, "between 0.001 and 10"), ({"method": "beam", "beam": "x"}, "a number"),
+    ({"method": "sample", "temperature": float("nan")}, "between"),
+    ({"method": "sample", "seed": -1}, "between 0 and 2,147,483,647"),
+])
+def test_bad_decoding_settings(tr, kw, message):
+    with pytest.raises(gr.Error, match=message):
         handlers.compare(tr, SENTENCE, ["dot"], **kw)
 
 
