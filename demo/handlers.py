@@ -379,7 +379,8 @@ def header_md(variant: str, hyp: dict | None, settings: dict) -> str:
 
 
 def heatmap_canvas(result: dict, variant: str, hyp_index: int = 0, words: bool = False,
-                   left_px: int | None = None, title: str | None = None) -> plots.Canvas | None:
+                   left_px: int | None = None, title: str | None = None,
+                   grid: tuple[int, int] | None = None) -> plots.Canvas | None:
     from . import plots
 
     hyp = result["variants"][variant]["hypotheses"][hyp_index]
@@ -388,7 +389,7 @@ def heatmap_canvas(result: dict, variant: str, hyp_index: int = 0, words: bool =
         return None
     if title is None:
         title = f"{variant}: α (%), target {_unit(words)} × source {_unit(words)}"
-    return plots.heatmap_canvas(m, rows, cols, title, left_px=left_px)
+    return plots.heatmap_canvas(m, rows, cols, title, left_px=left_px, grid=grid)
 
 
 def _same_width(canvases: list[plots.Canvas]) -> None:
@@ -411,13 +412,16 @@ def render(result: dict, words: bool = False) -> dict:
 
     settings = result["settings"]
     panels = {}
-    # one left margin for all heatmaps, so the source columns line up across variants
-    labels = []
+    # one left margin and one cell size for all heatmaps, so the source columns line up across variants
+    labels, longest = [], 0
     for e in result["variants"].values():
         for h in e.get("hypotheses", []):
             if h["attention"] is not None:
-                labels += target_words(h["pieces"]) if words else h["pieces"]
+                rows = target_words(h["pieces"]) if words else h["pieces"]
+                labels += rows
+                longest = max(longest, len(rows))
     left = plots.label_width(labels)
+    grid = (longest, len(words_from_pieces(result["source_pieces"]) if words else result["source_pieces"]))
     canvases = []          # every heatmap of the request, drawn first to give them one width
     steps = 1
     for v in VARIANTS:
@@ -432,7 +436,7 @@ def render(result: dict, words: bool = False) -> dict:
             continue
         best = e["hypotheses"][0]
         steps = max(steps, len(target_groups(best["pieces"]) if words else best["pieces"]))
-        heat = heatmap_canvas(result, v, 0, words, left)
+        heat = heatmap_canvas(result, v, 0, words, left, grid=grid)
         canvases.append(heat)
         nbest, nbest_rows = None, None
         if settings.get("method") == "beam":
@@ -442,7 +446,8 @@ def render(result: dict, words: bool = False) -> dict:
                 nbest = []
                 for k, h in enumerate(e["hypotheses"]):
                     cap = f"#{k + 1} · score {h['score']:.3f} · log p {h['logprob']:.2f} · {h['text']}"
-                    nbest.append((heatmap_canvas(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)"), cap))
+                    nbest.append((heatmap_canvas(result, v, k, words, left, title=f"{v} #{k + 1}: α (%)",
+                                                 grid=grid), cap))
                     canvases.append(nbest[-1][0])
         panels[v] = {
             "visible": True,

@@ -239,12 +239,12 @@ def _cells(m: np.ndarray, cell: int, size_pt: float) -> np.ndarray:
 
 
 def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
-                   left_px: int | None = None, numbers: bool = True) -> Canvas:
+                   left_px: int | None = None, numbers: bool = True, grid: tuple[int, int] | None = None) -> Canvas:
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape != (len(rows), len(cols)):
         raise ValueError(f"matrix shape {m.shape} does not match {len(rows)} × {len(cols)} labels")
     T, S = m.shape
-    cell, num_pt = cell_size(T, S)
+    cell, num_pt = cell_size(*(grid or (T, S)))
     rows_l = [short_label(s) for s in rows]
     cols_l = [short_label(s) for s in cols]
     left = max(left_px if left_px is not None else 0, label_width(rows_l)) + 12
@@ -272,16 +272,18 @@ def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
 
 
 def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *,
-            left_px: int | None = None, numbers: bool = True) -> Figure:
+            left_px: int | None = None, numbers: bool = True, grid: tuple[int, int] | None = None) -> Figure:
     """Attention heatmap: target labels down the left, source labels across the top,
     α in percent in each cell (blank below 0.5 %), and a 0–1 colour bar.
 
     ``matrix`` is (len(rows), len(cols)) in [0, 1]; colours use the shared
     ``CMAP``/``NORM`` (vmin 0, vmax 1) whatever the values, so figures compare
     directly. ``left_px`` sets the minimum left margin (give every variant the
-    same one so the source columns line up across figures).
+    same one so the source columns line up across figures). ``grid`` is the (rows, cols)
+    the cell size is chosen for, by default this matrix's shape; give every figure that is
+    to be compared the largest shape among them, so that they share one cell size.
     """
-    return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers).figure()
+    return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers, grid=grid).figure()
 
 
 # ---- step view: α_t as bars ----------------------------------------------------------------

@@ -79,6 +79,32 @@ def test_heatmaps_share_one_width_and_source_axis(greedy):
     assert len(widths) == 1
 
 
+def _column_lines(img: np.ndarray) -> list[int]:
+    """x of the vertical grid lines through the first row of cells."""
+    is_grid = (img == plots.GRID).all(axis=2)
+    first_line = int(np.argmax(is_grid.sum(axis=1) > 40))        # the line under the first row of cells
+    return list(np.flatnonzero(is_grid[first_line - 3]))
+
+
+def test_heatmaps_of_different_lengths_share_cells_and_source_columns():
+    """A short and a long output (either side of a cell-size step) still put every source
+    column at the same pixels."""
+    S, rng = 20, np.random.default_rng(0)
+    src = [f"▁s{i}" for i in range(S)]
+
+    def hyp(T):
+        a = rng.dirichlet(np.ones(S), size=T).astype(np.float32)
+        return {"text": "x", "pieces": [f"▁t{i}" for i in range(T - 1)] + ["</s>"], "logprob": -1.0, "score": -1.0,
+                "logprobs": [-0.1] * T, "attention": a, "candidates": [[("▁x", 0.5)]] * T}
+    result = {"text": "x", "source_pieces": src, "settings": {"method": "greedy"}, "notes": [],
+              "variants": {"dot": {"hypotheses": [hyp(10)]}, "additive": {"hypotheses": [hyp(30)]}}}
+    views = handlers.render(result)
+    short, long_ = (plots.to_array(views["panels"][v]["heatmap"]) for v in ("dot", "additive"))
+    assert short.shape[0] < long_.shape[0]
+    lines = _column_lines(short)
+    assert len(lines) >= S and lines == _column_lines(long_)
+
+
 def test_only_selected_variants_are_shown(tr):
     result, views = handlers.compare(tr, SENTENCE, ["dot", "none"])
     assert list(result["variants"]) == ["none", "dot"]
