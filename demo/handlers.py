@@ -218,7 +218,7 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
                      "(emoji and non-Latin scripts are outside the German–English vocabulary).")
     if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
         notes.append("The text contains right-to-left script; the models were trained on German only.")
-    result = {"text": text, "source_pieces": tr.tok.pieces(ids), "settings": settings, "notes": notes,
+    result = {"text": text, "source_pieces": tr.tok.text_pieces(text), "settings": settings, "notes": notes,
               "variants": {}}
     kw = {k: v for k, v in settings.items() if k in ("beam", "n_best", "temperature", "seed")}
     ready = [v for v in chosen if v in tr.models]

@@ -65,6 +65,12 @@ class Tokenizer:
     def pieces(self, ids: Iterable[int]) -> list[str]:
         return [self.sp.id_to_piece(int(i)) for i in ids]
 
+    def text_pieces(self, text: str) -> list[str]:
+        """The pieces of ``text``, one per id of ``encode(text)``, where an unknown piece reads
+        as the (normalised) text it stands for: ``▁ 東京``, not ``▁ <unk>``. The axes a reader
+        sees then show what they typed."""
+        return self.sp.encode(text, out_type=str)
+
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode([int(i) for i in ids if int(i) not in SPECIAL_IDS])
 

@@ -58,7 +58,7 @@ def check_variant(name) -> str:
 @dataclass
 class Translation:
     variant: str
-    source_pieces: list[str]
+    source_pieces: list[str]         # an unknown piece reads as the text it stands for
     hypotheses: list[Hypothesis]
     target_pieces: list[list[str]]   # per hypothesis, EOS shown as "</s>"
     texts: list[str]                 # per hypothesis, detokenised
@@ -129,5 +129,5 @@ class Translator:
                           max_len=MAX_OUTPUT)
         else:
             hyps = greedy(model, [ids], max_len=MAX_OUTPUT)
-        return Translation(variant, self.tok.pieces(ids), hyps, [self._pieces(h.tokens) for h in hyps],
+        return Translation(variant, self.tok.text_pieces(text), hyps, [self._pieces(h.tokens) for h in hyps],
                            [self.tok.decode(h.tokens) for h in hyps])

@@ -50,6 +50,15 @@ def test_unknown_characters_become_unk(tok):
     assert UNK_ID in ids
 
 
+def test_text_pieces_spell_out_unknown_pieces(tok):
+    text = "Ich mag 東京 und $$ sehr 😀."
+    ids, pieces = tok.encode(text), tok.text_pieces(text)
+    assert len(pieces) == len(ids) and ids.count(UNK_ID) >= 3
+    assert [p for i, p in zip(ids, pieces) if i != UNK_ID] == [p for i, p in zip(ids, tok.pieces(ids)) if i != UNK_ID]
+    assert "<unk>" not in pieces and {"東京", "$$", "😀"} <= set(pieces)
+    assert words_from_pieces(pieces) == ["Ich", "mag", "東京", "und", "$$", "sehr", "😀."]
+
+
 @PROPS
 @given(st.text(max_size=40))
 def test_encode_never_yields_pad_bos_eos(text):
@@ -57,7 +66,7 @@ def test_encode_never_yields_pad_bos_eos(text):
     ids = tok.encode(text)
     assert all(0 <= i < tok.vocab_size and i not in (PAD_ID, BOS_ID, EOS_ID) for i in ids)
     assert ids == tok.encode(text)
-    assert len(tok.pieces(ids)) == len(ids)
+    assert len(tok.pieces(ids)) == len(ids) == len(tok.text_pieces(text))
 
 
 _SHIPPED: list[Tokenizer] = []

@@ -407,6 +407,20 @@ def test_unusual_characters_translate_with_a_note(tr, text, note):
     assert views["panels"]["dot"]["heatmap"] is not None
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_axes_show_unknown_text_as_typed(tr):
+    """An unknown piece is labelled with what the user typed (東京, $$), not <unk>, on the
+    heatmap, in click-to-align, the export and the API."""
+    result, views = handlers.compare(tr, "Ich mag 東京 und $$ sehr.", ["dot"])
+    assert {"東京", "$$"} <= set(result["source_pieces"]) and "<unk>" not in result["source_pieces"]
+    assert any(label.startswith("東京") for label, _ in handlers.align(result, "dot", 0))
+    assert "東京" in handlers.export_data(result, words=True)["variants"]["dot"]["hypotheses"][0]["source_tokens"]
+    assert "東京" in handlers.translate_api(tr, "Ich mag 東京.", "dot")["source_tokens"]
+    with_cjk = plots.to_array(views["panels"]["dot"]["heatmap"])
+    result["source_pieces"] = ["<unk>" if p == "東京" else p for p in result["source_pieces"]]
+    assert not np.array_equal(with_cjk, plots.to_array(handlers.render(result)["panels"]["dot"]["heatmap"]))
+
+
 def test_newlines_are_plain_whitespace(tr):
     result, _ = handlers.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
     assert result["text"] == "Es sieht nach Regen aus." and result["notes"] == []
