@@ -490,7 +490,7 @@ def compare(tr: Translator | None, text, variants, method="greedy", beam=5, n_be
     """Translate and render: returns (result, views); see translate_all and render."""
     result = translate_all(tr, text, variants, method, beam, n_best, temperature, seed)
     for n in result["notes"]:
-        gr.Warning(n)
+        gr.Warning(html.escape(n))      # a toast renders HTML; the note quotes the user's characters
     return result, render(result, bool(words))
 
 
@@ -517,7 +517,7 @@ def step_view(result: dict | None, t, words: bool = False) -> dict:
         groups = target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
         m, rows, cols = matrix_view(result, h, words)
         T = len(groups)
-        unit = "words" if words else "steps"
+        unit = ("word" if words else "step") + ("" if T == 1 else "s")
         if t < 1 or t > T:
             out[v] = {"md": f"**{v}** finished after {T} {unit}.", "alpha": None, "bars": None,
                       "candidates": None}

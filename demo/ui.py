@@ -25,6 +25,8 @@ from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENT
                     length_series, load_cards, load_examples, load_translator, md_escape, render, step_view, translate_api)
 
 
+RESULT_TTL_S = 3600      # a session's last result (kept for the slider, clicks, export) lives this long
+
 # ---- the page ------------------------------------------------------------------------------
 
 def is_figure(value) -> bool:
@@ -107,7 +109,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         return plots.to_array(plots.score_by_length(length_series(cards), counts=length_counts(cards)))
 
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
-        state = gr.State(None)
+        state = gr.State(None, time_to_live=RESULT_TTL_S)
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
                     "sentence, compare the translations and where each model looked (α_{t,i}: how much output "
@@ -242,8 +244,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             if with_diag and result is not None:
                 t = diagnostics_tables(result)
                 out += [t["summary"], t["coverage"], t["entropy"], None]
-            else:
-                out += [gr.update()] * 4
+            else:       # same result in another unit: the files exported in the old one go
+                out += [gr.update()] * 3 + [None]
             return out
 
         def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_):

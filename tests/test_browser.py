@@ -3,6 +3,8 @@ sentence, compare, see every variant's translation and heatmap, step through
 decoding, click to align, and keep a screenshot."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import expect, sync_playwright
 
 from demo.handlers import load_examples
@@ -13,9 +15,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
         "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser-page.png"   # kept after the run
 
 
-def test_compare_step_and_align_in_chromium(app_url, tmp_path):
+def test_compare_step_and_align_in_chromium(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -38,13 +41,20 @@ def test_compare_step_and_align_in_chromium(app_url, tmp_path):
                     page.wait_for_function("(el) => el.complete && el.naturalWidth > 100", arg=img.element_handle())
             expect(page.locator("#status")).to_contain_text("Reference")
 
-            # step through decoding: move the slider to t = 3
+            # step through decoding: move the slider (its range handle, by keyboard) to t = 3
             expect(page.locator("#step-md-additive")).to_contain_text("t = 1", timeout=TIMEOUT_MS)
-            number = page.locator("#step input[type=number]")
-            number.fill("3")
-            number.press("Enter")
+            handle = page.locator("#step input[type=range]")
+            handle.focus()
+            handle.press("ArrowRight")
+            handle.press("ArrowRight")
+            expect(handle).to_have_value("3")
             for v in VARIANTS:
                 expect(page.locator(f"#step-md-{v}")).to_contain_text("t = 3", timeout=TIMEOUT_MS)
+            # and its number box, to t = 2
+            number = page.locator("#step input[type=number]")
+            number.fill("2")
+            number.press("Enter")
+            expect(page.locator("#step-md-dot")).to_contain_text("t = 2", timeout=TIMEOUT_MS)
             bars = page.locator("#bars-additive img")
             bars.scroll_into_view_if_needed()
             expect(bars).to_be_visible()
@@ -54,9 +64,9 @@ def test_compare_step_and_align_in_chromium(app_url, tmp_path):
             page.locator("#tokens-additive .token").nth(1).click()
             expect(page.locator("#align-additive")).to_contain_text("%", timeout=TIMEOUT_MS)
 
-            shot = tmp_path / "page.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            assert SCREENSHOT.stat().st_size > 10_000
 
             # user text is shown as text, never run as HTML
             dialogs = []
