@@ -93,6 +93,8 @@ def test_cjk_renders_with_noto_when_installed():
 def test_arabic_renders_glyphs():
     bmp, _ = plots.text_bitmap("مرحبا")
     assert bmp.max() > 0 and bmp.shape[1] > 10
+    # shaped: the letters join into one word, narrower than the same letters drawn apart
+    assert plots.text_width("مرحبا") < sum(plots.text_width(c) for c in "مرحبا") - 4
 
 
 def test_colour_scale_is_fixed_zero_to_one():
