@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from demo import handlers, plots, ui
-from seq2seq import checkpoint as ckpt
+from seq2seq import checkpoint as ckpt, data
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import word_groups, words_from_pieces
 from seq2seq.translator import MAX_BEAM, MAX_CHARS
@@ -123,10 +123,12 @@ def test_examples_come_from_test_split():
     assert 8 <= len(pairs) <= 12
     for src, ref in pairs:
         assert 4 <= len(src.split()) <= 15 and ref
-    test_tsv = Path(__file__).resolve().parent.parent / "data" / "test.tsv"
-    if test_tsv.exists():
-        lines = set(test_tsv.read_text(encoding="utf-8").splitlines())
-        assert all(f"{s}\t{r}" in lines for s, r in pairs)
+    if not data.DING_PATH.is_file():
+        pytest.skip(f"{data.DING_PATH} not installed (apt-get install trans-de-en)")
+    assert set(pairs) <= set(data.read_ding(data.DING_PATH, "test"))
+    for split in ("train", "dev"):          # no line of another split holds an example's German
+        for line in data.iter_split_lines(data.DING_PATH, split):
+            assert not any(src in line for src, _ in pairs), (split, line)
 
 
 # ---- words, not pieces ------------------------------------------------------------------------
