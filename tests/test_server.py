@@ -46,6 +46,7 @@ def test_beam_through_the_api(client):
 @pytest.mark.parametrize("text, variant, message", [
     ("", "additive", "empty"), ("   ", "additive", "empty"), (None, "additive", "No text"),
     ("x" * 501, "additive", "limit"), ("Hallo", "bogus", "Unknown variant"), ("Hallo", None, "variant"),
+    ("ä " * 200, "additive", "pieces"),
 ])
 def test_bad_input_is_a_clean_client_error(client, text, variant, message):
     from gradio_client.exceptions import AppError
@@ -58,3 +59,27 @@ def test_bad_input_is_a_clean_client_error(client, text, variant, message):
 def test_only_translate_is_public(client):
     info = client.view_api(print_info=False, return_format="dict")
     assert list(info["named_endpoints"]) == ["/translate"]
+
+
+@pytest.mark.parametrize("text", ["Ich mag 😀 sehr.", "Hallo مرحبا", "Hallo\x00Welt\u200b!", "Ich mag 東京."])
+def test_unusual_characters_translate_through_the_api(client, text):
+    out = client.predict(text, "dot", api_name="/translate")
+    m = np.array(out["attention"])
+    assert isinstance(out["translation"], str) and m.shape == (len(out["target_tokens"]), len(out["source_tokens"]))
+    assert "<unk>" not in out["source_tokens"]
+
+
+def test_lone_surrogate_through_raw_http(app_url):
+    """A lone surrogate cannot even leave gradio_client (UTF-8 refuses it), but JSON can
+    carry one as an escape: the app answers with its message."""
+    import json
+    import urllib.request
+
+    body = b'{"data": ["Hallo \\ud800 Welt", "additive", "greedy", 5, 1.0, 0]}'
+    base = app_url.rstrip("/") + "/gradio_api/call/translate"
+    req = urllib.request.Request(base, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        event_id = json.load(r)["event_id"]
+    with urllib.request.urlopen(f"{base}/{event_id}", timeout=60) as r:
+        stream = r.read().decode("utf-8")
+    assert "event: error" in stream and "lone surrogate" in stream and "Traceback" not in stream
