@@ -30,6 +30,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
@@ -39,6 +40,9 @@ from seq2seq.attention import FORMULAS, VARIANTS
 from seq2seq.tokenizer import EOS_ID, UNK_ID, word_groups, words_from_pieces
 from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, METHODS, InputError, Translator,
                                 clean_input)
+
+if TYPE_CHECKING:          # at run time, imported where it draws (see above)
+    from . import plots
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")
 NEVER_ATTENDED = 0.2      # coverage Σ_t α_{t,i} of a source word below this: never attended
@@ -214,8 +218,9 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
     if UNK_ID in ids:
         unknown = sorted({c for c in text if c.strip() and UNK_ID in tr.tok.encode(c)})
         shown = " ".join(unknown[:12]) if unknown else "some characters"
-        notes.append(f"The models have never seen {shown}: each becomes the unknown piece <unk> "
-                     "(emoji and non-Latin scripts are outside the German–English vocabulary).")
+        notes.append(f"The models have never seen {shown}: each becomes the unknown piece <unk> to them, "
+                     "labelled here with what you typed (emoji and non-Latin scripts are outside the "
+                     "German–English vocabulary).")
     if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
         notes.append("The text contains right-to-left script; the models were trained on German only.")
     result = {"text": text, "source_pieces": tr.tok.text_pieces(text), "settings": settings, "notes": notes,
@@ -392,6 +397,23 @@ def heatmap_canvas(result: dict, variant: str, hyp_index: int = 0, words: bool =
     return plots.heatmap_canvas(m, rows, cols, title, left_px=left_px, grid=grid)
 
 
+def heatmap_layout(result: dict, words: bool = False) -> tuple[int, tuple[int, int]]:
+    """(left margin in pixels, grid) for every heatmap of a result: the widest target label
+    and the longest output among all its hypotheses, so that all of them share one cell size
+    and one left margin, and the source columns line up across variants."""
+    from . import plots
+
+    labels, longest = [], 0
+    for e in result["variants"].values():
+        for h in e.get("hypotheses", []):
+            if h["attention"] is not None:
+                rows = target_words(h["pieces"]) if words else h["pieces"]
+                labels += rows
+                longest = max(longest, len(rows))
+    cols = words_from_pieces(result["source_pieces"]) if words else result["source_pieces"]
+    return plots.label_width(labels), (longest, len(cols))
+
+
 def _same_width(canvases: list[plots.Canvas]) -> None:
     """Pad the heatmaps on the right (white) to one width: with one left margin, the source
     columns then sit at the same pixels in every variant's image."""
@@ -412,16 +434,7 @@ def render(result: dict, words: bool = False) -> dict:
 
     settings = result["settings"]
     panels = {}
-    # one left margin and one cell size for all heatmaps, so the source columns line up across variants
-    labels, longest = [], 0
-    for e in result["variants"].values():
-        for h in e.get("hypotheses", []):
-            if h["attention"] is not None:
-                rows = target_words(h["pieces"]) if words else h["pieces"]
-                labels += rows
-                longest = max(longest, len(rows))
-    left = plots.label_width(labels)
-    grid = (longest, len(words_from_pieces(result["source_pieces"]) if words else result["source_pieces"]))
+    left, grid = heatmap_layout(result, words)
     canvases = []          # every heatmap of the request, drawn first to give them one width
     steps = 1
     for v in VARIANTS:
@@ -609,10 +622,10 @@ def export(result: dict | None, words: bool = False) -> list[str]:
     data = export_data(result, words)
     (d / "attention.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     files = [str(d / "attention.json")]
+    left, grid = heatmap_layout(result, words)          # the page's layout, so the files compare as well
     for v, e in result["variants"].items():
         if "hypotheses" in e and e["hypotheses"][0]["attention"] is not None:
-            m, rows, cols = matrix_view(result, e["hypotheses"][0], words)
-            fig = plots.heatmap(m, rows, cols, f"{v}: α (%), target × source {_unit(words)}")
+            fig = heatmap_canvas(result, v, 0, words, left, grid=grid).figure()
             path = d / f"attention-{v}.png"
             plots.to_png(fig, path)
             files.append(str(path))

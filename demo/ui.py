@@ -26,6 +26,7 @@ from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENT
 
 
 RESULT_TTL_S = 3600      # a session's last result (kept for the slider, clicks, export) lives this long
+                         # after its compare; then the slider and clicks do nothing and Export asks for one
 
 # ---- the page ------------------------------------------------------------------------------
 

@@ -103,6 +103,9 @@ def test_heatmaps_of_different_lengths_share_cells_and_source_columns():
     assert short.shape[0] < long_.shape[0]
     lines = _column_lines(short)
     assert len(lines) >= S and lines == _column_lines(long_)
+    exported = {Path(f).name: f for f in handlers.export(result)}             # the files keep the layout
+    files = [np.asarray(Image.open(exported[f"attention-{v}.png"]).convert("RGB")) for v in ("dot", "additive")]
+    assert _column_lines(files[0]) == _column_lines(files[1]) == lines
 
 
 def test_only_selected_variants_are_shown(tr):
@@ -411,8 +414,8 @@ def test_unusual_characters_translate_with_a_note(tr, text, note):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_axes_show_unknown_text_as_typed(tr):
-    """An unknown piece is labelled with what the user typed (東京, $$), not <unk>, on the
-    heatmap, in click-to-align, the export and the API."""
+    """An unknown piece is labelled with what the user typed (東京, $$; after the tokenizer's
+    NFKC normalisation), not <unk>, on the heatmap, in click-to-align, the export and the API."""
     result, views = handlers.compare(tr, "Ich mag 東京 und $$ sehr.", ["dot"])
     assert {"東京", "$$"} <= set(result["source_pieces"]) and "<unk>" not in result["source_pieces"]
     assert any(label.startswith("東京") for label, _ in handlers.align(result, "dot", 0))
