@@ -60,6 +60,9 @@ NO_ATTENTION = ("**No attention**: this model conditions only on the final encod
 LARGE_HEATMAP_NOTE = ("This input is long, so its heatmaps are large and the page shows them scaled down: open "
                       "one full screen (⛶) or download it to read every cell, or click an output token to list "
                       "its row of α in percent.")
+FILLED_UNKNOWN_NOTE = ("Where a model wrote the unknown piece <unk>, its translation shows instead the source "
+                       "piece that step attended to most (argmax of α_t), as attention-based translators do for "
+                       "names; the none variant has no attention, so its <unk> are left out.")
 CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %); every heatmap uses the same 0–1 colour "
              "scale and the same source axis.")
 
@@ -231,6 +234,7 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
     # variants decode side by side on the machine's cores.
     with ThreadPoolExecutor(max_workers=max(1, min(TRANSLATE_WORKERS, len(ready)))) as pool:
         futures = {v: pool.submit(tr.translate, text, v, method=settings["method"], **kw) for v in ready}
+    translations = []
     for v in chosen:
         if v not in tr.models:
             result["variants"][v] = {"missing": f"The {v} model is not installed, so it cannot translate."}
@@ -239,6 +243,7 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
             t = futures[v].result()
         except InputError as exc:
             raise error(str(exc)) from None
+        translations.append(t)
         hyps = []
         for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts):
             att = h.attention
@@ -252,6 +257,8 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
                 "candidates": [[(_piece(tr, i), float(p)) for i, p in step] for step in h.candidates],
             })
         result["variants"][v] = {"hypotheses": hyps}
+    if any(UNK_ID in h.tokens and h.attention is not None for t in translations for h in t.hypotheses):
+        notes.append(FILLED_UNKNOWN_NOTE)
     return result
 
 

@@ -13,7 +13,7 @@ import torch
 from . import checkpoint as ckpt
 from .attention import VARIANTS
 from .search import Hypothesis, beam_search, greedy, sample
-from .tokenizer import EOS_ID, Tokenizer
+from .tokenizer import EOS_ID, UNK_ID, Tokenizer
 
 # Limits on user input, enforced on the server (one source of truth).
 MAX_CHARS = 500          # characters, checked before tokenising
@@ -55,13 +55,34 @@ def check_variant(name) -> str:
     return name
 
 
+def fill_unknown(ids: list[int], attention, source_pieces: list[str], tok: Tokenizer) -> str:
+    """Detokenised output in which each unknown piece (``<unk>``) becomes the source piece that
+    its step attended to most, argmax_i α_{t,i}: the classic unknown-word replacement, which
+    copies names and other words the vocabulary lacks (東京 → 東京). Without attention
+    (``None``) or without unknown pieces this is ``tok.decode(ids)``.
+
+    ids (T,) output ids; attention (T, S); source_pieces (S,), from ``tok.text_pieces``."""
+    if attention is None or UNK_ID not in ids:
+        return tok.decode(ids)
+    pieces = tok.pieces(ids)
+    out = []
+    for t, (i, piece) in enumerate(zip(ids, pieces)):
+        if i == UNK_ID:
+            out.append(source_pieces[int(attention[t].argmax())].replace("▁", ""))
+        elif i == EOS_ID:
+            break
+        else:
+            out.append(piece)
+    return " ".join("".join(out).replace("▁", " ").split())
+
+
 @dataclass
 class Translation:
     variant: str
     source_pieces: list[str]         # an unknown piece reads as the text it stands for
     hypotheses: list[Hypothesis]
     target_pieces: list[list[str]]   # per hypothesis, EOS shown as "</s>"
-    texts: list[str]                 # per hypothesis, detokenised
+    texts: list[str]                 # per hypothesis, detokenised, unknown pieces filled in (fill_unknown)
 
     @property
     def best(self) -> Hypothesis:
@@ -129,5 +150,6 @@ class Translator:
                           max_len=MAX_OUTPUT)
         else:
             hyps = greedy(model, [ids], max_len=MAX_OUTPUT)
-        return Translation(variant, self.tok.text_pieces(text), hyps, [self._pieces(h.tokens) for h in hyps],
-                           [self.tok.decode(h.tokens) for h in hyps])
+        source = self.tok.text_pieces(text)
+        return Translation(variant, source, hyps, [self._pieces(h.tokens) for h in hyps],
+                           [fill_unknown(h.tokens, h.attention, source, self.tok) for h in hyps])

@@ -9,9 +9,9 @@ from hypothesis import given, settings, strategies as st
 
 from seq2seq.attention import VARIANTS
 from seq2seq.search import max_output_len
-from seq2seq.tokenizer import EOS_ID
+from seq2seq.tokenizer import EOS_ID, UNK_ID
 from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, InputError, Translator,
-                                check_variant, clean_input)
+                                check_variant, clean_input, fill_unknown)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,8 @@ def test_translate(tr, variant, method):
     for hyp, pieces, txt in zip(res.hypotheses, res.target_pieces, res.texts):
         assert len(pieces) == len(hyp.tokens) <= max_output_len(len(ids), MAX_OUTPUT)
         assert pieces[-1] == "</s>" if hyp.tokens[-1] == EOS_ID else "</s>" not in pieces
-        assert txt == tr.tok.decode(hyp.tokens)
+        if UNK_ID not in hyp.tokens or hyp.attention is None:
+            assert txt == tr.tok.decode(hyp.tokens)
         if variant == "none":
             assert hyp.attention is None
         else:
@@ -150,3 +151,29 @@ def test_half_precision_translator(tiny_assets):
             else:
                 assert h.attention.dtype == np.float32
                 np.testing.assert_allclose(h.attention.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_unknown_output_pieces_copy_the_source_piece_they_attend_to(tr):
+    tok = tr.tok
+    source = tok.text_pieces("Ich fahre nach 東京.")
+    tokyo = source.index("東京")
+    ids = tok.encode("I drive to") + [tok.sp.piece_to_id("▁"), UNK_ID, tok.sp.piece_to_id("."), EOS_ID]
+    att = np.full((len(ids), len(source)), 0.01)
+    att[ids.index(UNK_ID), tokyo] = 0.9
+    assert fill_unknown(ids, att, source, tok) == "I drive to 東京."
+    assert fill_unknown(ids, None, source, tok) == tok.decode(ids)          # no attention: nothing to copy
+    known = tok.encode("I drive to Berlin.") + [EOS_ID]
+    assert fill_unknown(known, np.full((len(known), len(source)), 0.1), source, tok) == tok.decode(known)
+
+
+def test_translate_fills_in_unknown_output_pieces(tr, monkeypatch):
+    from seq2seq import translator as translator_module
+    from seq2seq.search import Hypothesis
+
+    text = "Ich fahre nach 東京."
+    source = tr.tok.text_pieces(text)
+    ids = tr.tok.encode("to") + [tr.tok.sp.piece_to_id("▁"), UNK_ID, EOS_ID]
+    heads = np.full((len(ids), 1, len(source)), 0.01, np.float32)
+    heads[ids.index(UNK_ID), 0, source.index("東京")] = 0.9
+    monkeypatch.setattr(translator_module, "greedy", lambda *a, **k: [Hypothesis(ids, [-0.1] * len(ids), heads)])
+    assert tr.translate(text, "dot").texts == ["to 東京"]

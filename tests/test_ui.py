@@ -426,6 +426,28 @@ def test_axes_show_unknown_text_as_typed(tr):
     assert not np.array_equal(with_cjk, plots.to_array(handlers.render(result)["panels"]["dot"]["heatmap"]))
 
 
+def test_filled_unknown_output_is_noted(tr, monkeypatch):
+    """When a model writes <unk>, the translation copies the attended source piece and the
+    page says so (the shipped models' behaviour on such input is not fixed, so force it)."""
+    from seq2seq import translator as translator_module
+
+    real = translator_module.Translator.translate
+
+    def unk_first(self, text, variant, **kw):
+        t = real(self, text, variant, **kw)
+        h = t.hypotheses[0]
+        h.tokens[0] = handlers.UNK_ID
+        if h.heads is not None:
+            t.texts[0] = translator_module.fill_unknown(h.tokens, h.attention, t.source_pieces, self.tok)
+        return t
+    monkeypatch.setattr(translator_module.Translator, "translate", unk_first)
+    result, views = handlers.compare(tr, "Ich mag 東京.", ["dot"])
+    assert handlers.FILLED_UNKNOWN_NOTE in result["notes"]
+    att = result["variants"]["dot"]["hypotheses"][0]["attention"]
+    copied = result["source_pieces"][int(att[0].argmax())].replace("▁", "")
+    assert result["variants"]["dot"]["hypotheses"][0]["text"].startswith(copied)
+
+
 def test_newlines_are_plain_whitespace(tr):
     result, _ = handlers.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
     assert result["text"] == "Es sieht nach Regen aus." and result["notes"] == []
