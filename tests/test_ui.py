@@ -426,6 +426,7 @@ def test_axes_show_unknown_text_as_typed(tr):
     assert not np.array_equal(with_cjk, plots.to_array(handlers.render(result)["panels"]["dot"]["heatmap"]))
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")   # gr.Warning outside a running app
 def test_filled_unknown_output_is_noted(tr, monkeypatch):
     """When a model writes <unk>, the translation copies the attended source piece and the
     page says so (the shipped models' behaviour on such input is not fixed, so force it)."""
