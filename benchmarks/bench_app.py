@@ -75,6 +75,24 @@ def png_encoder():
     return encode
 
 
+def full_request(tr, text: str, encode_png, method: str = "greedy", beam: int = 5, n_best: int = 1,
+                 gallery=None) -> dict:
+    """What one click on "Translate and compare" runs on the server: translate and draw
+    (compare), the diagnostics tables, and the PNG encoding of every heatmap (and, given the
+    n-best ``gallery`` component, of every n-best heatmap)."""
+    from demo import handlers
+    from seq2seq.attention import VARIANTS
+
+    result, views = handlers.compare(tr, text, list(VARIANTS), method, beam, n_best)
+    handlers.diagnostics_tables(result)
+    encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
+    if gallery is not None:
+        for pv in views["panels"].values():
+            if pv.get("nbest"):
+                gallery.postprocess(pv["nbest"])
+    return result
+
+
 def cold_start(assets: Path, runs: int = 5) -> list[float]:
     """What ``python app.py`` does before it starts serving: imports, loading the models,
     building the page. ``runs`` fresh interpreters each run ``import app`` (or, for other
@@ -119,13 +137,8 @@ def cold_start(assets: Path, runs: int = 5) -> list[float]:
     build = "import app; demo = app.demo" if default else f"from demo.ui import build_demo; demo = build_demo({str(assets)!r})"
     first = ("import sys, time; sys.path.insert(0, %r)\n"
              "%s\n"
-             "from demo import handlers; from seq2seq.attention import VARIANTS\n"
-             "sys.path.insert(0, %r); from bench_app import png_encoder; encode = png_encoder()\n"
-             "t = time.perf_counter()\n"
-             "result, views = handlers.compare(demo.translator, %r, list(VARIANTS))\n"
-             "handlers.diagnostics_tables(result)\n"
-             "encode(pv['heatmap'] for pv in views['panels'].values() if pv.get('heatmap') is not None)\n"
-             "print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
+             "sys.path.insert(0, %r); from bench_app import full_request, png_encoder; encode = png_encoder()\n"
+             "t = time.perf_counter(); full_request(demo.translator, %r, encode); print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
     first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
                                    env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
     print(f"  the first compare request after start-up (it imports matplotlib): {1000 * first_s:.0f} ms")
@@ -208,12 +221,7 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
     def request(text):
-        """What one click on "Translate and compare" runs on the server: translate and draw
-        (compare), the diagnostics tables, and the PNG encoding of every heatmap."""
-        result, views = handlers.compare(tr, text, variants)
-        handlers.diagnostics_tables(result)
-        encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
-        return result
+        return full_request(tr, text, encode_png)
 
     for i in range(args.warmup):
         request(texts[i % len(texts)])
@@ -279,9 +287,7 @@ def largest_request(tr, texts: list[str], encode_png) -> None:
     raises the process's peak RSS, which it reports."""
     import resource
 
-    from demo import handlers
     from demo.ui import FigureGallery
-    from seq2seq.attention import VARIANTS
     from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES
 
     text = ""
@@ -290,13 +296,8 @@ def largest_request(tr, texts: list[str], encode_png) -> None:
         if len(longer) > MAX_CHARS or len(tr.tok.encode(longer)) > MAX_PIECES:
             break
         text = longer
-    gallery = FigureGallery(render=False)
     t0 = time.perf_counter()
-    result, views = handlers.compare(tr, text, list(VARIANTS), "beam", MAX_BEAM, MAX_BEAM)
-    encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
-    for pv in views["panels"].values():
-        if pv.get("nbest"):
-            gallery.postprocess(pv["nbest"])
+    result = full_request(tr, text, encode_png, "beam", MAX_BEAM, MAX_BEAM, gallery=FigureGallery(render=False))
     took = time.perf_counter() - t0
     if len(tr.tok.encode(text)) < MAX_PIECES // 2:
         print(f"note: only {len(texts)} sentences to join (no data/test.tsv?), so the largest request below is "

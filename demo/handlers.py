@@ -39,7 +39,7 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import FORMULAS, VARIANTS
 from seq2seq.tokenizer import EOS_ID, UNK_ID, word_groups, words_from_pieces
 from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, METHODS, InputError, Translator,
-                                clean_input)
+                                clean_input, fills_unknown)
 
 if TYPE_CHECKING:          # at run time, imported where it draws (see above)
     from . import plots
@@ -234,7 +234,6 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
     # variants decode side by side on the machine's cores.
     with ThreadPoolExecutor(max_workers=max(1, min(TRANSLATE_WORKERS, len(ready)))) as pool:
         futures = {v: pool.submit(tr.translate, text, v, method=settings["method"], **kw) for v in ready}
-    translations = []
     for v in chosen:
         if v not in tr.models:
             result["variants"][v] = {"missing": f"The {v} model is not installed, so it cannot translate."}
@@ -243,7 +242,6 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
             t = futures[v].result()
         except InputError as exc:
             raise error(str(exc)) from None
-        translations.append(t)
         hyps = []
         for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts):
             att = h.attention
@@ -257,7 +255,7 @@ def translate_all(tr: Translator | None, text, variants, method="greedy", beam=5
                 "candidates": [[(_piece(tr, i), float(p)) for i, p in step] for step in h.candidates],
             })
         result["variants"][v] = {"hypotheses": hyps}
-    if any(UNK_ID in h.tokens and h.attention is not None for t in translations for h in t.hypotheses):
+    if any(fills_unknown(h.tokens, h.attention) for f in futures.values() for h in f.result().hypotheses):
         notes.append(FILLED_UNKNOWN_NOTE)
     return result
 

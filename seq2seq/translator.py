@@ -13,7 +13,7 @@ import torch
 from . import checkpoint as ckpt
 from .attention import VARIANTS
 from .search import Hypothesis, beam_search, greedy, sample
-from .tokenizer import EOS_ID, UNK_ID, Tokenizer
+from .tokenizer import EOS_ID, SPECIAL_IDS, UNK_ID, Tokenizer
 
 # Limits on user input, enforced on the server (one source of truth).
 MAX_CHARS = 500          # characters, checked before tokenising
@@ -55,6 +55,11 @@ def check_variant(name) -> str:
     return name
 
 
+def fills_unknown(ids: list[int], attention) -> bool:
+    """Whether ``fill_unknown`` replaces anything: an unknown piece, and attention to copy by."""
+    return attention is not None and UNK_ID in ids
+
+
 def fill_unknown(ids: list[int], attention, source_pieces: list[str], tok: Tokenizer) -> str:
     """Detokenised output in which each unknown piece (``<unk>``) becomes the source piece that
     its step attended to most, argmax_i α_{t,i}: the classic unknown-word replacement, which
@@ -62,16 +67,13 @@ def fill_unknown(ids: list[int], attention, source_pieces: list[str], tok: Token
     (``None``) or without unknown pieces this is ``tok.decode(ids)``.
 
     ids (T,) output ids; attention (T, S); source_pieces (S,), from ``tok.text_pieces``."""
-    if attention is None or UNK_ID not in ids:
+    if not fills_unknown(ids, attention):
         return tok.decode(ids)
-    pieces = tok.pieces(ids)
     out = []
-    for t, (i, piece) in enumerate(zip(ids, pieces)):
+    for t, (i, piece) in enumerate(zip(ids, tok.pieces(ids))):
         if i == UNK_ID:
             out.append(source_pieces[int(attention[t].argmax())].replace("▁", ""))
-        elif i == EOS_ID:
-            break
-        else:
+        elif i not in SPECIAL_IDS:                       # as decode: no <s>, </s>, <pad>
             out.append(piece)
     return " ".join("".join(out).replace("▁", " ").split())
 
