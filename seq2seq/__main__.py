@@ -10,10 +10,12 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import data
+from . import tatoeba
 from .attention import VARIANTS
 
 DATA_DIR = Path("data")
 RUNS_DIR = Path("runs")
+TATOEBA_FILES = {"dev": "tatoeba-dev.tsv", "test": "tatoeba-test.tsv"}
 
 
 def cmd_prepare(args) -> int:
@@ -30,12 +32,45 @@ def cmd_prepare(args) -> int:
     if args.keep_tokenizer and not tokenizer.is_file():
         print(f"error: --keep-tokenizer, but there is no tokenizer at {tokenizer}", file=sys.stderr)
         return 2
-    counts = {}
+    splits = {split: data.read_tsv(corpus, split) if args.tsv else data.read_ding(corpus, split, rules)
+              for split in data.SPLITS}
+    counts = {split: {"lines": sum(1 for _ in data.iter_split_lines(corpus, split)), "pairs": len(pairs)}
+              for split, pairs in splits.items()}
     for split in data.SPLITS:
-        pairs = data.read_tsv(corpus, split) if args.tsv else data.read_ding(corpus, split, rules)
-        counts[split] = {"lines": sum(1 for _ in data.iter_split_lines(corpus, split)), "pairs": len(pairs)}
-        data.write_tsv(Path(args.out) / f"{split}.tsv", pairs)
-        print(f"{split}: {counts[split]['lines']} lines → {len(pairs)} pairs", file=sys.stderr)
+        print(f"{split}: {counts[split]['lines']} lines → {counts[split]['pairs']} pairs", file=sys.stderr)
+    sentence_splits = {}
+    if args.tatoeba:
+        try:
+            sentence_splits = tatoeba.read_splits(args.tatoeba)
+        except tatoeba.TatoebaError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print("tatoeba: " + ", ".join(f"{s} {len(p)} pairs" for s, p in sentence_splits.items()), file=sys.stderr)
+    # 1) no German sentence that is scored (dev or test, either corpus) is trained on
+    held_out = {de for corpus_splits in (splits, sentence_splits) for s in ("dev", "test")
+                for de, _ in corpus_splits.get(s, [])}
+    splits["train"], dropped = tatoeba.drop_held_out(splits["train"], held_out)
+    info_tatoeba = None
+    if args.tatoeba:
+        sentence_splits["train"], dropped_tatoeba = tatoeba.drop_held_out(sentence_splits["train"], held_out)
+        info_tatoeba = {"path": str(args.tatoeba), "sha256": ckpt.sha256_file(Path(args.tatoeba)),
+                        "expected_sha256": tatoeba.EXPORT_SHA256,
+                        "splits": {s: {"pairs": len(p)} for s, p in sentence_splits.items()},
+                        "dropped_held_out_german": len(dropped_tatoeba)}
+        print(f"tatoeba train: dropped {len(dropped_tatoeba)} pairs whose German is a dev or test sentence",
+              file=sys.stderr)
+    counts["train"]["pairs"] = len(splits["train"])
+    print(f"ding train: dropped {len(dropped)} pairs whose German is a dev or test sentence", file=sys.stderr)
+    # 2) the training mix: every pair of both corpora once (README, "Data and split")
+    out = Path(args.out)
+    data.write_tsv(out / "train.tsv", splits["train"] + sentence_splits.get("train", []))
+    for split in ("dev", "test"):
+        data.write_tsv(out / f"{split}.tsv", splits[split])
+        stale = out / TATOEBA_FILES[split]
+        if args.tatoeba:
+            data.write_tsv(stale, sentence_splits[split])
+        elif stale.exists():  # a Ding-only prepare must not leave another run's Tatoeba splits behind
+            stale.unlink()
     if not args.keep_tokenizer:
         train_pairs = data.read_tsv(Path(args.out) / "train.tsv")
         with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +92,8 @@ def cmd_prepare(args) -> int:
             fresh.replace(tokenizer)
         ckpt.write_manifest(assets)
     info = {"corpus": str(corpus), "format": "tsv" if args.tsv else "ding", "cleaning": rules.to_dict(),
-            "splits": counts, "vocab_size": Tokenizer(tokenizer).vocab_size,
+            "splits": counts, "dropped_held_out_german": len(dropped), "tatoeba": info_tatoeba,
+            "train_pairs": len(splits["train"]) + len(sentence_splits.get("train", [])), "vocab_size": Tokenizer(tokenizer).vocab_size,
             "tokenizer": {"sha256": ckpt.sha256_file(tokenizer), "trained": not args.keep_tokenizer},
             "command": args.invocation}
     (Path(args.out) / "prepare.json").write_text(json.dumps(info, indent=1) + "\n")
@@ -83,6 +119,9 @@ def cmd_train(args) -> int:
     tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
     train_pairs = data.read_tsv(data_dir / "train.tsv")
     dev_pairs = data.sample(data.read_tsv(data_dir / "dev.tsv"), args.dev_sample, seed=0)
+    if (data_dir / TATOEBA_FILES["dev"]).exists():  # a mix is tuned on both corpora's dev sentences
+        dev_pairs = {"ding": dev_pairs,
+                     "tatoeba": data.sample(data.read_tsv(data_dir / TATOEBA_FILES["dev"]), args.dev_sample, seed=0)}
     variants = list(VARIANTS) if args.variant == "all" else [args.variant]
     for variant in variants:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
@@ -246,6 +285,8 @@ def main(argv=None) -> int:
     pp = sub.add_parser("prepare", help="clean and split the corpus, train the tokenizer")
     pp.add_argument("--corpus", default=str(data.DING_PATH), help="Ding dictionary file (default: %(default)s)")
     pp.add_argument("--tsv", action="store_true", help="the corpus is source<TAB>target lines, not Ding")
+    pp.add_argument("--tatoeba", metavar="PATH", default=None,
+                    help="also read Tatoeba's English<TAB>German export (deu.txt) and train on both corpora")
     pp.add_argument("--out", default=str(DATA_DIR), help="where the split TSV files go")
     pp.add_argument("--assets", default=str(ckpt.ASSETS))
     pp.add_argument("--vocab", type=int, default=8000, help="sentencepiece vocabulary size")
@@ -278,7 +319,7 @@ def main(argv=None) -> int:
                     help="learning rate (default 2e-3); on a resumed run it restarts the rate there, "
                          "without it the saved rate goes on")
     pt.add_argument("--eval-every", type=int, default=250)
-    pt.add_argument("--dev-sample", type=int, default=1000)
+    pt.add_argument("--dev-sample", type=int, default=1000, help="dev pairs per corpus scored at each evaluation")
     pt.add_argument("--patience", type=int, default=8)
     pt.add_argument("--seed", type=int, default=1234)
     pt.add_argument("--threads", type=int, default=1, help="CPU threads")

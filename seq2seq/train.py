@@ -14,6 +14,7 @@ the checkpoint kept depends less on which step an evaluation happened to hit.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import platform
 import random
 import signal
@@ -174,9 +175,11 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     elif weights.exists() and not restart:
         shipped, info = ckpt.load_model(weights, config, assets)
         model.load_state_dict(shipped.state_dict())
-        for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware"):
-            meta[key] = info.get("training", {}).get(key, meta[key])
+        for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware", "dev_fingerprint"):
+            meta[key] = info.get("training", {}).get(key, meta.get(key))
         meta["history"] = info.get("history", [])
+        meta["warm_start"] = meta.get("warm_start") or {"from": str(weights), "sha256": ckpt.sha256_file(weights),
+                                                          "step": meta["step"]}
         meta["commands"] = info.get("commands") or ([info["command"]] if info.get("command") else [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
@@ -197,20 +200,32 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     tgt = tok.encode_batch([p[1] for p in train_pairs])
     keep = [i for i in range(len(src)) if 0 < len(src[i]) <= cfg.max_src_len and 0 < len(tgt[i]) <= 2 * cfg.max_src_len]
     src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
-    dev = dev_pairs[: cfg.dev_sample]
+    dev_sets = dev_pairs if isinstance(dev_pairs, dict) else {"dev": dev_pairs}
+    dev_sets = {name: pairs[: cfg.dev_sample] for name, pairs in dev_sets.items()}
+    fingerprint = dev_fingerprint(dev_sets)
+    if meta.get("dev_fingerprint") != fingerprint:
+        # A best score measured on other dev sentences is no bar for this dev set.
+        meta["best_chrf"], meta["bad_evals"], meta["dev_fingerprint"] = -1.0, 0, fingerprint
 
     def evaluate_and_keep_best() -> float:
-        """Dev chrF (which picks the best checkpoint) and BLEU, recorded in the history."""
+        """Dev chrF (which picks the best checkpoint) and BLEU, recorded in the history. With
+        several dev sets (one per corpus) the score is their mean, so each corpus counts alike."""
         model.eval()
+        by_set = {}
         with average.swapped_in() if average else nullcontext():
-            hyps = translate_corpus(model, tok, [p[0] for p in dev])
-            refs = [p[1] for p in dev]
-            score = chrf(hyps, refs)
+            for name, dev in dev_sets.items():
+                hyps, refs = translate_corpus(model, tok, [p[0] for p in dev]), [p[1] for p in dev]
+                by_set[name] = {"chrf": round(chrf(hyps, refs), 2), "bleu": round(bleu(hyps, refs), 2)}
+            score = sum(r["chrf"] for r in by_set.values()) / len(by_set)
             if score > meta["best_chrf"]:
                 ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         model.train()
-        meta["history"].append({"step": meta["step"], "dev_chrf": round(score, 2), "dev_bleu": round(bleu(hyps, refs), 2),
-                                "train_seconds": round(meta["train_seconds"], 1), "lr": optimizer.param_groups[0]["lr"]})
+        point = {"step": meta["step"], "dev_chrf": round(score, 2),
+                 "dev_bleu": round(sum(r["bleu"] for r in by_set.values()) / len(by_set), 2),
+                 "train_seconds": round(meta["train_seconds"], 1), "lr": optimizer.param_groups[0]["lr"]}
+        if len(by_set) > 1:
+            point["dev_by_corpus"] = by_set
+        meta["history"].append(point)
         if score > meta["best_chrf"]:
             meta["best_chrf"], meta["bad_evals"] = score, 0
         else:
@@ -290,6 +305,16 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
 PREPARE = "python -m seq2seq prepare"
 
 
+def dev_fingerprint(dev_sets: dict[str, list]) -> str:
+    """Which dev sentences a best score was measured on (a short sha256)."""
+    h = hashlib.sha256()
+    for name in sorted(dev_sets):
+        h.update(name.encode("utf-8") + b"\0")
+        for src, tgt in dev_sets[name]:
+            h.update(f"{src}\t{tgt}\n".encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
 def record_commands(commands: list[str], prepare_command: str | None, train_command: str) -> list[str]:
     """Every command that made these weights, in order: what reproduces them. The data's
     ``prepare`` command goes in before a training command whenever the data changed."""
@@ -318,7 +343,8 @@ def export_best(variant: str, run_dir: Path, assets: Path, meta: dict, cfg: Trai
                 command: str, data_info: dict) -> None:
     """Ship the best weights (fp16) with a config that records how they were trained."""
     model, _ = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", assets=None)
-    training = {k: meta[k] for k in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware")}
+    training = {k: meta[k] for k in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware",
+                                     "dev_fingerprint", "warm_start") if meta.get(k) is not None}
     training["best_chrf"] = round(training["best_chrf"], 2)
     training["train_seconds"] = round(training["train_seconds"], 1)
     weights, config = ckpt.model_paths(variant, assets)
