@@ -151,20 +151,27 @@ def cmd_evaluate(args) -> int:
     except (ckpt.CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    pairs = data.read_tsv(Path(args.data) / f"{args.split}.tsv")
+    test_sets = {"ding": data.read_tsv(Path(args.data) / f"{args.split}.tsv")}
+    tatoeba_file = Path(args.data) / TATOEBA_FILES[args.split]
+    if tatoeba_file.exists():
+        test_sets["tatoeba"] = data.read_tsv(tatoeba_file)
     if args.limit:
-        pairs = pairs[: args.limit]
-    sources, refs = [p[0] for p in pairs], [p[1] for p in pairs]
+        test_sets = {name: pairs[: args.limit] for name, pairs in test_sets.items()}
     results = {}
     for v in variants:
         t0 = time.time()
-        hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam, alpha=args.alpha)
+        by_corpus = {}
+        for name, pairs in test_sets.items():
+            sources, refs = [p[0] for p in pairs], [p[1] for p in pairs]
+            hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam, alpha=args.alpha)
+            by_corpus[name] = report(sources, hyps, refs)
+        # The Ding figures stay at the top level (as before Tatoeba joined); other corpora by name.
         results[v] = {"split": args.split, "beam": args.beam, "length_penalty": args.alpha if args.beam > 1 else None,
-                      "seconds": round(time.time() - t0, 1),
-                      **report(sources, hyps, refs)}
-        r = results[v]
-        print(f"{v:10s} chrF {_fmt(r['all']['chrf'])} BLEU {_fmt(r['all']['bleu'])} | ≥4 words chrF "
-              f"{_fmt(r['min4words']['chrf'])} | ≥10 words chrF {_fmt(r['min10words']['chrf'])}", file=sys.stderr)
+                      "seconds": round(time.time() - t0, 1), **by_corpus.pop("ding"), **by_corpus}
+        for name in test_sets:
+            r = results[v] if name == "ding" else results[v][name]
+            print(f"{v:10s} {name:8s} chrF {_fmt(r['all']['chrf'])} BLEU {_fmt(r['all']['bleu'])} | ≥4 words chrF "
+                  f"{_fmt(r['min4words']['chrf'])} | ≥10 words chrF {_fmt(r['min10words']['chrf'])}", file=sys.stderr)
         if args.write_cards and args.split == "test" and not args.limit:
             write_card(v, assets, tr.info[v], r, _load_prepared(Path(args.data)))
     if args.write_cards and args.split == "test" and not args.limit:
@@ -174,7 +181,8 @@ def cmd_evaluate(args) -> int:
     if args.markdown:
         print(markdown_table(results))
     else:
-        print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words")} for v, r in results.items()}, indent=1))
+        print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words", *CORPORA[1:]) if k in r}
+                          for v, r in results.items()}, indent=1))
     return 0
 
 
@@ -183,8 +191,18 @@ def _fmt(score) -> str:
     return "   n/a" if score is None else f"{score:6.2f}"
 
 
+CORPORA = ("ding", "tatoeba")  # test sets evaluate reports, in this order
+
+
 def markdown_table(results: dict) -> str:
-    """README tables: test figures per variant, and chrF by source length."""
+    """README tables: test figures per variant, and chrF by source length, for each test set."""
+    tables = [_markdown_table(results)]
+    if all("tatoeba" in r for r in results.values()):
+        tables.append("Tatoeba test:\n\n" + _markdown_table({v: r["tatoeba"] for v, r in results.items()}))
+    return "\n\n".join(tables)
+
+
+def _markdown_table(results: dict) -> str:
     rows = ["| variant | chrF | BLEU | chrF ≥4 words | BLEU ≥4 words | chrF ≥10 words |", "|---|---|---|---|---|---|"]
     for v, r in results.items():
         rows.append(f"| `{v}` | {r['all']['chrf']} | {r['all']['bleu']} | {r['min4words']['chrf']} | "
@@ -221,15 +239,23 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
         "task": "German → English translation",
         "architecture": "bidirectional GRU encoder, GRU decoder with input feeding, tied joint embeddings",
         "attention": variant,
-        "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)",
-                 "split": "per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train",
-                 "splits": prep.get("splits"), "cleaning": prep.get("cleaning"), "vocab_size": prep.get("vocab_size"),
+        "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
+                           + (" and Tatoeba sentence pairs (manythings.org/anki deu-eng export of 2018-05-13, "
+                              "tatoeba.org, CC-BY 2.0 France)" if prep.get("tatoeba") else ""),
+                 "split": "Ding: per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train"
+                          + ("; Tatoeba: per sentence group (connected pairs), sha256 of its first German sentence % 100, "
+                             "same buckets; no dev or test German sentence of either corpus is trained on"
+                             if prep.get("tatoeba") else ""),
+                 "splits": prep.get("splits"), "tatoeba": prep.get("tatoeba"), "train_pairs": prep.get("train_pairs"),
+                 "cleaning": prep.get("cleaning"), "vocab_size": prep.get("vocab_size"),
                  "tokenizer": prep.get("tokenizer")},
         "parameters": info.get("parameters"),
         "model": info.get("model"),
         "training": {"steps": tr.get("step"), "epochs": tr.get("epoch"), "target_tokens": tr.get("target_tokens"),
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
-                     "best_dev_chrf": tr.get("best_chrf")},
+                     "best_dev_chrf": tr.get("best_chrf"), "warm_start": tr.get("warm_start"),
+                     "best_dev_by_corpus": max((h for h in info.get("history", []) if "dev_by_corpus" in h),
+                                                 key=lambda h: h["dev_chrf"], default={}).get("dev_by_corpus")},
         # Every prepare and train command, in order: a later prepare rewrites the data the next train reads.
         "reproduce": {"commands": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"

@@ -179,7 +179,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
             meta[key] = info.get("training", {}).get(key, meta.get(key))
         meta["history"] = info.get("history", [])
         meta["warm_start"] = meta.get("warm_start") or {"from": str(weights), "sha256": ckpt.sha256_file(weights),
-                                                          "step": meta["step"]}
+                                                          "step": meta["step"],
+                                                          "train_seconds": meta["train_seconds"]}
         meta["commands"] = info.get("commands") or ([info["command"]] if info.get("command") else [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
