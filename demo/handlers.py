@@ -683,7 +683,7 @@ def cards_table(cards: dict[str, dict | None]):
     rows = []
     for v, c in cards.items():
         if c is None:
-            rows.append([v, "no model card", "", "", "", "", "", "", "", ""])
+            rows.append([v, "no model card", "", "", "", "", "", "", "", "", "", ""])
             continue
         beam = _get(c, "test", "beam")
         decoding = "" if beam is None else "greedy" if beam == 1 else f"beam {beam}"
@@ -695,27 +695,86 @@ def cards_table(cards: dict[str, dict | None]):
                      fmt(_get(c, "training", "minutes")), hw, decoding,
                      fmt(_get(c, "test", "all", "bleu")), fmt(_get(c, "test", "all", "chrf")),
                      fmt(_get(c, "test", "min4words", "bleu")), fmt(_get(c, "test", "min4words", "chrf")),
+                     fmt(_get(c, "test", "tatoeba", "all", "chrf")), fmt(_get(c, "test", "tatoeba", "min10words", "chrf")),
                      f"{_get(c, 'test', 'all', 'bleu_signature') or ''}\n{_get(c, 'test', 'all', 'chrf_signature') or ''}".strip()])
-    return pd.DataFrame(rows, columns=["variant", "parameters", "training minutes", "hardware", "decoding", "test BLEU",
-                                       "test chrF", "BLEU ≥4 words", "chrF ≥4 words", "sacreBLEU signatures"])
+    return pd.DataFrame(rows, columns=["variant", "parameters", "training minutes", "hardware", "decoding", "Ding BLEU",
+                                       "Ding chrF", "Ding BLEU ≥4 words", "Ding chrF ≥4 words", "Tatoeba chrF",
+                                       "Tatoeba chrF ≥10 words", "sacreBLEU signatures"])
 
 
-def length_counts(cards: dict[str, dict | None]) -> dict[str, int]:
+TEST_SETS = {"ding": ("test",), "tatoeba": ("test", "tatoeba")}  # where each test set's figures sit in a card
+TEST_SET_TITLES = {"ding": "Ding dictionary test", "tatoeba": "Tatoeba test"}
+
+
+def length_counts(cards: dict[str, dict | None], test_set: str = "ding") -> dict[str, int]:
     """Test sentences per source-length bucket (the same test split for every card)."""
     for c in cards.values():
-        buckets = _get(c, "test", "by_length") if c else None
+        buckets = _get(c, *TEST_SETS[test_set], "by_length") if c else None
         if isinstance(buckets, list):
             return {str(b.get("words")): b["n"] for b in buckets if isinstance(b, dict) and isinstance(b.get("n"), int)}
     return {}
 
 
-def length_series(cards: dict[str, dict | None], metric: str = "bleu") -> dict[str, list[tuple[str, float | None]]]:
+def length_panels(cards: dict[str, dict | None]) -> list[tuple[str, dict, dict]]:
+    """The About plot's panels: one per test set that the cards report."""
+    return [(TEST_SET_TITLES[name], length_series(cards, test_set=name), length_counts(cards, name))
+            for name in TEST_SETS if name == "ding" or length_series(cards, test_set=name)]
+
+
+def length_series(cards: dict[str, dict | None], metric: str = "bleu",
+                  test_set: str = "ding") -> dict[str, list[tuple[str, float | None]]]:
     out = {}
     for v, c in cards.items():
-        buckets = _get(c, "test", "by_length") if c else None
+        buckets = _get(c, *TEST_SETS[test_set], "by_length") if c else None
         if isinstance(buckets, list):
             out[v] = [(str(b.get("words")), b.get(metric)) for b in buckets if isinstance(b, dict)]
     return out
+
+
+def quality_line(cards: dict[str, dict | None]) -> str:
+    """The Translate tab's one line on what to expect: the best test chrF on each test set."""
+    def best(*keys):
+        scored = [(_get(c, *keys), v) for v, c in cards.items() if c and isinstance(_get(c, *keys), (int, float))]
+        return max(scored) if scored else None
+
+    ding, tat = best("test", "all", "chrf"), best("test", "tatoeba", "all", "chrf")
+    if ding is None:
+        return "No model cards yet: quality unmeasured."
+    corpora = "a German–English dictionary and Tatoeba's everyday sentences" if tat else "a German–English dictionary"
+    parts = [f"Trained on {corpora}. Best test chrF (0–100): {ding[0]} on dictionary entries (`{ding[1]}`)"]
+    if tat:
+        parts.append(f", {tat[0]} on everyday sentences (`{tat[1]}`)")
+    return "".join(parts) + ". Long sentences drift."
+
+
+def training_md(cards: dict[str, dict | None]) -> str:
+    """Data, training and expected quality, read from the cards (so it always matches the weights)."""
+    known = {v: c for v, c in cards.items() if c}
+    if not known:
+        return "No model cards yet."
+    c = next(iter(known.values()))
+    splits, tat = _get(c, "data", "splits") or {}, _get(c, "data", "tatoeba")
+    ding_n = _get(splits, "train", "pairs")
+    lines = [f"- **Ding German–English dictionary** (Debian `trans-de-en`, GPL-2+): {ding_n:,} training pairs"
+             if isinstance(ding_n, int) else "- **Ding German–English dictionary** (Debian `trans-de-en`, GPL-2+)"]
+    if isinstance(tat, dict):
+        tn = _get(tat, "splits", "train", "pairs")
+        lines.append("- **Tatoeba** sentence pairs (tatoeba.org via manythings.org/anki, deu-eng export of "
+                     f"2018-05-13, CC-BY 2.0 France): {tn:,} training pairs" if isinstance(tn, int) else
+                     "- **Tatoeba** sentence pairs (tatoeba.org via manythings.org/anki, CC-BY 2.0 France)")
+    for v, card in known.items():
+        tr = card.get("training") or {}
+        ws = tr.get("warm_start") or {}
+        warm = (f", warm-started from the dictionary-only model ({ws['train_seconds'] / 60:.0f} of the minutes)"
+                if isinstance(ws.get("train_seconds"), (int, float)) else "")
+        hw = "; ".join(map(str, tr.get("hardware") or []))
+        tat_chrf = _get(card, "test", "tatoeba", "all", "chrf")
+        lines.append(f"- `{v}`: {tr.get('minutes')} training minutes on {md_escape(hw)}{warm}. Test chrF: "
+                     f"Ding {_get(card, 'test', 'all', 'chrf')}"
+                     + (f", Tatoeba {tat_chrf}" if tat_chrf is not None else ""))
+    lines.append("\nchrF is 0–100 (higher is better). Expect everyday short sentences to come out mostly right "
+                 "and long ones to drift; these are small models trained on one CPU.")
+    return "\n".join(lines)
 
 
 def about_md(cards: dict[str, dict | None]) -> str:
@@ -726,6 +785,7 @@ def about_md(cards: dict[str, dict | None]) -> str:
     text = ["## Attention variants",
             "Every model is the same GRU encoder–decoder; α_{t,i} = softmax_i(e_{t,i}) and "
             "c_t = Σ_i α_{t,i} h_i. Only the score differs:", "\n".join(rows),
+            "## What the models learned from", training_md(cards),
             "## Model cards"]
     if missing:
         text.append("No model card yet for " + ", ".join(f"`{v}`" for v in missing) +

@@ -330,13 +330,25 @@ def bars(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Figure
 # ---- about tab ------------------------------------------------------------------------------
 
 def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: str = "BLEU",
-                    counts: dict[str, int] | None = None) -> Figure:
+                    counts: dict[str, int] | None = None, title: str = "test split") -> Figure:
     """Score per source-length bucket, one line per variant (cf. Bahdanau et al. 2015, Fig. 2).
     Buckets no variant has a score for are left out; ``counts`` (test sentences per bucket)
     go under the bucket names, since a small bucket's score is a noisy one. An ordinary Axes
     figure: drawn once at start-up."""
-    fig = new_figure(680, 380)
-    ax = fig.add_axes((0.09, 0.17, 0.88, 0.73))
+    return scores_by_length([(title, series, counts)], metric)
+
+
+def scores_by_length(panels: list[tuple[str, dict, dict | None]], metric: str = "BLEU") -> Figure:
+    """``score_by_length`` for several test sets, one panel each (title, series, counts), side by side."""
+    fig = new_figure(680 * len(panels), 380)
+    width = 1 / len(panels)
+    for i, (title, series, counts) in enumerate(panels):
+        ax = fig.add_axes((width * (i + 0.09), 0.17, width * 0.88, 0.73))
+        _score_axes(ax, series, metric, counts or {}, title)
+    return fig
+
+
+def _score_axes(ax, series, metric, counts, title) -> None:
     buckets: list[str] = []
     for points in series.values():
         for b, v in points:
@@ -351,7 +363,6 @@ def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: s
             drawn = True
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)],
                     label=short_label(name))
-    counts = counts or {}
     ax.set_xticks(range(len(buckets)), [short_label(b) + (f"\n({counts[b]})" if b in counts else "")
                                         for b in buckets])
     for t in ax.get_xticklabels():
@@ -364,8 +375,7 @@ def score_by_length(series: dict[str, list[tuple[str, float | None]]], metric: s
     else:
         ax.text(0.5, 0.5, "no model cards yet", transform=ax.transAxes, ha="center", va="center",
                 parse_math=False)
-    ax.set_title(f"{metric} by source length (test split)", fontsize=10)
-    return fig
+    ax.set_title(f"{metric} by source length ({title})", fontsize=10, parse_math=False)
 
 
 # ---- output ---------------------------------------------------------------------------------

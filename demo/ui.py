@@ -21,8 +21,9 @@ from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, METHODS
 
 from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENTION, OVER_ATTENDED, WORDS_RULE,
-                    about_md, align, available, cards_table, compare, diagnostics_tables, export, length_counts,
-                    length_series, load_cards, load_examples, load_translator, md_escape, render, step_view, translate_api)
+                       about_md, align, available, cards_table, compare, diagnostics_tables, export, length_panels,
+                       load_cards, load_examples, load_translator, md_escape, quality_line, render, step_view,
+                       translate_api)
 
 
 RESULT_TTL_S = 3600      # a session's last result (kept for the slider, clicks, export) lives this long
@@ -107,7 +108,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     def length_plot():          # drawn by the first page load, then reused
         from . import plots
 
-        return plots.to_array(plots.score_by_length(length_series(cards), counts=length_counts(cards)))
+        return plots.to_array(plots.scores_by_length(length_panels(cards)))
 
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
         state = gr.State(None, time_to_live=RESULT_TTL_S)
@@ -124,98 +125,103 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(md_escape(p) for p in problems.values()),
                         latex_delimiters=[])
 
-        with gr.Tab("Translate and compare"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    text = gr.Textbox(label="German sentence", lines=2, elem_id="source-text",
-                                      placeholder="Ich wurde durch einen Hund gebissen.",
-                                      info=f"Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
-                    example_box = None
-                    if examples:
-                        example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
-                                                  label="Examples from the test split (click one to run it)",
-                                                  examples_per_page=10)
-                with gr.Column(scale=2):
-                    choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
-                    variants = gr.CheckboxGroup(choices, value=installed, label="Variants")
-                    method = gr.Radio(list(METHODS), value="greedy", label="Decoding")
-                    with gr.Row(visible=False) as beam_row:
-                        beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam width")
-                        n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best shown")
-                    with gr.Row(visible=False) as sample_row:
-                        temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
-                        seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-                    words = gr.Checkbox(False, label="Aggregate to words",
-                                        info="source pieces summed, target pieces averaged; rows still sum to 1")
-                    run = gr.Button("Translate and compare", variant="primary", elem_id="run")
-            status = gr.Markdown(WORDS_RULE, latex_delimiters=[], elem_id="status")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Translate and compare", id="translate"):
+                with gr.Row():
+                    gr.Markdown(quality_line(cards), latex_delimiters=[], elem_id="quality-line")
+                    about_link = gr.Button("About the models →", size="sm", variant="secondary", scale=0,
+                                           elem_id="about-link")
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        text = gr.Textbox(label="German sentence", lines=2, elem_id="source-text",
+                                          placeholder="Ich wurde durch einen Hund gebissen.",
+                                          info=f"Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
+                        example_box = None
+                        if examples:
+                            example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
+                                                      label="Examples from the test split (click one to run it)",
+                                                      examples_per_page=10)
+                    with gr.Column(scale=2):
+                        choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
+                        variants = gr.CheckboxGroup(choices, value=installed, label="Variants")
+                        method = gr.Radio(list(METHODS), value="greedy", label="Decoding")
+                        with gr.Row(visible=False) as beam_row:
+                            beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam width")
+                            n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best shown")
+                        with gr.Row(visible=False) as sample_row:
+                            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                            seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                        words = gr.Checkbox(False, label="Aggregate to words",
+                                            info="source pieces summed, target pieces averaged; rows still sum to 1")
+                        run = gr.Button("Translate and compare", variant="primary", elem_id="run")
+                status = gr.Markdown(WORDS_RULE, latex_delimiters=[], elem_id="status")
 
-            panel = {}
-            with gr.Row(equal_height=False):
-                for v in VARIANTS:
-                    with gr.Column(min_width=440, visible=v in installed, elem_id=f"panel-{v}") as col:
-                        p = {"col": col}
-                        p["header"] = gr.Markdown(f"### {v}", latex_delimiters=[])
-                        p["translation"] = gr.Textbox(label=f"{v}: translation", interactive=False,
-                                                      elem_id=f"translation-{v}")
-                        p["heatmap"] = PNGImage(label=f"{v}: attention heatmap", show_label=False, format="png",
-                                                interactive=False, elem_id=f"heatmap-{v}",
-                                                alt_text=f"{v}: attention heatmap, target × source",
-                                                buttons=["download", "fullscreen"], visible=v != "none")
-                        p["note"] = gr.Markdown(NO_ATTENTION if v == "none" else "", latex_delimiters=[],
-                                                visible=v == "none")
-                        p["tokens"] = gr.HighlightedText(label=f"{v}: output tokens (click one to align)",
-                                                         interactive=False, elem_id=f"tokens-{v}")
-                        p["source"] = gr.HighlightedText(label=f"{v}: source, shaded by α of the clicked token",
-                                                         interactive=False, elem_id=f"align-{v}")
-                        p["nbest_rows"] = gr.Dataframe(headers=["#", "score", "log p", "translation"],
-                                                       label=f"{v}: n-best hypotheses (beam search)",
-                                                       visible=False, interactive=False, wrap=True,
-                                                       elem_id=f"nbest-{v}", column_widths=["8%", "14%", "14%", "64%"])
-                        p["nbest"] = FigureGallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
-                                                   columns=3, format="png", height=320, object_fit="contain",
-                                                   preview=False)
-                    panel[v] = p
-
-            with gr.Accordion("Step through decoding", open=True):
-                step = gr.Slider(1, 2, value=1, step=1, label="Output step t", elem_id="step",
-                                 info="α_t over the source, the token chosen at t and the top-5 candidates")
+                panel = {}
                 with gr.Row(equal_height=False):
                     for v in VARIANTS:
-                        with gr.Column(min_width=440, visible=v in installed) as col:
-                            panel[v]["step_col"] = col
-                            panel[v]["step_md"] = gr.Markdown("", latex_delimiters=[], elem_id=f"step-md-{v}")
-                            panel[v]["bars"] = PNGImage(label=f"{v}: α_t over the source", show_label=False,
-                                                        format="png", interactive=False, elem_id=f"bars-{v}",
-                                                        visible=v != "none", buttons=["download"])
-                            panel[v]["cands"] = gr.Label(label=f"{v}: top-5 next-token candidates at t",
-                                                         num_top_classes=5, show_heading=False,
-                                                         elem_id=f"cands-{v}")
+                        with gr.Column(min_width=440, visible=v in installed, elem_id=f"panel-{v}") as col:
+                            p = {"col": col}
+                            p["header"] = gr.Markdown(f"### {v}", latex_delimiters=[])
+                            p["translation"] = gr.Textbox(label=f"{v}: translation", interactive=False,
+                                                          elem_id=f"translation-{v}")
+                            p["heatmap"] = PNGImage(label=f"{v}: attention heatmap", show_label=False, format="png",
+                                                    interactive=False, elem_id=f"heatmap-{v}",
+                                                    alt_text=f"{v}: attention heatmap, target × source",
+                                                    buttons=["download", "fullscreen"], visible=v != "none")
+                            p["note"] = gr.Markdown(NO_ATTENTION if v == "none" else "", latex_delimiters=[],
+                                                    visible=v == "none")
+                            p["tokens"] = gr.HighlightedText(label=f"{v}: output tokens (click one to align)",
+                                                             interactive=False, elem_id=f"tokens-{v}")
+                            p["source"] = gr.HighlightedText(label=f"{v}: source, shaded by α of the clicked token",
+                                                             interactive=False, elem_id=f"align-{v}")
+                            p["nbest_rows"] = gr.Dataframe(headers=["#", "score", "log p", "translation"],
+                                                           label=f"{v}: n-best hypotheses (beam search)",
+                                                           visible=False, interactive=False, wrap=True,
+                                                           elem_id=f"nbest-{v}", column_widths=["8%", "14%", "14%", "64%"])
+                            p["nbest"] = FigureGallery(label=f"{v}: heatmap of each n-best hypothesis", visible=False,
+                                                       columns=3, format="png", height=320, object_fit="contain",
+                                                       preview=False)
+                        panel[v] = p
 
-            with gr.Accordion("Diagnostics", open=False):
-                gr.Markdown(f"Entropy of α_t in bits (low: focused, high: spread); coverage Σ_t α_t,i per source "
-                            f"word over all decoding steps, flagged ▼ below {NEVER_ATTENDED} (never attended) "
-                            f"and ▲ above {OVER_ATTENDED} (over-attended); mean mass per step on the final source "
-                            "token and on punctuation. Best hypothesis of each variant.", latex_delimiters=[])
-                diag_summary = gr.Dataframe(label="Summary", interactive=False, wrap=True)
-                diag_cov = gr.Dataframe(label="Coverage per source word", interactive=False, wrap=True)
-                diag_ent = gr.Dataframe(label="Entropy of α_t per step (bits), with the token chosen",
-                                        interactive=False, wrap=True)
+                with gr.Accordion("Step through decoding", open=True):
+                    step = gr.Slider(1, 2, value=1, step=1, label="Output step t", elem_id="step",
+                                     info="α_t over the source, the token chosen at t and the top-5 candidates")
+                    with gr.Row(equal_height=False):
+                        for v in VARIANTS:
+                            with gr.Column(min_width=440, visible=v in installed) as col:
+                                panel[v]["step_col"] = col
+                                panel[v]["step_md"] = gr.Markdown("", latex_delimiters=[], elem_id=f"step-md-{v}")
+                                panel[v]["bars"] = PNGImage(label=f"{v}: α_t over the source", show_label=False,
+                                                            format="png", interactive=False, elem_id=f"bars-{v}",
+                                                            visible=v != "none", buttons=["download"])
+                                panel[v]["cands"] = gr.Label(label=f"{v}: top-5 next-token candidates at t",
+                                                             num_top_classes=5, show_heading=False,
+                                                             elem_id=f"cands-{v}")
 
-            with gr.Accordion("Export", open=False):
-                gr.Markdown("Attention of the current result as JSON (tokens, matrices, variants, decoding "
-                            "settings) and PNG heatmaps, in the unit shown (pieces or words).")
-                export_btn = gr.Button("Export attention")
-                export_files = gr.File(label="Files", file_count="multiple", interactive=False)
+                with gr.Accordion("Diagnostics", open=False):
+                    gr.Markdown(f"Entropy of α_t in bits (low: focused, high: spread); coverage Σ_t α_t,i per source "
+                                f"word over all decoding steps, flagged ▼ below {NEVER_ATTENDED} (never attended) "
+                                f"and ▲ above {OVER_ATTENDED} (over-attended); mean mass per step on the final source "
+                                "token and on punctuation. Best hypothesis of each variant.", latex_delimiters=[])
+                    diag_summary = gr.Dataframe(label="Summary", interactive=False, wrap=True)
+                    diag_cov = gr.Dataframe(label="Coverage per source word", interactive=False, wrap=True)
+                    diag_ent = gr.Dataframe(label="Entropy of α_t per step (bits), with the token chosen",
+                                            interactive=False, wrap=True)
 
-        with gr.Tab("About"):
-            gr.Markdown(about_md(cards), latex_delimiters=[])
-            gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
-                         column_widths=["8%", "9%", "8%", "13%", "7%", "6%", "6%", "7%", "7%", "29%"], max_height=900)
-            length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
-                                  format="png", interactive=False, elem_id="bleu-by-length")
-            gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: endpoint `/translate`, see the README.",
-                        latex_delimiters=[])
+                with gr.Accordion("Export", open=False):
+                    gr.Markdown("Attention of the current result as JSON (tokens, matrices, variants, decoding "
+                                "settings) and PNG heatmaps, in the unit shown (pieces or words).")
+                    export_btn = gr.Button("Export attention")
+                    export_files = gr.File(label="Files", file_count="multiple", interactive=False)
+
+            with gr.Tab("About", id="about"):
+                gr.Markdown(about_md(cards), latex_delimiters=[])
+                gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
+                             column_widths=["7%", "7%", "7%", "11%", "6%", "6%", "6%", "7%", "7%", "7%", "7%", "22%"], max_height=900)
+                length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)",
+                                      format="png", interactive=False, elem_id="bleu-by-length")
+                gr.Markdown(WORDS_RULE + "\n\n" + LIMITS_MD + "\n\nAPI: endpoint `/translate`, see the README.",
+                            latex_delimiters=[])
 
         # ---- wiring ----
         order = list(VARIANTS)
@@ -294,6 +300,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             panel[v]["tokens"].select(on_select, [state, words], panel[v]["source"], api_visibility="private")
 
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)
+        about_link.click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private", queue=False)
         export_btn.click(lambda r, w: export(r, bool(w)), [state, words], export_files, api_visibility="private")
 
         def translate(text: str, variant: str = DEFAULT_API_VARIANT, method: str = "greedy", beam: int = 5,

@@ -535,7 +535,7 @@ def test_cards_table_and_length_plot(tiny_assets, tmp_path):
     assert cards["dot"]["parameters"] == 123456 and cards["additive"] is None
     table = handlers.cards_table(cards)
     row = table[table["variant"] == "dot"].iloc[0]
-    assert row["parameters"] == "123,456" and row["test BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
+    assert row["parameters"] == "123,456" and row["Ding BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
     assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
     assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
     assert handlers.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
