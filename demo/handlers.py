@@ -170,8 +170,12 @@ def _check_variants(variants) -> list[str]:
 
 
 def _number(value, name: str, lo: float, hi: float, integer: bool = False):
+    if isinstance(value, bool):  # True is an int to Python, not a number a user typed
+        raise error(f"{name} must be a number.")
     try:
         x = float(value)
+    except OverflowError:  # an integer beyond float range is out of range, not a crash
+        x = float("inf") if value > 0 else float("-inf")
     except (TypeError, ValueError):
         raise error(f"{name} must be a number.") from None
     if not np.isfinite(x) or not lo <= x <= hi:
@@ -514,6 +518,16 @@ def compare(tr: Translator | None, text, variants, method="greedy", beam=5, n_be
 
 # ---- step through decoding -----------------------------------------------------------------
 
+def index_or_none(value) -> int | None:
+    """A step or token index from an event, or None when it is no finite whole number
+    (NaN, a list, a string, a huge float): follow-up events then show nothing instead of failing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    if isinstance(value, (float, np.floating)) and not (np.isfinite(value) and float(value).is_integer()):
+        return None
+    return int(value) if abs(value) <= 10**9 else None
+
+
 def step_view(result: dict | None, t, words: bool = False) -> dict:
     """Per variant at output step t (1-based): {"md", "alpha" (α_t over the source tokens, or
     None), "bars" (its bar chart, a matplotlib Figure, or None), "candidates" ({piece: p} top-5, or None)}.
@@ -526,7 +540,8 @@ def step_view(result: dict | None, t, words: bool = False) -> dict:
     out = {}
     if not result:
         return out
-    t = int(t) if t is not None else 1
+    t = index_or_none(t)
+    t = 1 if t is None else t  # a step that is no number shows the first; out of range says "finished"
     for v, e in result["variants"].items():
         if "missing" in e:
             out[v] = {"md": "", "alpha": None, "bars": None, "candidates": None}
@@ -577,8 +592,8 @@ def align(result: dict | None, variant: str, index, words: bool = False) -> list
     m, rows, cols = matrix_view(result, h, words)
     if m is None:
         return [(f"{c} ", None) for c in cols]
-    i = int(index)
-    if not 0 <= i < len(rows):
+    i = index_or_none(index)
+    if i is None or not 0 <= i < len(rows):
         return []
     return [(f"{c} {plots.percent(float(a)) or '0'}% ", round(float(a), 4)) for c, a in zip(cols, m[i])]
 

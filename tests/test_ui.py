@@ -567,3 +567,28 @@ def test_long_input_says_where_to_read_the_values(tr):
     # and the values are there to read: a clicked token's row, in percent
     row = handlers.align(result, "dot", 0)
     assert len(row) == len(result["source_pieces"]) and all("%" in label for label, _ in row)
+
+
+def test_numbers_beyond_float_range_and_odd_event_values_get_clean_answers():
+    """Inputs a fuzzer found: 10**400 as a beam width or seed, NaN as a step, a list as a click index."""
+    import gradio as gr
+
+    from demo import handlers
+
+    for bad in (10**400, -10**400, True, float("nan"), "many", [3]):
+        with pytest.raises(gr.Error, match="Beam width must be"):
+            handlers.settings_for("beam", beam=bad)
+        with pytest.raises(gr.Error, match="Seed must be"):
+            handlers.settings_for("sample", seed=bad)
+    for value in (float("nan"), float("inf"), 2.5, "1", [1], {"a": 1}, None, True, 10**400):
+        assert handlers.index_or_none(value) is None
+    assert handlers.index_or_none(3) == 3 and handlers.index_or_none(3.0) == 3
+
+
+def test_follow_up_events_with_odd_indices_answer_without_failing(greedy):
+    result, _ = greedy
+    first = handlers.step_view(result, 1)
+    for t in (float("nan"), "2", [1], {"index": 1}, None):
+        assert handlers.step_view(result, t).keys() == first.keys()
+    for index in (float("nan"), [0, 1], "0", {"i": 0}, 10**400):
+        assert handlers.align(result, "additive", index, False) == []
