@@ -174,3 +174,15 @@ def test_evaluate_reports_both_test_sets(tiny_assets, tmp_path, capsys):
     assert r["all"]["n"] == 1 and r["tatoeba"]["all"]["n"] == 2
     assert r["tatoeba"]["by_length"][0]["n"] == 2
     assert "Tatoeba test:" in captured.out and "tatoeba" in captured.err
+
+    # The card holds both test sets' figures of that run.
+    import shutil
+
+    from seq2seq import checkpoint as ckpt
+    assets = tmp_path / "assets"
+    shutil.copytree(tiny_assets, assets)
+    (tmp_path / "prepare.json").write_text(json.dumps({"splits": {}, "cleaning": {}, "vocab_size": 100}))
+    assert main(["evaluate", "--assets", str(assets), "--data", str(tmp_path), "--variant", "dot",
+                 "--beam", "2", "--write-cards"]) == 0
+    card = json.loads(ckpt.card_path("dot", assets).read_text())
+    assert card["test"]["beam"] == 2 and card["test"]["all"]["n"] == 1 and card["test"]["tatoeba"]["all"]["n"] == 2
