@@ -169,9 +169,10 @@ def cmd_evaluate(args) -> int:
         results[v] = {"split": args.split, "beam": args.beam, "length_penalty": args.alpha if args.beam > 1 else None,
                       "seconds": round(time.time() - t0, 1), **by_corpus.pop("ding"), **by_corpus}
         for name in test_sets:
-            r = results[v] if name == "ding" else results[v][name]  # noqa: the card gets results[v]
-            print(f"{v:10s} {name:8s} chrF {_fmt(r['all']['chrf'])} BLEU {_fmt(r['all']['bleu'])} | ≥4 words chrF "
-                  f"{_fmt(r['min4words']['chrf'])} | ≥10 words chrF {_fmt(r['min10words']['chrf'])}", file=sys.stderr)
+            shown = results[v] if name == "ding" else results[v][name]
+            print(f"{v:10s} {name:8s} chrF {_fmt(shown['all']['chrf'])} BLEU {_fmt(shown['all']['bleu'])} | ≥4 words "
+                  f"chrF {_fmt(shown['min4words']['chrf'])} | ≥10 words chrF {_fmt(shown['min10words']['chrf'])}",
+                  file=sys.stderr)
         if args.write_cards and args.split == "test" and not args.limit:
             write_card(v, assets, tr.info[v], results[v], _load_prepared(Path(args.data)))
     if args.write_cards and args.split == "test" and not args.limit:
