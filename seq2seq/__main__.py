@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import data
+from . import distributed
 from . import tatoeba
 from .attention import VARIANTS
 
@@ -110,10 +112,22 @@ def _load_prepared(data_dir: Path):
 
 
 def cmd_train(args) -> int:
+    if "TORCHELASTIC_ERROR_FILE" not in os.environ:
+        return _train_variants(args)
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    return record(_train_variants)(args)   # torchrun's summary then names a failed rank's error
+
+
+def _train_variants(args) -> int:
     from .model import ModelConfig
     from .tokenizer import Tokenizer
     from .train import TrainConfig, train
 
+    if args.dist_timeout <= 0:
+        print("error: --dist-timeout must be a positive number of minutes", file=sys.stderr)
+        return 2
+    ranks = distributed.start(args.dist_timeout)   # one process, or one rank of those torchrun started
     data_dir, assets = Path(args.data), Path(args.assets)
     info = _load_prepared(data_dir)
     tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
@@ -133,6 +147,7 @@ def cmd_train(args) -> int:
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
               command=args.invocation, data_info=info, lr=args.lr)
+    distributed.finish(ranks)
     return 0
 
 
@@ -352,6 +367,9 @@ def main(argv=None) -> int:
     pt.add_argument("--threads", type=int, default=1, help="CPU threads")
     pt.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bf16: bfloat16 autocast for the forward pass (faster on CPUs with AVX-512 BF16)")
+    pt.add_argument("--dist-timeout", type=float, default=distributed.DEFAULT_TIMEOUT_MINUTES, metavar="MINUTES",
+                    help="under torchrun: how long a process waits for the others (rank 0 evaluating, "
+                         "a process that hangs) before the run stops (default: %(default)s)")
     pt.set_defaults(func=cmd_train)
 
     pe = sub.add_parser("evaluate", help="BLEU/chrF on a split, overall and by source length")

@@ -10,6 +10,10 @@ restart), otherwise the saved rate goes on.
 Dev evaluation, and so the best checkpoint, uses an exponential moving average
 of the weights (``ema``): it smooths the step-to-step noise of the updates, so
 the checkpoint kept depends less on which step an evaluation happened to hit.
+
+Under torchrun the same function runs once per rank (``distributed``): each rank
+steps on its shard of every global batch, and rank 0 alone reads the saved run and
+writes files.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import distributed
 from .evaluate import bleu, chrf, translate_corpus
 from .model import ModelConfig, Seq2Seq
 from .search import pad_batch
@@ -95,17 +100,21 @@ def batch_tensors(src, tgt, idx, device):
     return s.to(device), s_len, t_in.to(device), t_out.to(device)
 
 
-def loss_fn(logits, t_out, label_smoothing):
+def loss_fn(logits, t_out, label_smoothing, reduction: str = "mean"):
+    """Label-smoothed cross-entropy over the non-padding target tokens: their mean, or their sum."""
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), t_out.reshape(-1),
-                           ignore_index=PAD_ID, label_smoothing=label_smoothing)
+                           ignore_index=PAD_ID, label_smoothing=label_smoothing, reduction=reduction)
 
 
 PRECISIONS = ("fp32", "bf16")
 
 
 def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, label_smoothing: float,
-               clip: float, precision: str = "fp32") -> tuple[float, int]:
+               clip: float, precision: str = "fp32", scale: float | None = None) -> tuple[float, int]:
     """One update on a batch (src, src_len, tgt_in, tgt_out) → (loss, non-padding target tokens).
+
+    The loss is the mean over the batch's target tokens, or with ``scale`` their sum times
+    ``scale`` (a shard of a global batch, see ``global_step``).
 
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast (on CPUs with
     AVX-512 BF16 the matrix products run about a third faster); the loss, the
@@ -115,12 +124,35 @@ def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, label_sm
     s, s_len, t_in, t_out = batch
     with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         logits, _ = model(s, s_len, t_in)
-    loss = loss_fn(logits.float(), t_out, label_smoothing)
+    if scale is None:
+        loss = loss_fn(logits.float(), t_out, label_smoothing)
+    else:
+        loss = loss_fn(logits.float(), t_out, label_smoothing, reduction="sum") * scale
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
     return loss.item(), int((t_out != PAD_ID).sum())
+
+
+def global_step(model, optimizer: torch.optim.Optimizer, src, tgt, batch: list[int],
+                ranks: distributed.Ranks, cfg: TrainConfig) -> tuple[float, int]:
+    """One update on one global batch → (this rank's part of its mean loss, its target tokens).
+
+    Alone, a process steps on the whole batch. One rank of several steps on its shard, with
+    its loss summed and scaled by ranks / (the global batch's target tokens): DDP averages the
+    gradients over the ranks, so the update is a single process's on the whole batch. A rank
+    whose shard is empty (a batch of fewer pairs than ranks) steps on a stand-in pair with
+    weight 0, because every rank must take part in DDP's gradient all-reduce."""
+    if not ranks.distributed:
+        return train_step(model, optimizer, batch_tensors(src, tgt, batch, ranks.device),
+                          cfg.label_smoothing, cfg.clip, cfg.precision)
+    global_tokens = sum(len(tgt[i]) + 1 for i in batch)                 # + EOS, as in batch_tensors
+    mine = distributed.shard(batch, ranks.rank, ranks.world)
+    scale = ranks.world / global_tokens if mine else 0.0
+    loss, _ = train_step(model, optimizer, batch_tensors(src, tgt, mine or batch[:1], ranks.device),
+                         cfg.label_smoothing, cfg.clip, cfg.precision, scale=scale)
+    return loss / ranks.world, global_tokens
 
 
 class WeightAverage:
@@ -159,14 +191,30 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     """Train ``variant`` (or go on training it) and ship its best weights.
 
     ``lr`` sets the rate after loading: on a resumed or warm-started run it replaces the saved
-    rate (a warm restart); without it a resumed run goes on at its saved rate."""
+    rate (a warm restart); without it a resumed run goes on at its saved rate.
+
+    Under torchrun every rank calls this; each returns when rank 0 has written everything."""
+    # 1) processes: this one alone, or one rank of several
+    ranks = distributed.start()
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = Seq2Seq(model_cfg).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    meta = {"step": 0, "epoch": 0, "train_seconds": 0.0, "best_chrf": -1.0, "bad_evals": 0,
+    with distributed.stop_clearly(ranks, run_dir):
+        meta = _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg, ranks, minutes,
+                      max_steps, restart, export, command, data_info, lr)
+        if ranks.distributed:
+            torch.distributed.barrier()       # the others wait until rank 0 has saved and exported
+    return meta
+
+
+def new_meta() -> dict:
+    return {"step": 0, "epoch": 0, "train_seconds": 0.0, "best_chrf": -1.0, "bad_evals": 0,
             "target_tokens": 0, "history": [], "hardware": [], "commands": []}
+
+
+def load_start(variant: str, run_dir: Path, assets: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer,
+               meta: dict, restart: bool) -> dict:
+    """Where the run starts (rank 0 only): its saved state, else the shipped weights, else
+    nothing. Fills ``meta``; returns the saved moving average of the weights (maybe empty)."""
     weights, config = ckpt.model_paths(variant, assets)
     saved_average: dict = {}
     if (run_dir / "state.json").exists() and not restart:
@@ -185,22 +233,44 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
-    model.to(device)
+    return saved_average
+
+
+def encode_pairs(tok: Tokenizer, pairs, max_src_len: int) -> tuple[list[list[int]], list[list[int]]]:
+    """Piece ids of the training pairs, without empty sides and over-long pairs."""
+    src = tok.encode_batch([p[0] for p in pairs])
+    tgt = tok.encode_batch([p[1] for p in pairs])
+    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= max_src_len and 0 < len(tgt[i]) <= 2 * max_src_len]
+    return [src[i] for i in keep], [tgt[i] for i in keep]
+
+
+def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg, ranks, minutes, max_steps,
+           restart, export, command, data_info, lr) -> dict:
+    # 2) where the run starts: rank 0 reads it, every rank gets its weights, optimizer and counters
+    model = Seq2Seq(model_cfg).to(ranks.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    meta, saved_average = new_meta(), {}
+    if ranks.main:
+        saved_average = load_start(variant, run_dir, assets, model, optimizer, meta, restart)
+    model.to(ranks.device)
+    net = distributed.wrap(model, ranks)                 # copies rank 0's weights to every rank
+    meta = distributed.share_start(ranks, optimizer, meta)
+    if ranks.rank:
+        torch.manual_seed(cfg.seed + ranks.rank)         # dropout masks of its own on each rank
     if command:
         meta["commands"] = record_commands(meta.get("commands", []), (data_info or {}).get("command"), command)
     if lr is not None:
         for g in optimizer.param_groups:
             g["lr"] = lr
         meta["bad_evals"] = 0
-    average = WeightAverage(model, cfg.ema, saved_average) if cfg.ema > 0 else None
-    hw = hardware()
+    # Only rank 0 evaluates, so only rank 0 keeps the average.
+    average = WeightAverage(model, cfg.ema, saved_average) if cfg.ema > 0 and ranks.main else None
+    hw = hardware() + (f" × {ranks.describe()}" if ranks.distributed else "")
     if hw not in meta["hardware"]:
         meta["hardware"] = meta["hardware"] + [hw]
 
-    src = tok.encode_batch([p[0] for p in train_pairs])
-    tgt = tok.encode_batch([p[1] for p in train_pairs])
-    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= cfg.max_src_len and 0 < len(tgt[i]) <= 2 * cfg.max_src_len]
-    src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
+    # 3) data: every rank builds the same global batches and steps on its shard of each
+    src, tgt = encode_pairs(tok, train_pairs, cfg.max_src_len)
     dev_sets = dev_pairs if isinstance(dev_pairs, dict) else {"dev": dev_pairs}
     dev_sets = {name: pairs[: cfg.dev_sample] for name, pairs in dev_sets.items()}
     fingerprint = dev_fingerprint(dev_sets)
@@ -236,66 +306,83 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
                     g["lr"] = max(g["lr"] * 0.5, cfg.lr / 32)
         return score
 
+    def save_state() -> None:
+        ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)},
+                                 average.tensors() if average else None)
+
+    # 4) steps until early stopping, the time budget, max steps or Ctrl-C; rank 0 evaluates and saves
     start, stop_reason = time.time(), "epochs"
     budget = None if minutes is None else minutes * 60
     model.train()
     bar = tqdm(desc=f"train {variant}", unit="step", file=sys.stderr, dynamic_ncols=True,
-               mininterval=5, initial=meta["step"])
+               mininterval=5, initial=meta["step"], disable=not ranks.main)
     rng = random.Random(cfg.seed + meta["epoch"])
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if ranks.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     done = False
     interrupted = []
     previous_handlers = _on_stop_signals(lambda: interrupted.append(True))
-    while not done:
-        batches = make_batches(src, tgt, cfg.max_tokens, rng)
-        # Skip the batches this epoch already saw before an interruption.
-        for b_idx in range(meta.get("batch_in_epoch", 0), len(batches)):
-            t0 = time.time()
-            loss, n_tok = train_step(model, optimizer, batch_tensors(src, tgt, batches[b_idx], device),
-                                     cfg.label_smoothing, cfg.clip, cfg.precision)
-            if average:
-                average.update()
-            meta["step"] += 1
-            meta["batch_in_epoch"] = b_idx + 1
-            meta["target_tokens"] += n_tok
-            meta["train_seconds"] += time.time() - t0
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
-                            best=f"{meta['best_chrf']:.1f}", refresh=False)
-            if meta["step"] % cfg.eval_every == 0:
-                t_eval = time.time()
-                score = evaluate_and_keep_best()
-                meta["train_seconds"] += time.time() - t_eval
-                tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} BLEU "
-                           f"{meta['history'][-1]['dev_bleu']:.2f} (best chrF {meta['best_chrf']:.2f})", file=sys.stderr)
-                ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)},
-                                         average.tensors() if average else None)
-                if meta["bad_evals"] >= cfg.patience:
-                    stop_reason, done = "early stop", True
+    try:
+        while not done:
+            batches = make_batches(src, tgt, cfg.max_tokens, rng)
+            # Skip the batches this epoch already saw before an interruption.
+            for b_idx in range(meta.get("batch_in_epoch", 0), len(batches)):
+                t0 = time.time()
+                loss, n_tok = global_step(net, optimizer, src, tgt, batches[b_idx], ranks, cfg)
+                if average:
+                    average.update()
+                meta["step"] += 1
+                meta["batch_in_epoch"] = b_idx + 1
+                meta["target_tokens"] += n_tok
+                step_seconds = time.time() - t0
+                meta["train_seconds"] += step_seconds
+                if meta["step"] % cfg.eval_every == 0:
+                    early_stop = False
+                    if ranks.main:
+                        t_eval = time.time()
+                        score = evaluate_and_keep_best()
+                        meta["train_seconds"] += time.time() - t_eval
+                        tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} BLEU "
+                                   f"{meta['history'][-1]['dev_bleu']:.2f} (best chrF {meta['best_chrf']:.2f})",
+                                   file=sys.stderr)
+                        save_state()
+                        early_stop = meta["bad_evals"] >= cfg.patience
+                    if distributed.share_decision(ranks, optimizer, early_stop):
+                        stop_reason, done = "early stop", True
+                        break
+                over_budget = budget is not None and time.time() - start >= budget
+                loss, (stop_now, over_budget) = distributed.agree(ranks, loss, bool(interrupted), over_budget)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{n_tok / max(step_seconds, 1e-6):.0f}",
+                                best=f"{meta['best_chrf']:.1f}", refresh=False)
+                if stop_now:
+                    interrupted.append(True)
+                    stop_reason, done = "interrupted", True
                     break
-            if interrupted:
-                stop_reason, done = "interrupted", True
-                break
-            if budget is not None and time.time() - start >= budget:
-                stop_reason, done = "time budget", True
-                break
-            if max_steps is not None and meta["step"] >= max_steps:
-                stop_reason, done = "max steps", True
-                break
-        else:
-            meta["epoch"] += 1
-            meta["batch_in_epoch"] = 0
-            rng = random.Random(cfg.seed + meta["epoch"])
-    bar.close()
-    _restore_signals(previous_handlers)
+                if over_budget:
+                    stop_reason, done = "time budget", True
+                    break
+                if max_steps is not None and meta["step"] >= max_steps:
+                    stop_reason, done = "max steps", True
+                    break
+            else:
+                meta["epoch"] += 1
+                meta["batch_in_epoch"] = 0
+                rng = random.Random(cfg.seed + meta["epoch"])
+    finally:
+        bar.close()
+        _restore_signals(previous_handlers)
+
+    # 5) rank 0: the last evaluation, the state (saved once, also when interrupted) and the export
+    if not ranks.main:
+        return meta
     if meta["step"] % cfg.eval_every != 0 and not interrupted:
         t_eval = time.time()
         evaluate_and_keep_best()
         meta["train_seconds"] += time.time() - t_eval
-    ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)},
-                             average.tensors() if average else None)
-    print(f"{variant}: stopped ({stop_reason}) at step {meta['step']}, best dev chrF {meta['best_chrf']:.2f}",
-          file=sys.stderr)
+    save_state()
+    print(f"{variant}: stopped ({stop_reason}) at step {meta['step']}, best dev chrF {meta['best_chrf']:.2f}"
+          + (f", {ranks.describe()}" if ranks.distributed else ""), file=sys.stderr)
     if export and (run_dir / "best.safetensors").exists():
         export_best(variant, run_dir, assets, meta, cfg, command, data_info or {})
     elif export:  # interrupted before the first evaluation: nothing better than what is shipped
