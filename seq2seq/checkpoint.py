@@ -50,7 +50,7 @@ def write_manifest(assets: Path = ASSETS) -> dict[str, str]:
     files = sorted(p for p in assets.rglob("*") if p.is_file() and p.name != MANIFEST
                    and p.suffix in {".model", ".safetensors", ".json"})
     manifest = {str(p.relative_to(assets)): sha256_file(p) for p in files}
-    (assets / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(assets / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
 
@@ -79,8 +79,18 @@ def save_model(model: Seq2Seq, weights: Path, config: Path, info: dict | None = 
             continue  # tied to ``embed``; stored once
         t = t.detach().cpu()
         tensors[name] = (t.half() if half and t.is_floating_point() else t).contiguous()
-    save_file(tensors, str(weights))
-    config.write_text(json.dumps({"model": model.cfg.to_dict(), **(info or {})}, indent=1) + "\n")
+    # Written beside, then renamed over: a run killed mid-write never leaves a torn file in place of a good one.
+    tmp = weights.with_name(weights.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(weights)
+    write_text_atomic(config, json.dumps({"model": model.cfg.to_dict(), **(info or {})}, indent=1) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file beside it, then a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def read_config(config: Path) -> dict:
