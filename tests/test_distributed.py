@@ -151,6 +151,37 @@ def assert_same_run(run_a: Path, run_b: Path) -> None:
     assert [h["step"] for h in meta_a["history"]] == [h["step"] for h in meta_b["history"]]
 
 
+@pytest.mark.parametrize("world, pairs", [(2, [0, 1, 2, 3, 4]), (3, [5, 6])])
+def test_one_step_on_shards_is_one_step_on_the_whole_batch(tmp_path, world, pairs):
+    """Plain SGD with rate 1 and no clipping, so the weights move by exactly the gradient
+    (Adam would hide a wrong scale). The shards hold different numbers of target tokens;
+    with [5, 6] on three ranks one shard is empty."""
+    from seq2seq.model import Seq2Seq
+    from seq2seq.train import global_step
+
+    tok = Tokenizer(SHIPPED_TOKENIZER)
+    src, tgt = encode_pairs(tok, PAIRS, TrainConfig.max_src_len)
+    assert len({len(tgt[i]) for i in pairs}) > 1
+    cfg = TrainConfig(clip=1e9)
+
+    def step(ranks, out: Path):
+        torch.manual_seed(0)
+        model = Seq2Seq(tiny_config("dot", tok.vocab_size))
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        loss, n_tok = global_step(distributed.wrap(model, ranks), optimizer, src, tgt, pairs, ranks, cfg)
+        loss, _ = distributed.agree(ranks, loss)
+        if ranks.main:
+            torch.save({"loss": torch.tensor(loss), "tokens": torch.tensor(n_tok), **model.state_dict()}, out)
+
+    step(distributed.Ranks(), tmp_path / "one.pt")
+    results = run_ranks(world, lambda rank: step(distributed.start(), tmp_path / "many.pt"), tmp_path / "logs")
+    assert [code for code, _ in results] == [0] * world, results
+    one, many = (torch.load(tmp_path / f, weights_only=True) for f in ("one.pt", "many.pt"))
+    assert int(many["tokens"]) == int(one["tokens"]) == sum(len(tgt[i]) + 1 for i in pairs)
+    for k in one:
+        assert torch.allclose(one[k], many[k], rtol=1e-5, atol=1e-6), (k, (one[k] - many[k]).abs().max())
+
+
 @pytest.mark.parametrize("world, max_tokens", [(2, 40), (3, 14)])
 def test_ranks_take_the_steps_of_one_process_on_the_same_global_batches(run, tmp_path, world, max_tokens):
     """(3, 14): batches of one or two pairs, so some ranks' shards are empty."""
