@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -163,8 +164,9 @@ def agree(ranks: Ranks, loss_part: float, *flags: bool) -> tuple[float, list[boo
     return float(values[0]), [bool(v > 0) for v in values[1:].tolist()]
 
 
-PEER_FAILURE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "timed out", "Timeout",
-                "NCCL error", "ProcessGroup", "DistBackendError", "Socket")
+# What gloo, nccl and the process group say when another rank died or hung (compared in lower case).
+PEER_FAILURE = ("connection closed by peer", "connection reset by peer", "broken pipe", "timed out", "timeout",
+                "nccl error", "processgroup", "distbackenderror", "socket")
 
 
 @contextmanager
@@ -176,9 +178,9 @@ def stop_clearly(ranks: Ranks, run_dir: Path):
         yield
     except RuntimeError as exc:
         text = f"{type(exc).__name__}: {exc}"
-        if not ranks.distributed or not any(s in text for s in PEER_FAILURE):
+        if not ranks.distributed or not any(s in text.lower() for s in PEER_FAILURE):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _gist(exc)
         saved = run_dir / "state.json"
         if not ranks.main:
             kept = "rank 0 keeps the run's last saved state"
@@ -187,5 +189,13 @@ def stop_clearly(ranks: Ranks, run_dir: Path):
         else:
             kept = "no training state was saved yet"
         raise SystemExit(f"error: training process {ranks.rank} of {ranks.world} stopped: another process of "
-                         f"this run failed or stopped answering ({first[:200]}). See that process's messages; "
+                         f"this run failed or stopped answering ({first}). See that process's messages; "
                          f"{kept}.") from exc
+
+
+def _gist(exc: BaseException) -> str:
+    """The first sentence of a backend's error, without its source location:
+    '[.../pair.cc:553] Connection closed by peer [127.0.0.1]:9090. This is ...' → 'Connection closed by peer [127.0.0.1]:9090'."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    return text.split(". ")[0][:160]

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import traceback
 import multiprocessing
 from pathlib import Path
@@ -318,6 +319,29 @@ def test_a_rank_that_raises_stops_the_run_with_a_clear_message_and_keeps_the_sav
     meta = ckpt.load_training_state(tmp_path / "runs", model, torch.optim.Adam(model.parameters()))
     assert meta["step"] == 2                                                   # the state saved at the evaluation
     assert not list((tmp_path / "runs").glob("*.tmp"))
+
+
+def test_a_rank_that_hangs_stops_the_run_after_the_timeout(run, tmp_path):
+    assets = new_assets(tmp_path / "assets")
+
+    def rank_fn(rank):
+        distributed.start(timeout_minutes=1 / 60)              # as train --dist-timeout
+        real_step, calls = train_module.train_step, []
+
+        def step(*args, **kw):
+            calls.append(1)
+            if rank == 1 and len(calls) == 3:
+                time.sleep(2.5)
+            return real_step(*args, **kw)
+        train_module.train_step = step
+        run(tmp_path / "runs", assets, max_steps=10, eval_every=2)
+
+    (code0, log0), (code1, log1) = run_ranks(2, rank_fn, tmp_path / "logs")
+    assert code0 != 0 and code1 != 0
+    assert "error: training process 0 of 2 stopped: another process of this run failed or stopped answering " \
+           "(Timed out" in log0
+    assert "error: training process 1 of 2 stopped" in log1 and "rank 0 keeps the run's last saved state" in log1
+    assert json.loads((tmp_path / "runs" / "state.json").read_text())["step"] == 2
 
 
 def test_a_save_that_fails_half_way_leaves_the_previous_checkpoint(run, tmp_path, monkeypatch):
