@@ -3,6 +3,7 @@
     python benchmarks/bench_train.py                    # shipped default size, ~1 minute
     python benchmarks/bench_train.py --size 7.7m        # the ~7.7M-parameter size
     python benchmarks/bench_train.py --train-seconds 5 --translate-seconds 3   # a quick check
+    python benchmarks/bench_train.py --nproc 2          # 1 and 2 training processes, one thread each
 
 Training runs the real training step (teacher forcing, label-smoothed loss,
 gradient clipping, Adam) on length-bucketed batches made by
@@ -16,13 +17,23 @@ weights of that variant and size when ``assets/`` has them, else with freshly
 initialised weights; decoding time grows with output length, so the mean output
 length is printed with it (untrained weights run to the limit, 2 × source + 10
 pieces, which makes that figure pessimistic).
+
+``--nproc N`` measures training on 1 and on N processes instead, as under torchrun:
+each process has one thread, all ranks step on their shards of the same global
+batches (``seq2seq.train.global_step``, DistributedDataParallel over gloo on CPU,
+nccl on CUDA), and it prints target tokens/s of each and the scaling efficiency,
+tokens/s of N ÷ (N × tokens/s of 1). It also times one all-reduce of all the
+gradients alone, the communication every step pays.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import os
 import platform
 import random
+import socket
 import sys
 import time
 from pathlib import Path
@@ -37,7 +48,8 @@ from seq2seq import data  # noqa: E402
 from seq2seq.model import ModelConfig, Seq2Seq  # noqa: E402
 from seq2seq.search import greedy  # noqa: E402
 from seq2seq.tokenizer import Tokenizer  # noqa: E402
-from seq2seq.train import batch_tensors, make_batches, train_step  # noqa: E402
+from seq2seq import distributed  # noqa: E402
+from seq2seq.train import TrainConfig, batch_tensors, global_step, make_batches, train_step  # noqa: E402
 
 SIZES = {
     "default": dict(emb_size=256, enc_hidden=192, dec_hidden=384),   # shipped default, ~4.3M parameters
@@ -114,6 +126,94 @@ def bench_translate(model, sources: list[list[int]], seconds: float, batch_size:
             "mean_output_len": out_tokens / done}
 
 
+def _rank(rank: int, world: int, port: int, results, cfg: ModelConfig, src, tgt, max_tokens: int,
+          seconds: float, seed: int) -> None:
+    """One training process of ``bench_ranks``: its shard of every global batch, for ``seconds``."""
+    if world > 1:
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                          WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    ranks = distributed.start()
+    torch.manual_seed(seed)
+    model = Seq2Seq(cfg).to(ranks.device)
+    net = distributed.wrap(model, ranks)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    tcfg = TrainConfig(max_tokens=max_tokens)
+    batches, i = make_batches(src, tgt, max_tokens, random.Random(seed)), 0
+    steps = tokens = 0
+    warmup, started, done = 2, None, False
+    while not done:
+        if i == len(batches):
+            batches, i = make_batches(src, tgt, max_tokens, random.Random(seed + steps)), 0
+        _, n_tok = global_step(net, optimizer, src, tgt, batches[i], ranks, tcfg)
+        i += 1
+        if warmup:
+            warmup -= 1
+            if not warmup:
+                started = time.perf_counter()
+            continue
+        steps, tokens = steps + 1, tokens + n_tok
+        # As in training: the ranks agree after every step (here: rank 0's clock says stop).
+        _, (done,) = distributed.agree(ranks, 0.0, ranks.main and time.perf_counter() - started >= seconds)
+    elapsed = time.perf_counter() - started
+    allreduce_ms = _time_allreduce(model, ranks) if ranks.distributed else None
+    if ranks.main:
+        results.put({"steps": steps, "seconds": elapsed, "target_tokens": tokens, "tokens_per_s": tokens / elapsed,
+                     "step_ms": 1000 * elapsed / steps, "allreduce_ms": allreduce_ms})
+    distributed.finish(ranks)
+
+
+def _time_allreduce(model: Seq2Seq, ranks, repeats: int = 10) -> float:
+    """Milliseconds for one all-reduce of all the gradients (one flat fp32 tensor), the ranks in step."""
+    flat = torch.zeros(model.num_parameters(), device=ranks.device)
+    torch.distributed.all_reduce(flat)
+    torch.distributed.barrier()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        torch.distributed.all_reduce(flat)
+    return 1000 * (time.perf_counter() - t0) / repeats
+
+
+def bench_ranks(world: int, cfg: ModelConfig, src, tgt, max_tokens: int, seconds: float, seed: int) -> dict:
+    """Training throughput of ``world`` processes of one thread each, on the same global batches."""
+    ctx = multiprocessing.get_context("spawn" if torch.cuda.is_available() else "fork")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    results = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_rank, args=(r, world, port, results, cfg, src, tgt, max_tokens, seconds, seed))
+             for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    if any(p.exitcode != 0 for p in procs):
+        raise SystemExit(f"error: a benchmark process failed (exit codes {[p.exitcode for p in procs]})")
+    return results.get()
+
+
+def main_scaling(args, cfg: ModelConfig, src, tgt) -> int:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine    {os.cpu_count()} cores, load average {load} before the runs "
+          f"(other work on the machine lowers both figures)")
+    print(f"gradients  {cfg_params(cfg):,} fp32 = {4 * cfg_params(cfg) / 1e6:.1f} MB all-reduced per step")
+    runs = {}
+    for world in sorted({1, args.nproc}):
+        runs[world] = r = bench_ranks(world, cfg, src, tgt, args.max_tokens, args.train_seconds, args.seed)
+        comm = "" if r["allreduce_ms"] is None else f"; one gradient all-reduce alone {r['allreduce_ms']:.1f} ms"
+        print(f"processes  {world}: {r['tokens_per_s']:,.0f} target tokens/s ({r['steps']} steps in "
+              f"{r['seconds']:.1f} s, {r['step_ms']:.0f} ms per step{comm})")
+    if args.nproc > 1:
+        eff = runs[args.nproc]["tokens_per_s"] / (args.nproc * runs[1]["tokens_per_s"])
+        print(f"scaling    {args.nproc} processes: {runs[args.nproc]['tokens_per_s'] / runs[1]['tokens_per_s']:.2f}× "
+              f"the tokens/s of 1, efficiency {100 * eff:.0f}%")
+    return 0
+
+
+def cfg_params(cfg: ModelConfig) -> int:
+    return Seq2Seq(cfg).num_parameters()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=list(SIZES), default="default")
@@ -130,7 +230,11 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(ROOT / "data" / "train.tsv"))
     p.add_argument("--synthetic", action="store_true", help="ignore --data, use synthetic lengths")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="measure training on 1 and N processes (one thread each) instead")
     args = p.parse_args(argv)
+    if args.nproc is not None and not 1 <= args.nproc <= 64:
+        p.error("--nproc must be between 1 and 64")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -145,6 +249,10 @@ def main(argv=None) -> int:
         src, tgt = synthetic_pairs(args.pairs, vocab, rng)
 
     cfg = ModelConfig(variant=args.variant, vocab_size=vocab, **SIZES[args.size])
+    if args.nproc is not None:
+        print(f"model      {args.size}: {args.variant}; data {source}; global batches of ≤{args.max_tokens} "
+              f"target tokens, split across the processes")
+        return main_scaling(args, cfg, src, tgt)
     model = Seq2Seq(cfg)
     print(f"model      {args.size}: {args.variant}, emb {cfg.emb_size}, enc {cfg.enc_hidden}×2, dec {cfg.dec_hidden}, "
           f"vocab {vocab}: {model.num_parameters():,} parameters")
