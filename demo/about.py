@@ -11,6 +11,8 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import FORMULAS_TEX, VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES
 
+WORDS_RULE = ("Words, not pieces: a source word's weight is the sum over its pieces; a target word's row is the "
+              "mean of its pieces' rows, so every row still sums to 1. </s> stays its own word.")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 
 

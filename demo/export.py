@@ -25,15 +25,6 @@ EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-exports"
 EXPORT_MAX_AGE_S = 3600
 
 
-def model_hashes(assets: Path = ckpt.ASSETS) -> dict[str, str]:
-    """sha256 of each variant's weights, from the manifest they were verified against at loading."""
-    try:
-        manifest = json.loads((Path(assets) / ckpt.MANIFEST).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {Path(rel).stem: sha for rel, sha in manifest.items() if rel.endswith(".safetensors")}
-
-
 def _round(m) -> list | None:
     return None if m is None else np.round(np.asarray(m, np.float64), 6).tolist()
 

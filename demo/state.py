@@ -12,6 +12,7 @@ None), "candidates" [[(piece, p)] per step]}]}``. The views (``demo/views.py``) 
 """
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +94,15 @@ def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict
         except errors as exc:
             return None, problems, f"The models could not be loaded: {exc}"
     return Translator(assets, ok, half=HALF), problems, None
+
+
+def model_hashes(assets: Path = ckpt.ASSETS) -> dict[str, str]:
+    """sha256 of each variant's weights, from the manifest they were verified against at loading."""
+    try:
+        manifest = json.loads((Path(assets) / ckpt.MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {Path(rel).stem: sha for rel, sha in manifest.items() if rel.endswith(".safetensors")}
 
 
 def available(tr: Translator | None) -> list[str]:

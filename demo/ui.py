@@ -12,6 +12,7 @@ first request (or the About tab's plot, drawn on page load) does.
 """
 from __future__ import annotations
 
+import inspect
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def configure_torch(threads: int | None = 1) -> None:
 
 def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, str]) -> dict:
     """Input, settings and the results block. Returns the components other tabs may wire to."""
-    from . import export, views       # views draws: matplotlib is imported with the first request
-
     installed = state.available(tr)
     examples = state.load_examples()
     with gr.Row():
@@ -64,11 +63,6 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             text = gr.Textbox(label="German sentence", lines=1, max_lines=4, elem_id="source-text",
                               placeholder="Ich wurde durch einen Hund gebissen.",
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
-            example_box = None
-            if examples:
-                example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
-                                          label="Examples from the test split (click one to run it)",
-                                          examples_per_page=10)
         with gr.Column(scale=2):
             choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
             variants = gr.CheckboxGroup(choices, value=installed, label="Variants", elem_id="variants")
@@ -83,6 +77,10 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
                 seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
             run = gr.Button("Translate and compare", variant="primary", elem_id="run")
+    example_box = None           # below the controls: on a phone the button comes first
+    if examples:
+        example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
+                                  label="Examples from the test split (click one to run it)", examples_per_page=10)
     message = gr.Markdown("", visible=False, elem_id="message", latex_delimiters=[])
     result_state = gr.State(None, time_to_live=RESULT_TTL_S)
     with gr.Column(visible=False, elem_id="results-area") as area:
@@ -93,6 +91,8 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             zip_file = gr.File(label="All files", visible=False, interactive=False, elem_id="zip-file")
 
     def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_):
+        from . import views           # it draws: matplotlib is imported by the first request, not at start-up
+
         try:
             result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_)
         except gr.Error as exc:      # refused: one message, no result left standing, no error badges
@@ -103,11 +103,15 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                 results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False)}
 
     def on_words(result, words_):
+        from . import views
+
         if not result:
             return {}
         return {results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False)}
 
     def on_zip(result, words_):
+        from . import export
+
         return {zip_file: gr.update(value=export.export_zip(result, bool(words_), hashes), visible=True)}
 
     inputs = [text, variants, method, beam, n_best, temperature, seed, words]
@@ -135,9 +139,7 @@ def build_about_tab(cards: dict) -> gr.Image:
                  max_height=900)
     length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)", format="png",
                           interactive=False, elem_id="bleu-by-length")
-    from .views import WORDS_RULE
-
-    gr.Markdown(about.md_escape(WORDS_RULE) + "\n\n" + about.LIMITS_MD +
+    gr.Markdown(about.md_escape(about.WORDS_RULE) + "\n\n" + about.LIMITS_MD +
                 "\n\nAPI: endpoint `/translate` (see “Use via API” at the foot of the page, and the README).",
                 latex_delimiters=[])
     return length_img
@@ -145,11 +147,22 @@ def build_about_tab(cards: dict) -> gr.Image:
 
 # ---- the page ---------------------------------------------------------------------------------
 
+def describe_api(demo: gr.Blocks, api_name: str, fn) -> None:
+    """Give each parameter of an API endpoint its description from ``fn``'s docstring ("Args:"),
+    for the "Use via API" page (``gr.api`` leaves them blank there)."""
+    from gradio.utils import get_function_description
+
+    _, described, _ = get_function_description(fn)
+    names = list(inspect.signature(fn).parameters)
+    block_fn = next(f for f in demo.fns.values() if f.api_name == api_name)
+    for name, component in zip(names, block_fn.inputs):
+        component._api_info = {**component.api_info(), "additional_description": described.get(name, "")}
+        component.label = name
+
+
 def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.Blocks:
     """Load the models once and lay out the page. No network, no training.
     ``torch_threads``: see ``configure_torch``."""
-    from .export import model_hashes
-
     assets = Path(assets)
     configure_torch(torch_threads)
     tr, problems, fatal = state.load_translator(assets)
@@ -175,7 +188,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
-                translate_tab = build_translate_tab(tr, cards, model_hashes(assets))
+                translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards)
 
@@ -203,6 +216,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             return state.translate_api(tr, text, variant, method, beam, temperature, seed)
 
         gr.api(translate, api_name="translate")
+        describe_api(demo, "translate", translate)
 
     demo.translator = tr          # for tests and the benchmark
     return demo

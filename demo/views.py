@@ -21,14 +21,13 @@ from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import words_from_pieces
 
 from . import plots
+from .about import WORDS_RULE
 
 # One colour per attention variant in the α_t chart (Okabe–Ito, readable for colour-blind readers).
 VARIANT_COLOURS = {"dot": "#E69F00", "general": "#56B4E9", "additive": "#009E73", "multihead": "#CC79A7"}
 HEAD_CELL = 6             # cell size of the multihead's per-head thumbnails
 NO_ATTENTION = ("No attention: this model conditions only on the final encoder state "
                 "(c_t = [→h_S ; ←h_1] at every step), so there is no α to show.")
-WORDS_RULE = ("Words, not pieces: a source word's weight is the sum over its pieces; a target word's row is the "
-              "mean of its pieces' rows, so every row still sums to 1. </s> stays its own word.")
 CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %), on one 0–1 colour scale and one source axis "
              "for every variant. Click a heatmap to enlarge it; click an output token to go to its step.")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "$": "&#36;", "{": "&#123;",
