@@ -1,38 +1,31 @@
-"""Figures for the demo: matplotlib's object API only (never pyplot).
+"""Pictures for the demo, as numpy arrays (H, W, 3) uint8: the attention heatmap, drawn
+as pixels, and the About tab's score-by-length plot, drawn with ``matplotlib.figure.Figure``
+(never pyplot's global state).
 
-Speed matters (one compare request draws five heatmaps and a naive 20 × 20
-``imshow`` + ``annotate`` + ``tight_layout`` heatmap costs ~180 ms), so the
-heatmap and the bar chart are composed as pixels:
+A heatmap is composed as pixels, not through Axes, because one compare request draws
+several of them:
 
-* cells are coloured with the shared colour scale (``CMAP`` with ``NORM``:
-  fixed 0–1, the same in every figure, whatever the matrix holds); each
-  distinct (colour, number) cell is built once and the grid is one gather;
-* every label and number is a glyph bitmap from matplotlib's FreeType
-  wrapper (``FT2Font``, with a font fallback list), cached per string, so there
-  is no mathtext at all: ``$$`` or ``_x^2`` are drawn literally;
-* the layout is computed in pixels up front (no Axes, no ``tight_layout``).
+* cells are coloured with the shared colour scale (``CMAP`` with ``NORM``: fixed 0–1, the
+  same in every picture, whatever the matrix holds); each distinct (colour, number) cell is
+  built once and the grid is one gather;
+* every label and number is a glyph bitmap from matplotlib's FreeType wrapper
+  (``FT2Font``, with a font fallback list), cached per string, so there is no mathtext
+  at all: ``$$`` or ``_x^2`` are drawn literally;
+* the layout is computed in pixels up front, and returned with the pixels (``Heatmap``),
+  so that the page can mark row t over the image.
 
-``heatmap``/``bars`` return a ``Figure`` (Agg canvas, not registered with
-pyplot) holding those pixels 1:1; the page shows these Figures and export
-writes them (``to_png``). A Figure is full of reference cycles, so it would
-live until the next full garbage collection; the page therefore takes the
-image out when sending it and drops the spent Figure's attributes
-(``take_pixels``), which frees it at once.
-
-Nothing is reused between calls except pure caches (the fonts found, glyph
-bitmaps of strings already drawn, finished cells).
-
-Non-Latin labels use a font fallback list: DejaVu Sans (Latin, Greek,
-Cyrillic, Arabic, Hebrew), then Noto Sans CJK where installed (``packages.txt``
-installs ``fonts-noto-cjk`` on Spaces). Without it CJK glyphs come out as boxes;
-nothing fails.
+Non-Latin labels use a font fallback list: DejaVu Sans (Latin, Greek, Cyrillic, Arabic,
+Hebrew), then Noto Sans CJK, found by family name or, where matplotlib's font cache
+predates the fonts, as files on disk (``CJK_FONT_FILES``).
 """
 from __future__ import annotations
 
 import logging
 import unicodedata
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps, font_manager
@@ -60,33 +53,45 @@ logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 # ---- fonts and text bitmaps ---------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def font_families() -> tuple[str, ...]:
-    """DejaVu Sans, then the first Noto Sans CJK family found (if any)."""
-    families = ["DejaVu Sans"]
-    for name in CJK_FAMILIES:
-        try:
-            font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
-        except ValueError:
-            continue
-        families.append(name)
-        break
-    return tuple(families)
+CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-{weight}.ttc",
+                  "/usr/share/fonts/noto-cjk/NotoSansCJK-{weight}.ttc",
+                  "/usr/share/fonts/google-noto-cjk/NotoSansCJK-{weight}.ttc")
 
 
-def has_cjk_font() -> bool:
-    return len(font_families()) > 1
+@lru_cache(maxsize=4)
+def _cjk_file(bold: bool) -> str | None:
+    """A Noto Sans CJK file on disk: registered with matplotlib's font manager directly, so it
+    is found even when the font cache was built before the fonts were installed."""
+    for pattern in CJK_FONT_FILES:
+        for weight in (("Bold", "Regular") if bold else ("Regular",)):
+            path = Path(pattern.format(weight=weight))
+            if path.is_file():
+                font_manager.fontManager.addfont(str(path))
+                return str(path)
+    return None
 
 
 @lru_cache(maxsize=4)
 def _font_paths(bold: bool) -> tuple:
+    """DejaVu Sans, then Noto Sans CJK: by family name, else from its file on disk."""
     weight = "bold" if bold else "normal"
-    paths = []
-    for fam in font_families():
-        path = font_manager.findfont(font_manager.FontProperties(family=fam, weight=weight))
-        if path not in paths:
-            paths.append(path)
+    paths = [font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight=weight))]
+    cjk = None
+    for name in CJK_FAMILIES:
+        try:
+            cjk = font_manager.findfont(font_manager.FontProperties(family=name, weight=weight),
+                                        fallback_to_default=False)
+            break
+        except ValueError:
+            continue
+    cjk = cjk or _cjk_file(bold)
+    if cjk and cjk not in paths:
+        paths.append(cjk)
     return tuple(paths)
+
+
+def has_cjk_font() -> bool:
+    return len(_font_paths(False)) > 1
 
 
 def short_label(s, limit: int = MAX_LABEL_CHARS) -> str:
@@ -153,14 +158,6 @@ class Canvas:
         if xa >= xb or ya >= yb:
             return
         self.px[ya:yb, xa:xb] = _over(self.px[ya:yb, xa:xb], alpha[ya - y0: yb - y0, xa - x0: xb - x0], color)
-
-    def figure(self) -> Figure:
-        H, W = self.px.shape[:2]
-        fig = new_figure(W, H)
-        fig.figimage(self.px, xo=0, yo=0, origin="upper", resize=False)
-        fig._demo_pixels = self.px                # the exact pixels, for to_array's fast path
-        return fig
-
 
 def _over(background: np.ndarray, alpha: np.ndarray, color) -> np.ndarray:
     """Alpha-blend a colour (alpha uint8 0–255) over uint8 RGB pixels."""
@@ -238,93 +235,67 @@ def _cells(m: np.ndarray, cell: int, size_pt: float) -> np.ndarray:
     return grid.transpose(0, 2, 1, 3, 4).reshape(T * cell, S * cell, 3)
 
 
-def heatmap_canvas(matrix, rows: list[str], cols: list[str], title: str = "", *,
-                   left_px: int | None = None, numbers: bool = True, grid: tuple[int, int] | None = None) -> Canvas:
+@dataclass
+class Heatmap:
+    """A drawn heatmap: the pixels, and where its grid of cells sits in them."""
+    pixels: np.ndarray          # (H, W, 3) uint8
+    grid_top: int               # y of the first row of cells
+    grid_left: int              # x of the first column
+    cell: int                   # cell size in pixels
+    rows: int
+    cols: int
+
+
+def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *, left_px: int | None = None,
+            numbers: bool = True, grid: tuple[int, int] | None = None, cell: int | None = None) -> Heatmap:
+    """Attention heatmap: target labels down the left, source labels across the top, α in
+    percent in each cell (blank below 0.5 %), and a 0–1 colour bar.
+
+    ``matrix`` is (len(rows), len(cols)) in [0, 1]; colours use the shared ``CMAP``/``NORM``
+    (vmin 0, vmax 1) whatever the values, so pictures compare directly. ``left_px`` sets the
+    minimum left margin (give every variant the same one so the source columns line up).
+    ``grid`` is the (rows, cols) the cell size is chosen for, by default this matrix's shape;
+    give every picture that is to be compared the largest shape among them, so that they share
+    one cell size. ``cell`` sets the cell size outright (small pictures, without numbers).
+    """
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape != (len(rows), len(cols)):
         raise ValueError(f"matrix shape {m.shape} does not match {len(rows)} × {len(cols)} labels")
     T, S = m.shape
-    cell, num_pt = cell_size(*(grid or (T, S)))
+    size, num_pt = cell_size(*(grid or (T, S)))
+    if cell is not None:
+        size, num_pt = cell, 0.0
     rows_l = [short_label(s) for s in rows]
     cols_l = [short_label(s) for s in cols]
     left = max(left_px if left_px is not None else 0, label_width(rows_l)) + 12
     top = 30 if title else 8
-    top_labels = label_width(cols_l) + 8
-    cbar_h = int(min(max(T * cell, 60), 160))
-    grid_y = top + top_labels
-    width = max(left + S * cell + 48, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
-    height = grid_y + max(T * cell, cbar_h) + 10
-    cv = Canvas(width, height)
+    grid_y = top + label_width(cols_l) + 8
+    cbar_h = int(min(max(T * size, 60), 160))
+    width = max(left + S * size + 48, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
+    cv = Canvas(width, grid_y + max(T * size, cbar_h) + 10)
     # cells with their numbers, a 1-pixel grid line after each
-    cv.px[grid_y: grid_y + T * cell, left: left + S * cell] = _cells(m, cell, num_pt if numbers else 0.0)
+    cv.px[grid_y: grid_y + T * size, left: left + S * size] = _cells(m, size, num_pt if numbers else 0.0)
     for i, s in enumerate(rows_l):
-        cv.text(left - 5, grid_y + i * cell + (cell - 1) / 2, s, ha="right")
+        cv.text(left - 5, grid_y + i * size + (size - 1) / 2, s, ha="right")
     for j, s in enumerate(cols_l):
-        cv.text(left + j * cell + (cell - 1) / 2, grid_y - 5, s, ha="center", va="bottom", rotate=True)
+        cv.text(left + j * size + (size - 1) / 2, grid_y - 5, s, ha="center", va="bottom", rotate=True)
     if title:
         cv.text(8, 14, short_label(title, 90), TITLE_PT, bold=True)
     # colour bar: the fixed 0–1 scale
-    x = left + S * cell + 10
+    x = left + S * size + 10
     cv.px[grid_y: grid_y + cbar_h, x: x + 10] = colors(np.linspace(1.0, 0.0, cbar_h))[:, None, :]
     for frac, txt in ((1.0, "1"), (0.5, "0.5"), (0.0, "0")):
         cv.text(x + 13, grid_y + (1 - frac) * (cbar_h - 1), txt, SMALL_PT)
-    return cv
+    return Heatmap(cv.px, grid_y, left, size, T, S)
 
 
-def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *,
-            left_px: int | None = None, numbers: bool = True, grid: tuple[int, int] | None = None) -> Figure:
-    """Attention heatmap: target labels down the left, source labels across the top,
-    α in percent in each cell (blank below 0.5 %), and a 0–1 colour bar.
-
-    ``matrix`` is (len(rows), len(cols)) in [0, 1]; colours use the shared
-    ``CMAP``/``NORM`` (vmin 0, vmax 1) whatever the values, so figures compare
-    directly. ``left_px`` sets the minimum left margin (give every variant the
-    same one so the source columns line up across figures). ``grid`` is the (rows, cols)
-    the cell size is chosen for, by default this matrix's shape; give every figure that is
-    to be compared the largest shape among them, so that they share one cell size.
-    """
-    return heatmap_canvas(matrix, rows, cols, title, left_px=left_px, numbers=numbers, grid=grid).figure()
-
-
-# ---- step view: α_t as bars ----------------------------------------------------------------
-
-def bars_canvas(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Canvas:
-    a = np.asarray(alpha, dtype=np.float64).reshape(-1)
-    if a.shape[0] != len(cols):
-        raise ValueError(f"{a.shape[0]} weights for {len(cols)} labels")
-    S = len(cols)
-    cell, num_pt = cell_size(1, S)
-    bar_px = 90
-    cols_l = [short_label(s) for s in cols]
-    left = left_px + 24
-    top = 30 if title else 8
-    plot_h = bar_px + 14
-    width = max(left + S * cell + 12, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
-    height = top + plot_h + label_width(cols_l) + 12
-    cv = Canvas(width, height)
-    base = top + plot_h                              # y of the baseline (α = 0)
-    cv.px[base - bar_px - 1, left: left + S * cell] = 220.0  # α = 1
-    for j, v in enumerate(a):
-        h = int(round(float(np.clip(v, 0, 1)) * bar_px))
-        x0 = left + j * cell
-        if h > 0:
-            cv.px[base - h: base, x0 + 1: x0 + cell - 2] = colors(np.array([v]))[0]
-        s = percent(v)
-        if s:
-            cv.text(x0 + (cell - 1) / 2, base - h - 8, s, num_pt, ha="center")
-    cv.px[base, left: left + S * cell] = 140.0
-    cv.text(left - 5, base - bar_px - 1, "1", SMALL_PT, ha="right")
-    cv.text(left - 5, base, "0", SMALL_PT, ha="right")
-    for j, s in enumerate(cols_l):
-        cv.text(left + j * cell + (cell - 1) / 2, base + 5, s, ha="center", va="top", rotate=True)
-    if title:
-        cv.text(8, 14, short_label(title, 90), TITLE_PT, bold=True)
-    return cv
-
-
-def bars(alpha, cols: list[str], title: str = "", *, left_px: int = 0) -> Figure:
-    """α_t over the source tokens as bars on the fixed 0–1 scale, with values in percent."""
-    return bars_canvas(alpha, cols, title, left_px=left_px).figure()
+def pad_to_width(pictures: list[Heatmap]) -> None:
+    """Pad heatmaps on the right (white) to one width: with one left margin, the source columns
+    then sit at the same pixels in every variant's picture."""
+    width = max((h.pixels.shape[1] for h in pictures), default=0)
+    for h in pictures:
+        if h.pixels.shape[1] < width:
+            h.pixels = np.pad(h.pixels, ((0, 0), (0, width - h.pixels.shape[1]), (0, 0)), constant_values=255)
 
 
 # ---- about tab ------------------------------------------------------------------------------
@@ -380,38 +351,20 @@ def _score_axes(ax, series, metric, counts, title) -> None:
 
 # ---- output ---------------------------------------------------------------------------------
 
-def to_array(fig: Figure) -> np.ndarray:
-    """(H, W, 3) uint8. Pixel figures return their pixels (identical to what Agg draws);
-    others are drawn with the Agg canvas."""
-    pixels = getattr(fig, "_demo_pixels", None)
-    if pixels is not None:
-        return pixels
+def figure_pixels(fig: Figure) -> np.ndarray:
+    """(H, W, 3) uint8 of a Figure, drawn with its own Agg canvas."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def take_pixels(fig: Figure) -> np.ndarray:
-    """``to_array`` for a Figure that has served its purpose (the page calls it when it sends one).
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG of an image, zlib level 1: flat-colour heatmaps stay small, and it encodes in about
+    half the time of the default level."""
+    import io
 
-    A pixel figure is spent afterwards: its attributes are dropped, which breaks the reference
-    cycles every Figure is made of, so it is freed at once instead of at the next full garbage
-    collection (in a server those waited by the thousand: RSS grew ~1.4 MB per 100 requests).
-    Other figures are only drawn."""
-    pixels = to_array(fig)
-    if getattr(fig, "_demo_pixels", None) is not None:
-        fig.images.clear()        # the image and this list refer to each other
-        vars(fig).clear()
-    return pixels
+    from PIL import Image
 
-
-def draw(fig: Figure) -> np.ndarray:
-    """Always draw with the Agg canvas (what savefig would produce)."""
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
-def to_png(fig: Figure, path) -> None:
-    """Write the figure as PNG at its own size, without pyplot."""
-    fig.savefig(path, format="png", dpi=DPI, facecolor="white")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "png", compress_level=1)
+    return buf.getvalue()

@@ -135,12 +135,13 @@ class MultiHeadAttention(Attention):
         return torch.stack([k.transpose(1, 2), v.transpose(1, 2)])  # (2, B, k, S, d)
 
     def forward(self, query, memory, mask, keys=None):
-        k, v = (self.prepare(memory) if keys is None else keys).unbind(0)  # (B, k, S, d) each
-        q = self.q(query).view(query.size(0), self.heads, 1, self.d)      # (B, k, 1, d)
-        e = (q @ k.transpose(2, 3)).squeeze(2) / math.sqrt(self.d)       # (B, k, S)
-        alpha = masked_softmax(e, mask)                                  # (B, k, S)
-        heads = (alpha.unsqueeze(2).to(v.dtype) @ v).squeeze(2)          # (B, k, d)
-        return self.o(heads.reshape(query.size(0), -1)), alpha
+        B = query.size(0)
+        k, v = (self.prepare(memory) if keys is None else keys).unbind(0)  # W^k_k h_i, W^k_v h_i: (B, k, S, d)
+        q = self.q(query).view(B, self.heads, 1, self.d)                  # W^k_q s_t: (B, k, 1, d)
+        e = (q @ k.transpose(2, 3)).squeeze(2) / math.sqrt(self.d)       # e^k_{t,i}: (B, k, S)
+        alpha = masked_softmax(e, mask)                                  # α^k_{t,i}: (B, k, S)
+        c = (alpha.unsqueeze(2).to(v.dtype) @ v).squeeze(2)             # Σ_i α^k_{t,i} W^k_v h_i: (B, k, d)
+        return self.o(c.reshape(B, -1)), alpha                           # W_o [c^1 ; … ; c^k]: (B, M)
 
 
 VARIANTS: dict[str, type[Attention]] = {
@@ -158,6 +159,16 @@ FORMULAS: dict[str, str] = {
     "general": "e_{t,i} = s_tᵀ W h_i",
     "additive": "e_{t,i} = vᵀ tanh(W s_t + U h_i)",
     "multihead": "e^k_{t,i} = (W^k_q s_t)ᵀ (W^k_k h_i) / √d,  α_{t,i} = mean_k α^k_{t,i}",
+}
+
+# The same, typeset (LaTeX) for the page's About tab.
+FORMULAS_TEX: dict[str, str] = {
+    "none": r"c_t = [\overrightarrow{h}_S ; \overleftarrow{h}_1] \quad \text{(no } \alpha \text{)}",
+    "dot": r"e_{t,i} = s_t^\top h_i",
+    "general": r"e_{t,i} = s_t^\top W h_i",
+    "additive": r"e_{t,i} = v^\top \tanh(W s_t + U h_i)",
+    "multihead": r"e^k_{t,i} = \frac{(W^k_q s_t)^\top (W^k_k h_i)}{\sqrt{d}}, \quad "
+                 r"\alpha_{t,i} = \frac{1}{K} \sum_k \alpha^k_{t,i}",
 }
 
 

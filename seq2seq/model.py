@@ -71,7 +71,7 @@ class Decoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.emb_size = cfg.emb_size
 
-    def init_state(self, memory, final, mask):
+    def init_state(self, memory, final):
         """(s_0, s̃_0, keys): keys are the attention's per-sentence precomputation."""
         s0 = torch.tanh(self.bridge(final))                                 # (B, D)
         feed0 = memory.new_zeros(memory.size(0), self.emb_size)             # (B, E)
@@ -100,15 +100,11 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(cfg, self.embed)
         self.decoder = Decoder(cfg, self.embed)
 
-    @property
-    def has_attention(self) -> bool:
-        return self.decoder.attention.heads > 0
-
     def encode(self, src, src_len):
         """→ memory (B, S, 2H), mask (B, S), decoder start state."""
         memory, final = self.encoder(src, src_len)
         mask = src != PAD_ID
-        return memory, mask, self.decoder.init_state(memory, final, mask)
+        return memory, mask, self.decoder.init_state(memory, final)
 
     def forward(self, src, src_len, tgt_in):
         """Teacher forcing. tgt_in (B, T) starts with BOS → logits (B, T, V), α (B, T, k, S) or None."""

@@ -44,9 +44,9 @@ def test_python_app_py_serves_the_page(tmp_path):
 
 def test_importing_app_turns_garbage_collection_back_on_and_leaves_matplotlib_for_later(tmp_path):
     code = ("import gc, sys, app; print(gc.isenabled(), gc.get_freeze_count() > 0, 'matplotlib' in sys.modules)\n"
-            "from demo import handlers\n"
-            "result, views = handlers.compare(app.demo.translator, 'Guten Morgen.', ['dot'])\n"
-            "print(views['panels']['dot']['heatmap'] is not None)")
+            "from demo import state, views\n"
+            "result = state.translate(app.demo.translator, 'Guten Morgen.', ['dot'])\n"
+            "print('<img class=\"heatmap\"' in views.results_html(result))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=app_env(tmp_path), capture_output=True,
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr

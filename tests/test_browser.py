@@ -1,13 +1,13 @@
-"""The page in a real browser (Debian's chromium, driven by playwright): type a
-sentence, compare, see every variant's translation and heatmap, step through
-decoding, click to align, and keep a screenshot."""
+"""The page in a real browser (Debian's chromium, driven by playwright) at 1440×900: type a
+sentence, compare, read the summary, see the five variants side by side, step through
+decoding, click a token, refuse bad input cleanly, download the zip, and keep a screenshot."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from demo.handlers import load_examples
+from demo.state import load_examples
 from seq2seq.attention import VARIANTS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -15,88 +15,134 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
         "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
-SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser-page.png"   # kept after the run
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"     # kept after the run
+SCREENSHOT = ARTIFACTS / "browser-page.png"
 
 
-def test_compare_step_and_align_in_chromium(app_url):
+def in_viewport(page, selector: str) -> bool:
+    return page.evaluate("""(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+
+
+def marked_as_error(page) -> list[str]:
+    """Visible elements that Gradio (or anything) marks as an error: error badges, error status, toasts."""
+    return page.evaluate("""() => [...document.querySelectorAll('[class*="error"], .toast-body, [data-testid*="toast"]')]
+        .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().height > 0)
+        .map((el) => el.className + ': ' + el.textContent.slice(0, 60))""")
+
+
+def test_compare_step_and_export_in_chromium(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(app_url, timeout=TIMEOUT_MS)
-            page.locator("#source-text textarea").fill(SENTENCE)
-            page.locator("#run").click()
+            box = page.locator("#source-text textarea")
+            expect(box).to_be_visible()
+            # before the first run: no results area, and everything needed is above the fold
+            expect(page.locator("#results-area")).to_be_hidden()
+            for sel in ("#source-text", "#variants", "#run"):
+                assert in_viewport(page, sel), sel
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-before.png"))
 
+            # Enter runs the comparison
+            box.fill(SENTENCE)
+            box.press("Enter")
+            expect(page.locator("#summary")).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("#summary tbody tr")).to_have_count(len(VARIANTS))
+            page.wait_for_timeout(300)                                   # the scroll to the results
+            assert in_viewport(page, "#summary")                         # the whole table, without scrolling
+
+            # five variants side by side: one row, the same top
+            cells = page.locator("#multiples .cell")
+            expect(cells).to_have_count(len(VARIANTS))
+            tops = {round(cells.nth(i).bounding_box()["y"]) for i in range(len(VARIANTS))}
+            assert len(tops) == 1, tops
+            images = page.locator("#multiples img.heatmap")
+            expect(images).to_have_count(len(VARIANTS) - 1)               # none has no α
+            page.wait_for_function("() => [...document.querySelectorAll('#multiples img.heatmap')]"
+                                   ".every((im) => im.complete && im.naturalWidth > 50)")
+            assert len({round(images.nth(i).bounding_box()["y"]) for i in range(images.count())}) == 1
+            page.screenshot(path=str(SCREENSHOT))
+
+            # a step change marks row t in every heatmap and the t-th output token
+            page.locator("#stepbar .next").click()
+            page.locator("#stepbar .next").click()
+            expect(page.locator("#stepbar .tlabel")).to_have_text(f"t = 3 / {page.locator('#stepbar .t').get_attribute('max')}")
             for v in VARIANTS:
-                translation = page.locator(f"#translation-{v} textarea")
-                expect(translation).not_to_have_value("", timeout=TIMEOUT_MS)
-                if v == "none":
-                    expect(page.locator("#panel-none")).to_contain_text("No attention")
-                else:
-                    img = page.locator(f"#heatmap-{v} img")
-                    expect(img).to_have_count(1, timeout=TIMEOUT_MS)
-                    img.scroll_into_view_if_needed()          # the images load lazily
-                    expect(img).to_be_visible(timeout=TIMEOUT_MS)
-                    page.wait_for_function("(el) => el.complete && el.naturalWidth > 100", arg=img.element_handle())
-            expect(page.locator("#status")).to_contain_text("Reference")
+                cell = page.locator(f"#cell-{v}")
+                expect(cell.locator(".tokens.out .tok.on")).to_have_attribute("data-t", "3")
+                if v != "none":
+                    mark = cell.locator(".mark")
+                    expect(mark).to_have_attribute("data-row", "3")
+                    frame = cell.locator(".frame")
+                    geo = {k: float(frame.get_attribute(f"data-{k}")) for k in ("top", "cell", "h")}
+                    fb, mb = frame.bounding_box(), mark.bounding_box()
+                    expected = fb["y"] + (geo["top"] + 2 * geo["cell"]) / geo["h"] * fb["height"]
+                    assert abs(mb["y"] - expected) < 1.5, (v, mb, expected)
+            expect(page.locator("#stepview .choices .choice")).to_have_count(len(VARIANTS))
+            # a clicked token is the step too
+            page.locator("#cell-additive .tokens.out .tok").nth(1).click()
+            expect(page.locator("#cell-additive .tok.clicked")).to_have_attribute("data-t", "2")
+            expect(page.locator("#cell-dot .mark")).to_have_attribute("data-row", "2")
+            # a click enlarges a heatmap
+            page.locator("#cell-dot img.heatmap").click()
+            expect(page.locator(".attention-lightbox img")).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.locator(".attention-lightbox")).to_have_count(0)
 
-            # step through decoding: move the slider (its range handle, by keyboard) to t = 3
-            expect(page.locator("#step-md-additive")).to_contain_text("t = 1", timeout=TIMEOUT_MS)
-            handle = page.locator("#step input[type=range]")
-            handle.focus()
-            handle.press("ArrowRight")
-            handle.press("ArrowRight")
-            expect(handle).to_have_value("3")
-            for v in VARIANTS:
-                expect(page.locator(f"#step-md-{v}")).to_contain_text("t = 3", timeout=TIMEOUT_MS)
-            # and its number box, to t = 2
-            number = page.locator("#step input[type=number]")
-            number.fill("2")
-            number.press("Enter")
-            expect(page.locator("#step-md-dot")).to_contain_text("t = 2", timeout=TIMEOUT_MS)
-            bars = page.locator("#bars-additive img")
-            bars.scroll_into_view_if_needed()
-            expect(bars).to_be_visible()
-            expect(page.locator("#cands-additive")).to_be_visible()
-
-            # click to align: an output token highlights the source
-            page.locator("#tokens-additive .token").nth(1).click()
-            expect(page.locator("#align-additive")).to_contain_text("%", timeout=TIMEOUT_MS)
-
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            assert SCREENSHOT.stat().st_size > 10_000
+            # the zip downloads
+            page.locator("#zip-button").click()
+            link = page.locator("#zip-file a").first
+            expect(link).to_be_visible(timeout=TIMEOUT_MS)
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                link.click()
+            assert info.value.suggested_filename == "attention-pieces.zip"
+            saved = tmp_path / "all.zip"
+            info.value.save_as(saved)
+            assert saved.stat().st_size > 1000
 
             # user text is shown as text, never run as HTML
             dialogs = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.locator("#source-text textarea").fill('Hallo <img src=x onerror="alert(1)"> Welt')
+            box.fill('Hallo <img src=x onerror="alert(1)"> ${alert(2)} Welt')
             page.locator("#run").click()
             expect(page.locator("#status")).to_contain_text("onerror", timeout=TIMEOUT_MS)
-            assert page.locator("#status img").count() == 0
-            assert dialogs == []
+            assert page.locator("#status img").count() == 0 and dialogs == []
 
-            # bad input: a clear message, no traceback
-            page.locator("#source-text textarea").fill("   ")
+            # refused input: one message, no result left standing, nothing marked as an error
+            box.fill("   ")
             page.locator("#run").click()
-            expect(page.get_by_text("The text is empty").first).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("#message")).to_contain_text("The text is empty", timeout=TIMEOUT_MS)
+            expect(page.locator("#results-area")).to_be_hidden()
+            page.wait_for_timeout(500)
+            assert marked_as_error(page) == []
             assert "Traceback" not in page.content()
 
             # an example from the test split fills the box and runs the comparison at once
             example = load_examples()[0][0]
             page.get_by_text(example, exact=True).first.click()
-            expect(page.locator("#source-text textarea")).to_have_value(example, timeout=TIMEOUT_MS)
+            expect(box).to_have_value(example, timeout=TIMEOUT_MS)
             expect(page.locator("#status")).to_contain_text(example.split()[0], timeout=TIMEOUT_MS)
-            expect(page.locator("#status")).to_contain_text("Reference", timeout=TIMEOUT_MS)
-            expect(page.locator("#translation-additive textarea")).not_to_have_value("", timeout=TIMEOUT_MS)
+            expect(page.locator(".reference")).to_contain_text("Reference", timeout=TIMEOUT_MS)
+            expect(page.locator("#message")).to_be_hidden()
 
-            # the About tab: its BLEU-by-length plot is drawn by the page's load event
+            # the About tab: typeset formulas, and the BLEU-by-length plot drawn by the page's load event
             page.get_by_role("tab", name="About").click()
             expect(page.get_by_text("Attention variants").first).to_be_visible(timeout=TIMEOUT_MS)
+            assert page.locator(".katex").count() >= len(VARIANTS)
             plot = page.locator("#bleu-by-length img")
             expect(plot).to_have_count(1, timeout=TIMEOUT_MS)
             plot.scroll_into_view_if_needed()
             page.wait_for_function("(el) => el.complete && el.naturalWidth > 100", arg=plot.element_handle())
+
+            # a phone: the button is on the first screen
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(app_url, timeout=TIMEOUT_MS)
+            expect(phone.locator("#run")).to_be_visible()
+            assert in_viewport(phone, "#run")
+            phone.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
         finally:
             browser.close()

@@ -33,10 +33,10 @@ def test_forward_shapes(variant):
     logits, weights = model(src, src_len, tgt_in)
     assert logits.shape == (3, 7, VOCAB)
     if variant == "none":
-        assert weights is None and not model.has_attention
+        assert weights is None and model.decoder.attention.heads == 0
     else:
         heads = model.decoder.attention.heads
-        assert model.has_attention and heads >= (2 if variant == "multihead" else 1)
+        assert model.decoder.attention.heads > 0 and heads >= (2 if variant == "multihead" else 1)
         assert weights.shape == (3, 7, heads, 7)
         assert (weights[1, :, :, 3:] == 0).all()
         assert torch.allclose(weights.sum(-1), torch.ones(3, 7, heads), atol=1e-5)

@@ -3,6 +3,8 @@ draws without mathtext trouble, CJK and Arabic render, and the colour scale is
 fixed at 0–1 in every figure."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,58 +21,31 @@ def test_figures_are_not_registered_with_pyplot():
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    figs = [plots.heatmap(np.full((2, 3), 1 / 3), ["a", "b"], ["x", "y", "z"], "t"),
-            plots.bars([0.2, 0.8], ["x", "y"], "t"),
-            plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.5)]}),
-]
-    for fig in figs:
-        assert isinstance(fig, Figure)
-        assert isinstance(fig.canvas, FigureCanvasAgg)
-        arr = plots.to_array(fig)
-        assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3
+    fig = plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.5)]})
+    assert isinstance(fig, Figure) and isinstance(fig.canvas, FigureCanvasAgg)
+    arr = plots.figure_pixels(fig)
+    assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3
     assert plt.get_fignums() == before
 
 
+def test_heatmap_is_pixels_with_its_grid():
+    m = np.array([[0.25, 0.75, 0.0], [1.0, 0.0, 0.0]])
+    h = plots.heatmap(m, ["a", "b"], ["x", "y", "z"], "t")
+    assert isinstance(h.pixels, np.ndarray) and h.pixels.dtype == np.uint8 and h.pixels.shape[2] == 3
+    assert (h.rows, h.cols) == (2, 3)
+    for i in range(2):
+        for j in range(3):      # the cell at (grid_top + i·cell, grid_left + j·cell) has α_ij's colour
+            y, x = h.grid_top + i * h.cell + 1, h.grid_left + j * h.cell + 1
+            assert tuple(h.pixels[y, x]) == tuple(plots.colors(np.array([m[i, j]]))[0])
+
+
 @pytest.mark.parametrize("label", WEIRD)
-def test_any_label_draws_to_png(label, tmp_path):
+def test_any_label_draws_to_png(label):
     m = np.array([[0.25, 0.75], [1.0, 0.0]])
-    fig = plots.heatmap(m, [label, "b"], ["x", label], f"title {label}")
-    path = tmp_path / "h.png"
-    plots.to_png(fig, path)
-    with Image.open(path) as im:
+    h = plots.heatmap(m, [label, "b"], ["x", label], f"title {label}")
+    with Image.open(io.BytesIO(plots.png_bytes(h.pixels))) as im:
         assert im.size[0] > 50 and im.size[1] > 50
-    bars = plots.bars([0.4, 0.6], [label, "y"], label)
-    plots.to_png(bars, tmp_path / "b.png")
-
-
-def test_pixel_fast_path_equals_agg_drawing():
-    args = (np.array([[0.1, 0.9], [0.5, 0.5]]), ["$$", "日本語"], ["_x^2", "مرحبا"], "check")
-    fig = plots.heatmap(*args)
-    drawn = plots.draw(fig)
-    assert np.array_equal(plots.to_array(fig), drawn)
-    bars = plots.bars([0.3, 0.7], ["a", "b"], "t")
-    assert np.array_equal(plots.to_array(bars), plots.draw(bars))
-
-
-def test_take_pixels_frees_the_figure_at_once():
-    """What the page does with each Figure it sends: it gets the exact pixels, and the spent
-    Figure leaves no reference cycles for the garbage collector."""
-    import gc
-
-    fig = plots.heatmap(np.array([[0.1, 0.9], [0.5, 0.5]]), ["a", "b"], ["c", "d"], "t")
-    expected = plots.draw(fig)
-    assert np.array_equal(plots.take_pixels(fig), expected)
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(20):
-            plots.take_pixels(plots.heatmap(np.array([[0.1, 0.9]]), ["a"], ["c", "d"], "t"))
-            plots.take_pixels(plots.bars([0.3, 0.7], ["a", "b"], "t"))
-        assert gc.collect() == 0                  # nothing was left to the collector
-    finally:
-        gc.enable()
-    axes_fig = plots.score_by_length({"dot": [("1-3", 10.0), ("4-6", 12.0)]})
-    assert plots.take_pixels(axes_fig).shape[2] == 3 and axes_fig.axes   # drawn, left as it was
+        assert np.array_equal(np.asarray(im.convert("RGB")), h.pixels)
 
 
 def test_labels_have_ink_and_math_is_literal():
@@ -80,14 +55,36 @@ def test_labels_have_ink_and_math_is_literal():
     assert dollars.shape[1] > one.shape[1]          # two literal dollar signs, not an empty math string
 
 
-def test_cjk_renders_with_noto_when_installed():
+def test_cjk_renders_with_noto():
     glyphs = [plots.text_bitmap(c)[0] for c in "日本語"]
     assert all(g.max() > 0 for g in glyphs)
-    if not plots.has_cjk_font():
-        pytest.skip("Noto Sans CJK not installed: CJK falls back to boxes (checked above that nothing fails)")
+    assert plots.has_cjk_font(), "Noto Sans CJK is in packages.txt (fonts-noto-cjk); install it"
     # real glyphs differ from each other; missing-glyph boxes would all be identical
     assert not (glyphs[0].shape == glyphs[1].shape and np.array_equal(glyphs[0], glyphs[1]))
-    assert "Noto Sans CJK" in " ".join(plots.font_families())
+
+
+def test_cjk_found_on_disk_when_the_font_cache_predates_the_fonts(monkeypatch):
+    """A font cache built before fonts-noto-cjk was installed does not know the family: the file
+    on disk is registered directly, and 東京 is drawn, not boxes."""
+    from matplotlib import font_manager
+
+    real = font_manager.findfont
+
+    def stale(prop, *a, **k):
+        if "CJK" in str(prop.get_family()):
+            raise ValueError("not in this cache")
+        return real(prop, *a, **k)
+    monkeypatch.setattr(font_manager, "findfont", stale)
+    for cached in (plots._font_paths, plots._cjk_file, plots.text_bitmap):
+        cached.cache_clear()
+    try:
+        paths = [str(p) for p in plots._font_paths(False)]
+        assert len(paths) == 2 and "NotoSansCJK" in paths[1]
+        east, cap = plots.text_bitmap("東")[0], plots.text_bitmap("京")[0]
+        assert east.max() > 0 and not (east.shape == cap.shape and np.array_equal(east, cap))
+    finally:
+        for cached in (plots._font_paths, plots._cjk_file, plots.text_bitmap):
+            cached.cache_clear()
 
 
 def test_arabic_renders_glyphs():
@@ -107,8 +104,8 @@ def test_colour_scale_is_fixed_zero_to_one():
         c = plots.colors(np.array([value]))[0]
         return int(np.all(img == c, axis=-1).sum())
 
-    low = plots.to_array(plots.heatmap(np.array([[0.2, 0.3]]), ["t"], ["a", "b"], numbers=False))
-    high = plots.to_array(plots.heatmap(np.array([[0.2, 0.9]]), ["t"], ["a", "b"], numbers=False))
+    low = plots.heatmap(np.array([[0.2, 0.3]]), ["t"], ["a", "b"], numbers=False).pixels
+    high = plots.heatmap(np.array([[0.2, 0.9]]), ["t"], ["a", "b"], numbers=False).pixels
     cell = plots.cell_size(1, 2)[0]
     for img, values in ((low, (0.2, 0.3)), (high, (0.2, 0.9))):
         for value in values:                 # each cell keeps its absolute colour: no per-figure rescaling
@@ -121,16 +118,14 @@ def test_colour_scale_is_fixed_zero_to_one():
 def test_rows_and_values_must_match():
     with pytest.raises(ValueError):
         plots.heatmap(np.zeros((2, 3)), ["a"], ["x", "y", "z"])
-    with pytest.raises(ValueError):
-        plots.bars([0.5, 0.5], ["x"])
 
 
 def test_long_inputs_scale_and_stay_readable():
     T, S = 150, 120
     m = np.full((T, S), 1.0 / S)
-    small = plots.to_array(plots.heatmap(np.full((5, 5), 0.2), ["t"] * 5, ["s"] * 5))
+    small = plots.heatmap(np.full((5, 5), 0.2), ["t"] * 5, ["s"] * 5).pixels
     rows, cols = [f"▁w{i}" for i in range(T)], [f"▁q{j}" for j in range(S)]
-    big = plots.to_array(plots.heatmap(m, rows, cols))
+    big = plots.heatmap(m, rows, cols).pixels
     cell, number_pt = plots.cell_size(T, S)
     assert cell >= 14 and number_pt >= 5
     assert big.shape[1] >= S * cell and big.shape[0] >= T * cell
@@ -141,8 +136,8 @@ def test_long_inputs_scale_and_stay_readable():
 
 
 def test_degenerate_matrices():
-    assert plots.to_array(plots.heatmap(np.zeros((1, 0)), ["t"], [])).shape[2] == 3
-    img = plots.to_array(plots.heatmap(np.array([[np.nan, 1.5, -0.2]]), ["t"], ["a", "b", "c"]))   # clipped, no crash
+    assert plots.heatmap(np.zeros((1, 0)), ["t"], []).pixels.shape[2] == 3
+    img = plots.heatmap(np.array([[np.nan, 1.5, -0.2]]), ["t"], ["a", "b", "c"]).pixels   # clipped, no crash
     assert img.dtype == np.uint8
 
 
@@ -164,4 +159,4 @@ def test_score_by_length_leaves_out_empty_buckets_and_shows_counts():
 def test_score_by_length_without_cards():
     fig = plots.score_by_length({})
     assert isinstance(fig, Figure)
-    assert plots.to_array(fig).shape[0] > 100
+    assert plots.figure_pixels(fig).shape[0] > 100

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from seq2seq.attention import VARIANTS
 from seq2seq.search import max_output_len
 from seq2seq.tokenizer import EOS_ID, UNK_ID
-from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, InputError, Translator,
-                                check_variant, clean_input, fill_unknown)
+from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, MAX_SEED, DecodingSettings, InputError,
+                                Translator, check_variant, check_variants, clean_input, fill_unknown)
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +177,117 @@ def test_translate_fills_in_unknown_output_pieces(tr, monkeypatch):
     heads[ids.index(UNK_ID), 0, source.index("東京")] = 0.9
     monkeypatch.setattr(translator_module, "greedy", lambda *a, **k: [Hypothesis(ids, [-0.1] * len(ids), heads)])
     assert tr.translate(text, "dot").texts == ["to 東京"]
+
+
+# ---- decoding settings: one object, every limit and message in one place -------------------
+
+def test_settings_keep_what_the_method_uses():
+    assert DecodingSettings.check("greedy", beam=99, temperature="x").as_dict() == {"method": "greedy"}
+    assert DecodingSettings.check("beam", 4, 9).as_dict() == {"method": "beam", "beam": 4, "n_best": 4}
+    assert DecodingSettings.check("beam", 3.0, 2.0) == DecodingSettings("beam", beam=3, n_best=2)
+    assert DecodingSettings.check("sample", temperature=0.5, seed=7).as_dict() == {
+        "method": "sample", "temperature": 0.5, "seed": 7}
+    assert DecodingSettings.check("sample", seed=MAX_SEED).seed == MAX_SEED
+
+
+BAD_NUMBERS = [10**400, -10**400, 10**20, True, False, float("nan"), float("inf"), -float("inf"), "3", "many", None,
+               [3], {"a": 1}, (1,), b"1", 1j]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS, ids=repr)
+def test_settings_refuse_anything_but_a_number_in_range_with_the_library_error(bad):
+    for method, kw, name in (("beam", "beam", "Beam width"), ("beam", "n_best", "n-best"),
+                             ("sample", "temperature", "Temperature"), ("sample", "seed", "Seed")):
+        with pytest.raises(InputError, match=f"^{name} must be a number between") as exc:
+            DecodingSettings.check(method, **{kw: bad})
+        assert type(exc.value) is InputError and len(str(exc.value)) < 80
+
+
+@pytest.mark.parametrize("method", [None, 3, ["beam"], "Beam", "", 10**400, {"m": 1}])
+def test_settings_refuse_unknown_methods(method):
+    with pytest.raises(InputError, match="Unknown decoding method"):
+        DecodingSettings.check(method)
+
+
+def test_check_variants():
+    assert check_variants(["multihead", "dot"]) == ["dot", "multihead"]          # the order of VARIANTS
+    assert check_variants("dot") == ["dot"]
+    for bad, word in ((None, "No variants"), ([], "at least one"), (3, "list"), (["dot", "<x>"], "Unknown"),
+                      ([None], "Unknown"), ([["dot"]], "Unknown"), ({"dot": 1}, "list")):
+        with pytest.raises(InputError, match=word):
+            check_variants(bad)
+
+
+# ---- one call, several variants -------------------------------------------------------------
+
+def test_translate_many_tokenises_once_and_matches_single_translations(tr, monkeypatch):
+    calls = []
+    encode = tr.tok.encode
+    monkeypatch.setattr(tr.tok, "encode", lambda text: calls.append(text) or encode(text))
+    c = tr.translate_many("  Das Haus ist schön. ", list(VARIANTS), "beam", 3, 2)
+    assert calls == ["Das Haus ist schön."]                       # the whole text once (no per-variant checks)
+    assert list(c.translations) == list(VARIANTS) and c.missing == {}
+    assert c.source.text == "Das Haus ist schön." and c.source.pieces == tr.tok.text_pieces(c.source.text)
+    assert c.settings == DecodingSettings("beam", beam=3, n_best=2)
+    monkeypatch.undo()
+    for v, t in c.translations.items():
+        alone = tr.translate("Das Haus ist schön.", v, method="beam", beam=3, n_best=2)
+        assert [h.tokens for h in t.hypotheses] == [h.tokens for h in alone.hypotheses]
+
+
+def test_translate_many_checks_everything_before_decoding(tr, monkeypatch):
+    from seq2seq import translator as translator_module
+
+    monkeypatch.setattr(translator_module, "greedy", lambda *a, **k: pytest.fail("decoded before checking"))
+    for args in (("", ["dot"]), ("Haus", ["bogus"]), ("Haus", ["dot"], "beam", 0), ("x " * (MAX_PIECES + 5), ["dot"])):
+        with pytest.raises(InputError):
+            tr.translate_many(*args)
+
+
+def test_translate_many_reports_variants_that_are_not_installed(tiny_assets):
+    only_dot = Translator(tiny_assets, ["dot"])
+    c = only_dot.translate_many("Das Haus", ["dot", "general"])
+    assert list(c.translations) == ["dot"] and "not installed" in c.missing["general"]
+
+
+def test_unknown_characters_are_named_in_typed_order_with_the_right_reason(tr):
+    s = tr.prepare("Ich mag 東京 und 京都.")
+    assert s.unknown[:3] == ["東", "京", "都"]
+    assert "東 京 都" in s.notes[0] and "non-Latin" in s.notes[0]
+    ascii_only = tr.prepare("Preis: 5 $ oder ~ 3")
+    unknown = [c for c in ascii_only.unknown]
+    if unknown:                                      # whichever ASCII symbols the vocabulary lacks
+        assert all(c.isascii() for c in unknown) and "ASCII symbols" in ascii_only.notes[0]
+    assert tr.prepare("Das Haus.").notes == []
+
+
+# ---- fuzz: every call gives a result or the library's own error --------------------------------
+
+ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10**500, max_value=10**500),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+                     st.sampled_from(["greedy", "beam", "sample", "dot", "additive"]))
+
+
+@settings(deadline=None, max_examples=300, derandomize=True)
+@given(ANYTHING, ANYTHING, ANYTHING, ANYTHING, ANYTHING)
+def test_settings_fuzz(method, beam, n_best, temperature, seed):
+    try:
+        s = DecodingSettings.check(method, beam, n_best, temperature, seed)
+    except InputError as exc:
+        assert type(exc) is InputError and str(exc)
+        return
+    assert s.method in ("greedy", "beam", "sample")
+    assert 1 <= s.n_best <= s.beam <= MAX_BEAM and 0 < s.temperature <= 10 and 0 <= s.seed <= MAX_SEED
+
+
+@settings(deadline=None, max_examples=150, derandomize=True)
+@given(st.one_of(ANYTHING, st.text(max_size=40)), st.one_of(ANYTHING, st.lists(st.sampled_from(list(VARIANTS) + ["x"]))),
+       st.sampled_from(["greedy", "beam", "sample", "bogus"]), ANYTHING)
+def test_translate_many_fuzz(tr, text, variants, method, number):
+    try:
+        c = tr.translate_many(text, variants, method, number, number, number, number)
+    except InputError as exc:
+        assert type(exc) is InputError and str(exc)
+        return
+    assert c.source.ids and set(c.translations) <= set(VARIANTS)

@@ -1,18 +1,23 @@
-"""demo/handlers.py, called directly with small random models (tiny_assets), and build_demo."""
+"""The demo layer called directly, with small random models (tiny_assets): state (translate,
+refusals), views (the results block), export, the About tab and build_demo's events."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from demo import handlers, plots, ui
-from seq2seq import checkpoint as ckpt, data
+from demo import about, export, plots, state, ui, views
+from seq2seq import analysis, checkpoint as ckpt, data
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import word_groups, words_from_pieces
 from seq2seq.translator import MAX_BEAM, MAX_CHARS
@@ -23,15 +28,30 @@ ATTENTION = [v for v in VARIANTS if v != "none"]
 
 @pytest.fixture(scope="module")
 def tr(tiny_assets):
-    translator, problems, fatal = handlers.load_translator(tiny_assets)
+    translator, problems, fatal = state.load_translator(tiny_assets)
     assert problems == {} and fatal is None
     assert translator.variants == list(VARIANTS)
     return translator
 
 
 @pytest.fixture(scope="module")
-def greedy(tr):
-    return handlers.compare(tr, SENTENCE, list(VARIANTS))
+def result(tr):
+    return state.translate(tr, SENTENCE, list(VARIANTS))
+
+
+@pytest.fixture(scope="module")
+def demo(tiny_assets):
+    return ui.build_demo(tiny_assets)
+
+
+def event(demo, name: str):
+    """The function behind one of the page's events, and a reader of its answer by elem_id."""
+    fn = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+    def call(*args):
+        out = fn(*args)
+        return {getattr(c, "elem_id", None) or type(c).__name__: v for c, v in out.items()}
+    return call
 
 
 def _copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
@@ -45,84 +65,41 @@ def _copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
     return dst
 
 
-# ---- translate and compare ------------------------------------------------------------------
+# ---- state: one request's result ------------------------------------------------------------------
 
-def test_compare_structure_for_every_variant(greedy):
-    result, views = greedy
+def test_result_structure_for_every_variant(result):
     S = len(result["source_pieces"])
     assert S > 0 and result["text"] == SENTENCE and result["settings"] == {"method": "greedy"}
-    assert views["steps"] >= 1
+    assert list(result["variants"]) == list(VARIANTS)
     for v in VARIANTS:
-        hyp = result["variants"][v]["hypotheses"][0]
-        panel = views["panels"][v]
-        assert panel["visible"]
-        assert isinstance(panel["translation"], str) and panel["translation"] == hyp["text"]
-        assert f"### {v}" in panel["header"] and "log p" in panel["header"]
-        assert f"{hyp['logprob']:.2f}" in panel["header"]
-        assert len(panel["tokens"]) == len(hyp["pieces"]) == len(hyp["logprobs"]) == len(hyp["candidates"])
+        h = result["variants"][v]["hypotheses"][0]
+        T = len(h["pieces"])
+        assert T == len(h["logprobs"]) == len(h["candidates"]) and isinstance(h["text"], str)
+        assert h["logprob"] == pytest.approx(sum(h["logprobs"]))
+        assert all(len(c) == 5 for c in h["candidates"])
         if v == "none":
-            assert hyp["attention"] is None and panel["heatmap"] is None
-            assert "No attention" in panel["note"] and "final encoder state" in panel["note"]
-        else:
-            a = hyp["attention"]
-            assert a.shape == (len(hyp["pieces"]), S)
-            np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-4)
-            assert isinstance(panel["heatmap"], Figure)
-            img = plots.to_array(panel["heatmap"])
-            assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
-            assert panel["note"] is None
+            assert h["attention"] is None and h["heads"] is None
+            continue
+        assert h["attention"].shape == (T, S)
+        np.testing.assert_allclose(h["attention"].sum(axis=1), 1.0, atol=1e-4)
+        np.testing.assert_allclose(h["heads"].mean(axis=1), h["attention"], atol=1e-6)
+        assert h["heads"].shape[1] == (4 if v == "multihead" else 1)
 
 
-def test_heatmaps_share_one_width_and_source_axis(greedy):
-    _, views = greedy
-    widths = {plots.to_array(views["panels"][v]["heatmap"]).shape[1] for v in ATTENTION}
-    assert len(widths) == 1
+def test_only_selected_variants_in_order(tr):
+    r = state.translate(tr, SENTENCE, ["dot", "none"])
+    assert list(r["variants"]) == ["none", "dot"]
 
 
-def _column_lines(img: np.ndarray) -> list[int]:
-    """x of the vertical grid lines through the first row of cells."""
-    is_grid = (img == plots.GRID).all(axis=2)
-    first_line = int(np.argmax(is_grid.sum(axis=1) > 40))        # the line under the first row of cells
-    return list(np.flatnonzero(is_grid[first_line - 3]))
-
-
-def test_heatmaps_of_different_lengths_share_cells_and_source_columns():
-    """A short and a long output (either side of a cell-size step) still put every source
-    column at the same pixels."""
-    S, rng = 20, np.random.default_rng(0)
-    src = [f"▁s{i}" for i in range(S)]
-
-    def hyp(T):
-        a = rng.dirichlet(np.ones(S), size=T).astype(np.float32)
-        return {"text": "x", "pieces": [f"▁t{i}" for i in range(T - 1)] + ["</s>"], "logprob": -1.0, "score": -1.0,
-                "logprobs": [-0.1] * T, "attention": a, "candidates": [[("▁x", 0.5)]] * T}
-    result = {"text": "x", "source_pieces": src, "settings": {"method": "greedy"}, "notes": [],
-              "variants": {"dot": {"hypotheses": [hyp(10)]}, "additive": {"hypotheses": [hyp(30)]}}}
-    views = handlers.render(result)
-    short, long_ = (plots.to_array(views["panels"][v]["heatmap"]) for v in ("dot", "additive"))
-    assert short.shape[0] < long_.shape[0]
-    lines = _column_lines(short)
-    assert len(lines) >= S and lines == _column_lines(long_)
-    exported = {Path(f).name: f for f in handlers.export(result)}             # the files keep the layout
-    files = [np.asarray(Image.open(exported[f"attention-{v}.png"]).convert("RGB")) for v in ("dot", "additive")]
-    assert _column_lines(files[0]) == _column_lines(files[1]) == lines
-
-
-def test_only_selected_variants_are_shown(tr):
-    result, views = handlers.compare(tr, SENTENCE, ["dot", "none"])
-    assert list(result["variants"]) == ["none", "dot"]
-    assert views["panels"]["dot"]["visible"] and views["panels"]["none"]["visible"]
-    assert not views["panels"]["additive"]["visible"]
-
-
-def test_reference_of_test_example_is_shown(tr):
-    src, ref = handlers.load_examples()[0]
-    _, views = handlers.compare(tr, src, ["dot"])
-    assert "Reference" in views["status"] and handlers.md_escape(ref) in views["status"]
+def test_reference_of_a_test_example(tr):
+    src, ref = state.load_examples()[0]
+    r = state.translate(tr, src, ["dot"])
+    assert r["reference"] == ref
+    assert state.translate(tr, "Guten Morgen.", ["dot"])["reference"] is None
 
 
 def test_examples_come_from_test_split():
-    pairs = handlers.load_examples()
+    pairs = state.load_examples()
     assert 8 <= len(pairs) <= 12
     for src, ref in pairs:
         assert 4 <= len(src.split()) <= 15 and ref
@@ -134,359 +111,361 @@ def test_examples_come_from_test_split():
             assert not any(src in line for src, _ in pairs), (split, line)
 
 
-# ---- words, not pieces ------------------------------------------------------------------------
-
-def test_word_aggregation_sums_source_and_averages_target():
-    src = ["▁Der", "▁Hund", "e", "▁bellt", "."]
-    tgt = ["▁the", "▁dog", "s", "▁bark", "</s>"]
-    rng = np.random.default_rng(0)
-    m = rng.dirichlet(np.ones(len(src)), size=len(tgt))
-    words, rows, cols = handlers.aggregate_words(m, src, tgt)
-    assert cols == ["Der", "Hunde", "bellt."]
-    assert rows == ["the", "dogs", "bark", "</s>"]
-    assert words.shape == (4, 3)
-    # source: summed over a word's pieces; target: mean over a word's pieces
-    np.testing.assert_allclose(words[1, 1], ((m[1, 1] + m[1, 2]) + (m[2, 1] + m[2, 2])) / 2)
-    np.testing.assert_allclose(words[0, 2], m[0, 3] + m[0, 4])
-    np.testing.assert_allclose(words[3], [m[4, 0], m[4, 1] + m[4, 2], m[4, 3] + m[4, 4]])
-    np.testing.assert_allclose(words.sum(axis=1), 1.0)
-
-
-def test_words_toggle_on_real_result(greedy):
-    result, _ = greedy
-    views = handlers.render(result, words=True)
-    src_words = words_from_pieces(result["source_pieces"])
-    for v in ATTENTION:
-        hyp = result["variants"][v]["hypotheses"][0]
-        m, rows, cols = handlers.matrix_view(result, hyp, True)
-        assert cols == src_words and len(rows) == len(handlers.target_groups(hyp["pieces"]))
-        np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
-        assert views["panels"][v]["heatmap"] is not None
-        assert len(views["panels"][v]["tokens"]) == len(rows)
-    assert "words" in views["status"]
-    assert "sum" in handlers.WORDS_RULE and "mean" in handlers.WORDS_RULE
-
-
-def test_target_groups_keep_eos_apart():
-    assert handlers.target_groups(["▁a", "b", "</s>"]) == [[0, 1], [2]]
-    assert handlers.target_groups(["</s>"]) == [[0]]
-    assert handlers.target_words(["▁a", "b", "</s>"]) == ["ab", "</s>"]
-    assert handlers.target_groups(["▁a", "b"]) == word_groups(["▁a", "b"])
-
-
-# ---- step through decoding --------------------------------------------------------------------
-
-def test_step_view(greedy):
-    result, _ = greedy
-    views = handlers.step_view(result, 1)
-    for v in VARIANTS:
-        hyp = result["variants"][v]["hypotheses"][0]
-        sv = views[v]
-        assert "t = 1" in sv["md"] and handlers.md_escape(hyp["pieces"][0]) in sv["md"]
-        cands = sv["candidates"]
-        assert len(cands) == 5
-        probs = list(cands.values())
-        assert all(0.0 <= p <= 1.0 for p in probs) and probs == sorted(probs, reverse=True)
-        if v == "none":
-            assert sv["bars"] is None
-        else:
-            bars = plots.to_array(sv["bars"])
-            assert isinstance(sv["bars"], Figure) and bars.dtype == np.uint8 and bars.shape[2] == 3
-    # the greedy choice is the top candidate
-    hyp = result["variants"]["additive"]["hypotheses"][0]
-    assert next(iter(views["additive"]["candidates"])) == hyp["pieces"][0]
-    late = handlers.step_view(result, 10_000)
-    assert all("finished" in late[v]["md"] and late[v]["bars"] is None for v in VARIANTS)
-    assert handlers.step_view(None, 1) == {}
-
-
-def test_step_view_in_words_steps_over_target_words(greedy):
-    result, _ = greedy
-    src_words = words_from_pieces(result["source_pieces"])
-    for v in VARIANTS:
-        hyp = result["variants"][v]["hypotheses"][0]
-        groups = handlers.target_groups(hyp["pieces"])
-        labels = handlers.target_words(hyp["pieces"])
-        for t, group in enumerate(groups, start=1):
-            sv = handlers.step_view(result, t, words=True)[v]
-            assert f"word {t}" in sv["md"] and handlers.md_escape(labels[t - 1]) in sv["md"]
-            p = float(np.exp(sum(hyp["logprobs"][i] for i in group)))
-            assert f"p = {p:.2f}" in sv["md"]
-            assert sv["candidates"] == dict(hyp["candidates"][group[0]])
-            if v == "none":
-                assert sv["alpha"] is None and sv["bars"] is None
-                continue
-            expected = np.mean([hyp["attention"][i] for i in group], axis=0)
-            expected = [expected[g].sum() for g in word_groups(result["source_pieces"])]
-            assert len(sv["alpha"]) == len(src_words)
-            np.testing.assert_allclose(sv["alpha"], expected, atol=1e-6)
-            assert sv["alpha"].sum() == pytest.approx(1.0, abs=1e-5)
-        after = handlers.step_view(result, len(groups) + 1, words=True)[v]
-        assert f"finished after {len(groups)} words" in after["md"]
-    # the slider covers the words of the longest translation
-    _, views = result, handlers.render(result, words=True)
-    assert views["steps"] == max(len(handlers.target_groups(e["hypotheses"][0]["pieces"]))
-                                 for e in result["variants"].values())
-
-
-# ---- click to align ---------------------------------------------------------------------------
-
-def test_align_weights_source_by_alpha(greedy):
-    result, _ = greedy
-    hyp = result["variants"]["additive"]["hypotheses"][0]
-    out = handlers.align(result, "additive", 1, False)
-    assert len(out) == len(result["source_pieces"])
-    np.testing.assert_allclose([s for _, s in out], hyp["attention"][1], atol=1e-4)
-    assert all(label.startswith(p) for (label, _), p in zip(out, result["source_pieces"]))
-    words = handlers.align(result, "additive", 0, True)
-    assert [w.split(" ")[0] for w, _ in words] == words_from_pieces(result["source_pieces"])
-    assert abs(sum(s for _, s in words) - 1.0) < 1e-3
-    assert all(s is None for _, s in handlers.align(result, "none", 0, False))
-    assert handlers.align(result, "additive", 10_000, False) == []
-    assert handlers.align(None, "additive", 0, False) == []
-
-
-# ---- beam view --------------------------------------------------------------------------------
-
-def test_beam_lists_n_best_each_with_heatmap(tr):
-    result, views = handlers.compare(tr, SENTENCE, ["additive", "none"], method="beam", beam=4, n_best=3)
-    assert result["settings"] == {"method": "beam", "beam": 4, "n_best": 3}
-    hyps = result["variants"]["additive"]["hypotheses"]
-    assert len(hyps) == 3
-    scores = [h["score"] for h in hyps]
-    assert scores == sorted(scores, reverse=True)
-    gallery = views["panels"]["additive"]["nbest"]
-    assert len(gallery) == 3
-    for k, (fig, caption) in enumerate(gallery):
-        assert plots.to_array(fig).ndim == 3 and caption.startswith(f"#{k + 1}") and f"{hyps[k]['score']:.3f}" in caption
-    assert views["panels"]["none"]["nbest"] is None             # no attention, no heatmaps
-    rows = views["panels"]["none"]["nbest_rows"]
-    assert [r[0] for r in rows] == [1, 2, 3] and all(isinstance(r[3], str) for r in rows)
-    assert views["panels"]["additive"]["nbest_rows"][0][1] == round(hyps[0]["score"], 3)
-    assert "beam score" in views["panels"]["additive"]["header"]
-
-
-def test_page_components_send_the_figures_as_png(tr, tmp_path, monkeypatch):
-    """The heatmap, bar and n-best components take the handlers' Figures, send their exact
-    pixels as PNG, and leave each Figure spent (freed at once, not by the garbage collector)."""
-    _, views = handlers.compare(tr, SENTENCE, ["dot"], method="beam", beam=3, n_best=2)
-    heat = views["panels"]["dot"]["heatmap"]
-    expected = plots.draw(heat)
-    image = ui.PNGImage(format="png")
-    monkeypatch.setattr(image, "GRADIO_CACHE", str(tmp_path))
-    with Image.open(image.postprocess(heat).path) as im:
-        assert np.array_equal(np.asarray(im.convert("RGB")), expected)
-    assert not vars(heat)                                         # spent, freed at once
-    gallery = ui.FigureGallery(format="png")
-    monkeypatch.setattr(gallery, "GRADIO_CACHE", str(tmp_path))
-    items = views["panels"]["dot"]["nbest"]
-    sent = gallery.postprocess(items).root
-    assert [g.caption for g in sent] == [cap for _, cap in items]
-    assert all(not vars(fig) for fig, _ in items)
-
-
-def test_n_best_is_capped_by_beam(tr):
-    result, _ = handlers.compare(tr, SENTENCE, ["dot"], method="beam", beam=2, n_best=9)
-    assert result["settings"]["n_best"] == 2
-
-
-def test_sampling_is_reproducible_with_seed(tr):
-    a, _ = handlers.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
-    b, _ = handlers.compare(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
-    assert a["variants"]["dot"]["hypotheses"][0]["pieces"] == b["variants"]["dot"]["hypotheses"][0]["pieces"]
-    assert a["settings"] == {"method": "sample", "temperature": 0.7, "seed": 3}
-
-
-# ---- diagnostics ------------------------------------------------------------------------------
-
-def test_diagnostics_numbers():
-    src = ["▁ein", "▁Hund", "."]
-    a = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
-    d = handlers.diagnostics(a, src)
-    assert d["entropy"] == [0.0, 0.0, 0.0]
-    assert d["words"] == ["ein", "Hund."]
-    assert d["coverage"] == [1.0, 2.0]
-    assert d["over"] == ["Hund."] and d["never"] == []
-    assert d["final_mass"] == 0.0 and d["punct_mass"] == 0.0
-
-    src = ["▁a", "▁b", "▁c", "▁d", "▁."]
-    u = np.full((2, 5), 0.2)
-    d = handlers.diagnostics(u, src)
-    np.testing.assert_allclose(d["entropy"], [np.log2(5)] * 2)
-    assert d["uniform_entropy"] == pytest.approx(np.log2(5))
-    np.testing.assert_allclose(d["coverage"], [0.4] * 5)
-    assert d["final_mass"] == pytest.approx(0.2) and d["punct_mass"] == pytest.approx(0.2)
-
-    low = np.array([[0.9, 0.05, 0.05]])
-    d = handlers.diagnostics(low, ["▁x", "▁y", "▁z"])
-    assert d["never"] == ["y", "z"]
-
-
-def test_diagnostics_tables(greedy):
-    result, _ = greedy
-    t = handlers.diagnostics_tables(result)
-    assert list(t["summary"]["variant"]) == list(VARIANTS)
-    assert t["summary"].iloc[0, 1] == "no attention"
-    assert list(t["coverage"]["source word"]) == words_from_pieces(result["source_pieces"])
-    assert len(t["entropy"]) == max(len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values())
-    raw = t["raw"]["additive"]
-    hyp = result["variants"]["additive"]["hypotheses"][0]
-    assert sum(raw["coverage"]) == pytest.approx(len(hyp["pieces"]), rel=1e-4)   # rows sum to 1
-
-
-# ---- export -----------------------------------------------------------------------------------
-
-def test_export_json_and_png(greedy, tiny_assets):
-    result, _ = greedy
-    files = [Path(f) for f in handlers.export(result, False)]
-    assert files[0].name == "attention.json"
-    assert all(not str(f).startswith(str(tiny_assets)) and ckpt.ASSETS not in f.parents for f in files)
-    data = json.loads(files[0].read_text(encoding="utf-8"))
-    assert data["source"] == SENTENCE and data["decoding"] == {"method": "greedy"} and data["unit"] == "pieces"
-    for v in VARIANTS:
-        h = data["variants"][v]["hypotheses"][0]
-        assert data["variants"][v]["variant"] == v
-        assert h["source_tokens"] == result["source_pieces"]
-        assert h["target_tokens"] == result["variants"][v]["hypotheses"][0]["pieces"]
-        if v == "none":
-            assert h["attention"] is None
-        else:
-            m = np.array(h["attention"])
-            assert m.shape == (len(h["target_tokens"]), len(h["source_tokens"]))
-            np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
-    pngs = sorted(f.name for f in files[1:])
-    assert pngs == sorted(f"attention-{v}.png" for v in ATTENTION)
-    with Image.open(files[1]) as im:
-        assert im.format == "PNG"
-    words = json.loads(Path(handlers.export(result, True)[0]).read_text(encoding="utf-8"))
-    assert words["unit"] == "words"
-    assert words["variants"]["dot"]["hypotheses"][0]["source_tokens"] == words_from_pieces(result["source_pieces"])
-    with pytest.raises(gr.Error):
-        handlers.export(None)
-
-
-# ---- bad input --------------------------------------------------------------------------------
-
 @pytest.mark.parametrize("text, message", [
     ("", "empty"), ("   \n\t ", "empty"), (None, "No text"), ("x" * (MAX_CHARS + 1), "limit"),
-    ("Hallo \ud800 Welt", "surrogate"), (123, "string"),
+    ("Hallo \ud800 Welt", "surrogate"), (123, "string"), (" ".join(["Xq"] * 160), "pieces"),
 ])
-def test_bad_text_gives_clear_error(tr, text, message):
+def test_bad_text_is_refused_with_the_library_message(tr, text, message):
     with pytest.raises(gr.Error, match=message):
-        handlers.compare(tr, text, ["dot"])
+        state.translate(tr, text, ["dot"])
 
 
-def test_too_many_pieces(tr):
-    text = " ".join(["Xq"] * 160)
-    assert len(text) <= MAX_CHARS
-    with pytest.raises(gr.Error, match="pieces"):
-        handlers.compare(tr, text, ["dot"])
-
-
-@pytest.mark.parametrize("variants", [["bogus"], [], None, ["dot", "<script>"], [None]])
+@pytest.mark.parametrize("variants", [["bogus"], [], None, ["dot", "<script>"], [None], 5])
 def test_bad_variants(tr, variants):
     with pytest.raises(gr.Error):
-        handlers.compare(tr, SENTENCE, variants)
+        state.translate(tr, SENTENCE, variants)
 
 
 @pytest.mark.parametrize("kw, message", [
     ({"method": "bogus"}, "Unknown decoding method"), ({"method": "beam", "beam": 0}, "between 1 and 10"),
-    ({"method": "beam", "beam": MAX_BEAM + 1}, "between 1 and 10"),
+    ({"method": "beam", "beam": MAX_BEAM + 1}, "between 1 and 10"), ({"method": "beam", "beam": 10**400}, "Beam"),
     ({"method": "sample", "temperature": 0}, "between 0.001 and 10"), ({"method": "beam", "beam": "x"}, "a number"),
     ({"method": "sample", "temperature": float("nan")}, "between"),
     ({"method": "sample", "seed": -1}, "between 0 and 2,147,483,647"),
 ])
 def test_bad_decoding_settings(tr, kw, message):
     with pytest.raises(gr.Error, match=message):
-        handlers.compare(tr, SENTENCE, ["dot"], **kw)
+        state.translate(tr, SENTENCE, ["dot"], **kw)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")   # gr.Warning outside a running app
+def test_beam_keeps_n_best_capped_by_width(tr):
+    r = state.translate(tr, SENTENCE, ["additive"], method="beam", beam=2, n_best=9)
+    assert r["settings"] == {"method": "beam", "beam": 2, "n_best": 2}
+    hyps = r["variants"]["additive"]["hypotheses"]
+    assert len(hyps) == 2 and hyps[0]["score"] >= hyps[1]["score"]
+    html = views.results_html(r)
+    assert "n-best hypotheses" in html and "beam score" in html
+
+
+def test_sampling_is_reproducible_with_seed(tr):
+    a = state.translate(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    b = state.translate(tr, SENTENCE, ["dot"], method="sample", temperature=0.7, seed=3)
+    assert a["variants"]["dot"]["hypotheses"][0]["pieces"] == b["variants"]["dot"]["hypotheses"][0]["pieces"]
+    assert a["settings"] == {"method": "sample", "temperature": 0.7, "seed": 3}
+
+
 @pytest.mark.parametrize("text, note", [
     ("Ich mag 😀 sehr.", "never seen"), ("Hallo مرحبا", "right-to-left"), ("Hallo\x00Welt\u200b!", "Control"),
 ])
 def test_unusual_characters_translate_with_a_note(tr, text, note):
-    result, views = handlers.compare(tr, text, ["dot"])
-    assert any(note in n for n in result["notes"])
-    assert "⚠️" in views["status"]
-    assert views["panels"]["dot"]["heatmap"] is not None
+    r = state.translate(tr, text, ["dot"])
+    assert any(note in n for n in r["notes"])
+    assert "⚠️" in views.results_html(r)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_axes_show_unknown_text_as_typed(tr):
-    """An unknown piece is labelled with what the user typed (東京, $$; after the tokenizer's
-    NFKC normalisation), not <unk>, on the heatmap, in click-to-align, the export and the API."""
-    result, views = handlers.compare(tr, "Ich mag 東京 und $$ sehr.", ["dot"])
-    assert {"東京", "$$"} <= set(result["source_pieces"]) and "<unk>" not in result["source_pieces"]
-    assert any(label.startswith("東京") for label, _ in handlers.align(result, "dot", 0))
-    assert "東京" in handlers.export_data(result, words=True)["variants"]["dot"]["hypotheses"][0]["source_tokens"]
-    assert "東京" in handlers.translate_api(tr, "Ich mag 東京.", "dot")["source_tokens"]
-    with_cjk = plots.to_array(views["panels"]["dot"]["heatmap"])
-    result["source_pieces"] = ["<unk>" if p == "東京" else p for p in result["source_pieces"]]
-    assert not np.array_equal(with_cjk, plots.to_array(handlers.render(result)["panels"]["dot"]["heatmap"]))
+def test_unknown_characters_keep_typed_order_and_label_the_axes(tr):
+    r = state.translate(tr, "Ich mag 東京 und $$ sehr.", ["dot"])
+    assert {"東京", "$$"} <= set(r["source_pieces"]) and "<unk>" not in r["source_pieces"]
+    note = next(n for n in r["notes"] if "never seen" in n)
+    assert note.index("東") < note.index("京")
+    assert "東京" in export.export_data(r, words=True)["variants"]["dot"]["hypotheses"][0]["source_tokens"]
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")   # gr.Warning outside a running app
 def test_filled_unknown_output_is_noted(tr, monkeypatch):
     """When a model writes <unk>, the translation copies the attended source piece and the
-    page says so (the shipped models' behaviour on such input is not fixed, so force it)."""
-    from seq2seq import translator as translator_module
+    page says so (the tiny models' behaviour on such input is not fixed, so force it)."""
+    from seq2seq import search, translator as translator_module
 
-    real = translator_module.Translator.translate
+    real = search.greedy
 
-    def unk_first(self, text, variant, **kw):
-        t = real(self, text, variant, **kw)
-        h = t.hypotheses[0]
-        h.tokens[0] = handlers.UNK_ID
-        if h.heads is not None:
-            t.texts[0] = translator_module.fill_unknown(h.tokens, h.attention, t.source_pieces, self.tok)
-        return t
-    monkeypatch.setattr(translator_module.Translator, "translate", unk_first)
-    result, views = handlers.compare(tr, "Ich mag 東京.", ["dot"])
-    assert handlers.FILLED_UNKNOWN_NOTE in result["notes"]
-    att = result["variants"]["dot"]["hypotheses"][0]["attention"]
-    copied = result["source_pieces"][int(att[0].argmax())].replace("▁", "")
-    assert result["variants"]["dot"]["hypotheses"][0]["text"].startswith(copied)
+    def unk_first(model, sources, **kw):
+        hyps = real(model, sources, **kw)
+        hyps[0].tokens[0] = translator_module.UNK_ID
+        return hyps
+    monkeypatch.setattr(translator_module, "greedy", unk_first)
+    r = state.translate(tr, "Ich mag 東京.", ["dot"])
+    assert state.FILLED_UNKNOWN_NOTE in r["notes"]
+    h = r["variants"]["dot"]["hypotheses"][0]
+    assert h["text"].startswith(r["source_pieces"][int(h["attention"][0].argmax())].replace("▁", ""))
 
 
 def test_newlines_are_plain_whitespace(tr):
-    result, _ = handlers.compare(tr, "Es sieht\nnach Regen aus.", ["dot"])
-    assert result["text"] == "Es sieht nach Regen aus." and result["notes"] == []
+    r = state.translate(tr, "Es sieht\nnach Regen aus.", ["dot"])
+    assert r["text"] == "Es sieht nach Regen aus." and r["notes"] == []
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_user_text_is_escaped_in_markdown(tr):
-    result, views = handlers.compare(tr, "<script>alert(1)</script> **fett** $$x$$", ["dot"])
-    assert "<script>" not in views["status"] and "&lt;script&gt;" in views["status"]
-    assert "\\*\\*fett" in views["status"] and "\\$\\$x" in views["status"]
+# ---- views: the results block --------------------------------------------------------------------
+
+def _cells(html: str) -> list[str]:
+    return re.findall(r'<figure class="cell" data-variant="([^"]+)"', html)
+
+
+def test_results_block_has_summary_cells_and_step_data(result):
+    html = views.results_html(result)
+    assert html.index('id="summary"') < html.index('id="stepbar"') < html.index('id="multiples"')
+    assert _cells(html) == list(VARIANTS)
+    assert html.count('<img class="heatmap"') == len(ATTENTION)
+    assert html.count('<img class="head"') == 4                        # multihead's heads
+    assert "No attention" in html
+    for v in ATTENTION:
+        assert f'download="attention-{v}-pieces.png"' in html
+    rows = re.findall(r"<tr><td class=\"v\">([^<]+)</td><td class=\"tr\">([^<]*)</td>", html)
+    assert [r[0] for r in rows] == list(VARIANTS)
+    for v, text in rows:                          # translations as words, escaped
+        assert text == views.esc(result["variants"][v]["hypotheses"][0]["text"]) and "▁" not in text
+    data = json.loads(re.search(r'data-steps="([^"]+)"', html).group(1).replace("&quot;", '"')
+                      .replace("&#123;", "{").replace("&#125;", "}").replace("&#36;", "$").replace("&amp;", "&")
+                      .replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">"))
+    assert data == json.loads(json.dumps(views.step_data(result)))
+
+
+def test_summary_rows_log_p_per_piece_and_chrf(tr):
+    from sacrebleu.metrics import CHRF
+
+    src, ref = state.load_examples()[0]
+    r = state.translate(tr, src, ["dot", "none"])
+    rows = views.summary_rows(r)
+    for row in rows:
+        h = r["variants"][row["variant"]]["hypotheses"][0]
+        assert row["per_piece"] == pytest.approx(h["logprob"] / len(h["pieces"]))
+        assert row["chrf"] == pytest.approx(CHRF().sentence_score(h["text"], [ref]).score)
+    html = views.results_html(r)
+    assert "chrF" in html and views.esc(ref) in html
+
+
+def test_step_data_matches_the_result(result):
+    d = views.step_data(result)
+    assert d["cols"] == result["source_pieces"] and len(d["lut"]) == 256
+    assert d["steps"] == max(len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values())
+    for v in VARIANTS:
+        h, s = result["variants"][v]["hypotheses"][0], d["variants"][v]
+        assert s["rows"] == h["pieces"]
+        np.testing.assert_allclose(s["p"], np.exp(h["logprobs"]), atol=1e-4)
+        assert s["top"][0][0][0] == h["candidates"][0][0][0]
+        if v == "none":
+            assert s["alpha"] is None
+        else:
+            np.testing.assert_allclose(s["alpha"], h["attention"], atol=1e-4)
+            np.testing.assert_allclose(s["entropy"], analysis.entropy_bits(h["attention"]), atol=0.01)
+
+
+def test_step_data_in_words(result):
+    d = views.step_data(result, words=True)
+    assert d["cols"] == words_from_pieces(result["source_pieces"]) and d["unit"] == "words"
+    for v in ATTENTION:
+        h = result["variants"][v]["hypotheses"][0]
+        groups = analysis.target_groups(h["pieces"])
+        s = d["variants"][v]
+        assert len(s["rows"]) == len(groups)
+        for t, g in enumerate(groups):             # α of a word: mean of its pieces' rows, summed per source word
+            expected = np.mean([h["attention"][i] for i in g], axis=0)
+            expected = [expected[w].sum() for w in word_groups(result["source_pieces"])]
+            np.testing.assert_allclose(s["alpha"][t], expected, atol=1e-4)
+            assert s["p"][t] == pytest.approx(np.exp(sum(h["logprobs"][i] for i in g)), abs=1e-4)
+    html = views.results_html(result, words=True)
+    assert "attention-dot-words.png" in html and "Words, not pieces" in html
+
+
+def test_tokens_keep_word_boundaries():
+    html = views.token_spans(["▁Der", "▁Hund", "e", "</s>"], words=False, step_attr=True)
+    assert re.findall(r'class="tok (\w+)" data-t="(\d)">([^<]*)<', html) == [
+        ("ws", "1", "Der"), ("ws", "2", "Hund"), ("wc", "3", "e"), ("ws", "4", "&lt;/s&gt;")]
+
+
+def _column_lines(img: np.ndarray) -> list[int]:
+    """x of the vertical grid lines through the first row of cells."""
+    is_grid = (img == plots.GRID).all(axis=2)
+    first_line = int(np.argmax(is_grid.sum(axis=1) > 40))
+    return list(np.flatnonzero(is_grid[first_line - 3]))
+
+
+def test_heatmaps_share_cells_width_and_source_columns():
+    """A short and a long output (either side of a cell-size step) put every source column at the
+    same pixels, on the page and in the exported files."""
+    S, rng = 20, np.random.default_rng(0)
+    src = [f"▁s{i}" for i in range(S)]
+
+    def hyp(T):
+        a = rng.dirichlet(np.ones(S), size=T).astype(np.float32)
+        return {"text": "x", "pieces": [f"▁t{i}" for i in range(T - 1)] + ["</s>"], "logprob": -1.0, "score": -1.0,
+                "logprobs": [-0.1] * T, "attention": a, "heads": a[:, None, :], "candidates": [[("▁x", 0.5)]] * T}
+    r = {"text": "x", "source_pieces": src, "settings": {"method": "greedy"}, "notes": [], "reference": None,
+         "variants": {"dot": {"hypotheses": [hyp(10)]}, "additive": {"hypotheses": [hyp(30)]}}}
+    maps = views.heatmaps(r)
+    short, long_ = maps["dot"], maps["additive"]
+    assert short.pixels.shape[0] < long_.pixels.shape[0] and short.pixels.shape[1] == long_.pixels.shape[1]
+    assert short.cell == long_.cell and short.grid_left == long_.grid_left
+    lines = _column_lines(short.pixels)
+    assert len(lines) >= S and lines == _column_lines(long_.pixels)
+    with zipfile.ZipFile(export.export_zip(r)) as z:
+        files = [np.asarray(Image.open(io.BytesIO(z.read(f"attention-{v}-pieces.png"))).convert("RGB"))
+                 for v in ("dot", "additive")]
+    assert _column_lines(files[0]) == _column_lines(files[1]) == lines
+
+
+def test_heatmap_geometry_marks_row_t(result):
+    """The page marks row t at grid_top + (t-1)·cell: those pixels are the row's cells."""
+    pic = views.heatmaps(result)["dot"]
+    m = result["variants"]["dot"]["hypotheses"][0]["attention"]
+    t = 2
+    y = pic.grid_top + (t - 1) * pic.cell + pic.cell // 2
+    x = pic.grid_left + np.argmax(m[t - 1]) * pic.cell + 1
+    assert tuple(pic.pixels[y, x]) == tuple(plots.colors(np.array([m[t - 1].max()]))[0])
+
+
+def test_user_text_is_escaped(tr):
+    text = "<script>alert(1)</script> ${alert(2)} {{x}} `y`"
+    r = state.translate(tr, text, ["dot"])
+    html = views.results_html(r)
+    assert "<script>" not in html and "${" not in html and "{{" not in html and "`" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_diagnostics_follow_the_unit(result):
+    pieces, words = views.diagnostics(result), views.diagnostics(result, words=True)
+    assert pieces["none"] is None
+    for v in ATTENTION:
+        h = result["variants"][v]["hypotheses"][0]
+        assert len(pieces[v]["coverage"]) == len(result["source_pieces"])
+        assert len(words[v]["coverage"]) == len(words_from_pieces(result["source_pieces"]))
+        assert sum(words[v]["coverage"]) == pytest.approx(len(analysis.target_groups(h["pieces"])), rel=1e-4)
+        assert pieces[v]["fair_share"] == pytest.approx(len(h["pieces"]) / len(result["source_pieces"]))
+    assert "Diagnostics" in views.results_html(result, words=True)
+
+
+def test_long_input_stays_one_picture_per_variant(tr):
+    long_text = " ".join(["Der See bildet eine Grenze."] * 12)
+    r = state.translate(tr, long_text, ["dot"])
+    assert len(r["source_pieces"]) > 80
+    pic = views.heatmaps(r)["dot"]
+    assert pic.cols == len(r["source_pieces"]) and pic.cell >= 14      # full size in the enlarged view
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+def test_zip_holds_json_png_and_csv_per_variant(result, tiny_assets):
+    hashes = state.model_hashes(tiny_assets)
+    path = Path(export.export_zip(result, False, hashes))
+    assert path.name == "attention-pieces.zip" and ckpt.ASSETS not in path.parents
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert names == {"attention.json"} | {f"attention-{v}-pieces.{x}" for v in ATTENTION for x in ("png", "csv")}
+        d = json.loads(z.read("attention.json"))
+        for v in ATTENTION:
+            with Image.open(io.BytesIO(z.read(f"attention-{v}-pieces.png"))) as im:
+                assert im.format == "PNG"
+            rows = list(csv.reader(io.StringIO(z.read(f"attention-{v}-pieces.csv").decode())))
+            h = result["variants"][v]["hypotheses"][0]
+            assert rows[0][1:] == result["source_pieces"] and [r[0] for r in rows[1:]] == h["pieces"]
+            np.testing.assert_allclose(np.array([r[1:] for r in rows[1:]], float), h["attention"], atol=1e-5)
+    assert d["source"] == SENTENCE and d["decoding"] == {"method": "greedy"} and d["unit"] == "pieces"
+    for v in VARIANTS:
+        e, h = d["variants"][v], result["variants"][v]["hypotheses"][0]
+        x = e["hypotheses"][0]
+        weights, _ = ckpt.model_paths(v, tiny_assets)
+        assert e["model_sha256"] == ckpt.sha256_file(weights)
+        assert x["target_tokens"] == h["pieces"] and x["source_tokens"] == result["source_pieces"]
+        np.testing.assert_allclose(x["token_logprobs"], h["logprobs"])
+        assert [c["token"] for c in x["top5"][0]] == [c for c, _ in h["candidates"][0]]
+        if v == "none":
+            assert x["attention"] is None and x["heads"] is None
+        elif v == "multihead":
+            np.testing.assert_allclose(np.array(x["heads"]), h["heads"].transpose(1, 0, 2), atol=1e-6)
+        else:
+            assert x["heads"] is None
+    with pytest.raises(gr.Error):
+        export.export_zip(None)
+
+
+def test_zip_in_words(result):
+    with zipfile.ZipFile(export.export_zip(result, True)) as z:
+        d = json.loads(z.read("attention.json"))
+        assert "attention-dot-words.png" in z.namelist()
+    x = d["variants"]["dot"]["hypotheses"][0]
+    assert d["unit"] == "words" and x["source_tokens"] == words_from_pieces(result["source_pieces"])
+    h = result["variants"]["dot"]["hypotheses"][0]
+    assert x["token_logprobs"] == pytest.approx(analysis.word_logprobs(h["logprobs"], h["pieces"]))
 
 
 # ---- API handler ------------------------------------------------------------------------------
 
 def test_translate_api(tr):
-    out = handlers.translate_api(tr, SENTENCE, "general")
+    out = state.translate_api(tr, SENTENCE, "general")
     assert isinstance(out["translation"], str) and out["variant"] == "general"
     m = np.array(out["attention"])
     assert m.shape == (len(out["target_tokens"]), len(out["source_tokens"]))
     np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-4)
     json.dumps(out)
-    assert handlers.translate_api(tr, SENTENCE, "none")["attention"] is None
-    for text, variant in ((None, "dot"), ("", "dot"), (SENTENCE, "bogus"), (SENTENCE, None)):
+    assert state.translate_api(tr, SENTENCE, "none")["attention"] is None
+    assert state.translate_api(tr, SENTENCE, "dot", "beam", 3)["decoding"] == {"method": "beam", "beam": 3, "n_best": 1}
+    for text, variant in ((None, "dot"), ("", "dot"), (SENTENCE, "bogus"), (SENTENCE, None), (SENTENCE, ["dot"])):
         with pytest.raises(gr.Error):
-            handlers.translate_api(tr, text, variant)
+            state.translate_api(tr, text, variant)
+
+
+# ---- the page's events -------------------------------------------------------------------------
+
+def test_build_demo_without_a_server(demo):
+    assert isinstance(demo, gr.Blocks)
+    names = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    assert names == ["translate"]
+
+
+def test_compare_event_shows_results_and_refusal_leaves_nothing_stale(demo):
+    compare = event(demo, "on_compare")
+    ok = compare(SENTENCE, list(VARIANTS), "greedy", 5, 3, 1.0, 0, False)
+    assert ok["results-area"]["visible"] is True and ok["message"]["visible"] is False
+    assert 'id="summary"' in ok["results"] and ok["State"]["text"] == SENTENCE
+    for bad in (("", list(VARIANTS)), (SENTENCE, []), ("x" * (MAX_CHARS + 1), ["dot"])):
+        out = compare(*bad, "greedy", 5, 3, 1.0, 0, False)         # an answer, not an exception
+        assert out["message"]["visible"] is True and "⚠️" in out["message"]["value"]
+        assert out["results-area"]["visible"] is False and out["State"] is None and out["results"] == ""
+        assert out["zip-file"]["visible"] is False
+
+
+def test_words_toggle_rerenders_everything(demo, result):
+    toggle = event(demo, "on_words")
+    out = toggle(result, True)
+    assert "attention-dot-words.png" in out["results"] and "source word" in out["results"]
+    assert toggle(None, True) == {}
+
+
+def test_zip_event(demo, result):
+    out = event(demo, "on_zip")(result, False)
+    assert out["zip-file"]["visible"] is True and out["zip-file"]["value"].endswith("attention-pieces.zip")
+
+
+# ---- fuzz: the handlers answer or raise the app's own error -------------------------------------
+
+ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10**500, max_value=10**500),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                     st.lists(st.sampled_from(list(VARIANTS) + ["x", ""]), max_size=3),
+                     st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+
+
+@settings(deadline=None, max_examples=200, derandomize=True)
+@given(ANYTHING, ANYTHING, st.one_of(ANYTHING, st.sampled_from(["greedy", "beam", "sample"])), ANYTHING, ANYTHING)
+def test_handlers_fuzz(demo, text, variants, method, number, words):
+    compare = event(demo, "on_compare")
+    out = compare(text, variants, method, number, number, number, number, words)      # never raises
+    assert out["results-area"]["visible"] is (out["State"] is not None)
+    try:
+        state.translate_api(demo.translator, text, variants, method, number, number, number)
+    except gr.Error as exc:
+        assert exc.message and "Traceback" not in exc.message
 
 
 # ---- degraded assets --------------------------------------------------------------------------
 
 def test_missing_variant_degrades_gracefully(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot", "additive"])
-    tr, problems, fatal = handlers.load_translator(assets)
+    tr, problems, fatal = state.load_translator(assets)
     assert fatal is None and tr.variants == ["dot", "additive"]
     assert set(problems) == {"none", "general", "multihead"} and "not installed" in problems["general"]
-    result, views = handlers.compare(tr, SENTENCE, ["dot", "general"])
-    assert "missing" in result["variants"]["general"]
-    assert "not installed" in views["panels"]["general"]["note"]
-    assert views["panels"]["dot"]["heatmap"] is not None
+    r = state.translate(tr, SENTENCE, ["dot", "general"])
+    assert "not installed" in r["variants"]["general"]["missing"]
+    html = views.results_html(r)
+    assert "not installed" in html and _cells(html) == ["dot", "general"]
     assert isinstance(ui.build_demo(assets), gr.Blocks)
 
 
@@ -494,26 +473,26 @@ def test_corrupt_variant_is_left_out(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", list(VARIANTS))
     weights, _ = ckpt.model_paths("general", assets)
     weights.write_bytes(b"not a model")
-    tr, problems, fatal = handlers.load_translator(assets)
+    tr, problems, fatal = state.load_translator(assets)
     assert fatal is None and "general" not in tr.variants and "dot" in tr.variants
     assert "could not be loaded" in problems["general"]
 
 
 def test_no_models_at_all(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", [])
-    tr, problems, fatal = handlers.load_translator(assets)
+    tr, problems, fatal = state.load_translator(assets)
     assert tr is not None and tr.variants == [] and len(problems) == len(VARIANTS)
-    result, views = handlers.compare(tr, SENTENCE, ["dot"])
-    assert "not installed" in views["panels"]["dot"]["note"]
+    r = state.translate(tr, SENTENCE, ["dot"])
+    assert "not installed" in views.results_html(r)
     assert isinstance(ui.build_demo(assets), gr.Blocks)
 
 
 def test_no_tokenizer(tmp_path):
     (tmp_path / "empty").mkdir()
-    tr, problems, fatal = handlers.load_translator(tmp_path / "empty")
+    tr, problems, fatal = state.load_translator(tmp_path / "empty")
     assert tr is None and fatal
     with pytest.raises(gr.Error, match="No models"):
-        handlers.compare(tr, SENTENCE, ["dot"])
+        state.translate(tr, SENTENCE, ["dot"])
     assert isinstance(ui.build_demo(tmp_path / "empty"), gr.Blocks)
 
 
@@ -531,64 +510,32 @@ def test_cards_table_and_length_plot(tiny_assets, tmp_path):
     assets = _copy_assets(tiny_assets, tmp_path / "assets", ["dot"])
     (assets / "cards").mkdir()
     ckpt.card_path("dot", assets).write_text(json.dumps(_card(12.5)))
-    cards = handlers.load_cards(assets)
+    cards = about.load_cards(assets)
     assert cards["dot"]["parameters"] == 123456 and cards["additive"] is None
-    table = handlers.cards_table(cards)
+    table = about.cards_table(cards)
     row = table[table["variant"] == "dot"].iloc[0]
     assert row["parameters"] == "123,456" and row["Ding BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
     assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
     assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
-    assert handlers.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
-    assert handlers.length_counts(cards) == {"1-3": 10, "4-6": 10}
-    assert "No model card yet" in handlers.about_md(cards)
-    for v in VARIANTS:
-        assert v in handlers.about_md(cards)
+    assert about.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
+    assert about.length_counts(cards) == {"1-3": 10, "4-6": 10}
+    assert "No model card yet" in about.about_md(cards)
     assert isinstance(ui.build_demo(assets), gr.Blocks)
 
 
-# ---- the page ---------------------------------------------------------------------------------
+def test_about_typesets_every_formula(demo):
+    from seq2seq.attention import FORMULAS_TEX
 
-def test_build_demo_without_a_server(tiny_assets):
-    demo = ui.build_demo(tiny_assets)
-    assert isinstance(demo, gr.Blocks)
-    names = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert names == ["translate"]
-
-
-def test_long_input_says_where_to_read_the_values(tr):
-    """A long input's heatmaps still carry every number, in an image larger than the panel;
-    the page says how to read them."""
-    short, views = handlers.compare(tr, SENTENCE, ["dot"])
-    assert handlers.LARGE_HEATMAP_NOTE not in views["status"]
-    long_text = " ".join(["Der See bildet eine Grenze."] * 12)
-    result, views = handlers.compare(tr, long_text, ["dot"])
-    assert len(result["source_pieces"]) > 80
-    assert handlers.LARGE_HEATMAP_NOTE in views["status"]
-    # and the values are there to read: a clicked token's row, in percent
-    row = handlers.align(result, "dot", 0)
-    assert len(row) == len(result["source_pieces"]) and all("%" in label for label, _ in row)
+    text = about.about_md(about.load_cards())
+    for v in VARIANTS:
+        assert f"${FORMULAS_TEX[v]}$" in text
+    assert "$$\\alpha_{t,i} = \\operatorname{softmax}_i(e_{t,i})" in text
+    typeset = [c for c in demo.blocks.values() if isinstance(c, gr.Markdown) and c.latex_delimiters]
+    assert len(typeset) == 1 and "Attention variants" in typeset[0].value
 
 
-def test_numbers_beyond_float_range_and_odd_event_values_get_clean_answers():
-    """Inputs a fuzzer found: 10**400 as a beam width or seed, NaN as a step, a list as a click index."""
-    import gradio as gr
-
-    from demo import handlers
-
-    for bad in (10**400, -10**400, True, float("nan"), "many", [3]):
-        with pytest.raises(gr.Error, match="Beam width must be"):
-            handlers.settings_for("beam", beam=bad)
-        with pytest.raises(gr.Error, match="Seed must be"):
-            handlers.settings_for("sample", seed=bad)
-    for value in (float("nan"), float("inf"), 2.5, "1", [1], {"a": 1}, None, True, 10**400):
-        assert handlers.index_or_none(value) is None
-    assert handlers.index_or_none(3) == 3 and handlers.index_or_none(3.0) == 3
-
-
-def test_follow_up_events_with_odd_indices_answer_without_failing(greedy):
-    result, _ = greedy
-    first = handlers.step_view(result, 1)
-    for t in (float("nan"), "2", [1], {"index": 1}, None):
-        assert handlers.step_view(result, t).keys() == first.keys()
-    for index in (float("nan"), [0, 1], "0", {"i": 0}, 10**400):
-        assert handlers.align(result, "additive", index, False) == []
+def test_api_describes_every_parameter(demo):
+    info = demo.get_api_info()["named_endpoints"]["/translate"]
+    described = {p["parameter_name"]: p["python_type"]["description"] or "" for p in info["parameters"]}
+    assert set(described) == {"text", "variant", "method", "beam", "temperature", "seed"}
+    assert all(len(d) > 15 for d in described.values()), described

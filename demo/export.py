@@ -1,0 +1,97 @@
+"""Export of one result: JSON (tokens, α, per-token log p, top-5 candidates, per-head weights,
+decoding settings, each model file's sha256), a PNG heatmap and a CSV of α per variant, and
+all of them in one zip, in the unit shown (pieces or words)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from seq2seq import analysis, checkpoint as ckpt
+from seq2seq.attention import FORMULAS
+
+from . import plots
+from .views import heatmaps, png_name, unit
+
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-exports"
+EXPORT_MAX_AGE_S = 3600
+
+
+def _round(m) -> list | None:
+    return None if m is None else np.round(np.asarray(m, np.float64), 6).tolist()
+
+
+def export_data(result: dict, words: bool = False, hashes: dict[str, str] | None = None) -> dict:
+    """The JSON export. Rows are target tokens, columns source tokens."""
+    hashes = hashes or {}
+    out = {"source": result["text"], "unit": unit(words), "decoding": result["settings"], "rows": "target",
+           "columns": "source", "reference": result.get("reference"), "variants": {}}
+    for v, e in result["variants"].items():
+        if "missing" in e:
+            out["variants"][v] = {"error": e["missing"]}
+            continue
+        hyps = []
+        for h in e["hypotheses"]:
+            m, rows, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
+            groups = analysis.target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
+            heads = None
+            if h["heads"] is not None and h["heads"].shape[1] > 1:
+                heads = [_round(analysis.view(h["heads"][:, k], result["source_pieces"], h["pieces"], words)[0])
+                         for k in range(h["heads"].shape[1])]
+            hyps.append({"translation": h["text"], "logprob": h["logprob"], "score": h["score"],
+                         "source_tokens": cols, "target_tokens": rows,
+                         "token_logprobs": analysis.word_logprobs(h["logprobs"], h["pieces"]) if words
+                         else [float(x) for x in h["logprobs"]],
+                         "top5": [[{"token": c, "p": p} for c, p in h["candidates"][g[0]]] for g in groups],
+                         "attention": _round(m), "heads": heads})
+        out["variants"][v] = {"variant": v, "formula": FORMULAS[v], "model_sha256": hashes.get(v),
+                              "hypotheses": hyps}
+    return out
+
+
+def _csv(rows: list[str], cols: list[str], m) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["target \\ source", *cols])
+    for label, row in zip(rows, np.asarray(m, np.float64)):
+        w.writerow([label, *(f"{x:.6f}" for x in row)])
+    return buf.getvalue()
+
+
+def _prune(root: Path = EXPORT_ROOT, max_age: float = EXPORT_MAX_AGE_S) -> None:
+    now = time.time()
+    if not root.is_dir():
+        return
+    for d in root.iterdir():
+        try:
+            if d.is_dir() and now - d.stat().st_mtime > max_age:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def export_zip(result: dict | None, words: bool = False, hashes: dict[str, str] | None = None) -> str:
+    """Write ``attention-<pieces|words>.zip`` (attention.json, and per variant with attention its
+    PNG and CSV) into a fresh temp dir; returns its path."""
+    if not result:
+        raise gr.Error("Nothing to export yet: translate a sentence first.", print_exception=False)
+    _prune()
+    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_ROOT))
+    path = d / f"attention-{unit(words)}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("attention.json", json.dumps(export_data(result, words, hashes), ensure_ascii=False, indent=1))
+        for v, pic in heatmaps(result, words).items():
+            h = result["variants"][v]["hypotheses"][0]
+            m, rows, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
+            z.writestr(png_name(v, words), plots.png_bytes(pic.pixels))
+            z.writestr(f"attention-{v}-{unit(words)}.csv", _csv(rows, cols, m))
+    return str(path)

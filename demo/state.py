@@ -1,0 +1,162 @@
+"""The page's state: the models loaded once, and one request's result as plain data.
+
+* ``load_translator``   load the shipped models once (degrading per variant)
+* ``refused``           the library's input error as ``gr.Error``, in one place
+* ``translate``         text and settings → a result dict, kept in the page's ``gr.State``
+
+A result is ``{"text", "source_pieces", "settings", "notes", "reference", "variants": {name:
+entry}}`` where an entry is ``{"missing": message}`` or ``{"hypotheses": [{"text", "pieces",
+"logprob", "score", "logprobs", "attention" (T×S float32 or None), "heads" (T×k×S float32 or
+None), "candidates" [[(piece, p)] per step]}]}``. The views (``demo/views.py``) and export
+(``demo/export.py``) read nothing else.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from seq2seq import checkpoint as ckpt
+from seq2seq.attention import VARIANTS
+from seq2seq.tokenizer import EOS_ID
+from seq2seq.translator import InputError, Translator, check_variant
+
+EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")
+HALF = True               # the page decodes one sentence at a time: fp16 is faster then (see Translator)
+FILLED_UNKNOWN_NOTE = ("Where a model wrote the unknown piece <unk>, its translation shows instead the source "
+                       "piece that step attended to most (argmax of α_t), as attention-based translators do for "
+                       "names; the none variant has no attention, so its <unk> are left out.")
+NO_MODELS = "No models are loaded, so nothing can be translated (see the message at the top)."
+
+
+@contextmanager
+def refused():
+    """The one place where the library's input error becomes Gradio's: ``gr.Error`` with the
+    library's message (the API shows it; the page shows it beside the button)."""
+    try:
+        yield
+    except InputError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def load_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str]]:
+    """(German source, English reference) pairs from the test split; [] if the file is absent."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    pairs = []
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            src, _, ref = line.partition("\t")
+            pairs.append((src.strip(), ref.strip()))
+    return pairs
+
+
+@lru_cache(maxsize=1)
+def references() -> dict[str, str]:
+    return dict(load_examples())
+
+
+def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict[str, str], str | None]:
+    """Load every shipped variant once. Returns (translator, {variant: problem}, fatal problem).
+
+    A variant whose files are absent or fail verification is left out with a
+    message; only an unusable tokenizer leaves no translator at all.
+    """
+    assets = Path(assets)
+    errors = (ckpt.CheckpointError, FileNotFoundError, ValueError, OSError)
+    problems: dict[str, str] = {}
+    for v in VARIANTS:
+        weights, _ = ckpt.model_paths(v, assets)
+        if not weights.exists():
+            problems[v] = f"The {v} model is not installed (no {weights.name} in the assets folder)."
+    try:
+        return Translator(assets, half=HALF), problems, None
+    except errors as exc:
+        first = str(exc)
+    ok = []
+    for v in VARIANTS:
+        if v in problems:
+            continue
+        try:
+            Translator(assets, [v])
+            ok.append(v)
+        except errors as exc:
+            problems[v] = f"The {v} model could not be loaded: {exc}"
+    if not ok:
+        try:
+            return Translator(assets, [], half=HALF), problems, None if problems else first
+        except errors as exc:
+            return None, problems, f"The models could not be loaded: {exc}"
+    return Translator(assets, ok, half=HALF), problems, None
+
+
+def model_hashes(assets: Path = ckpt.ASSETS) -> dict[str, str]:
+    """sha256 of each variant's weights, from the manifest they were verified against at loading."""
+    try:
+        manifest = json.loads((Path(assets) / ckpt.MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {Path(rel).stem: sha for rel, sha in manifest.items() if rel.endswith(".safetensors")}
+
+
+def available(tr: Translator | None) -> list[str]:
+    return [] if tr is None else [v for v in VARIANTS if v in tr.models]
+
+
+def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
+              seed=0) -> dict:
+    """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
+    if tr is None:
+        raise gr.Error(NO_MODELS, print_exception=False)
+    with refused():
+        c = tr.translate_many(text, variants, method, beam, n_best, temperature, seed)
+
+    def piece(i: int) -> str:
+        return "</s>" if i == EOS_ID else tr.tok.pieces([i])[0]
+
+    entries = {}
+    for v in (v for v in VARIANTS if v in c.translations or v in c.missing):
+        if v in c.missing:
+            entries[v] = {"missing": c.missing[v]}
+            continue
+        t = c.translations[v]
+        entries[v] = {"hypotheses": [{
+            "text": out,
+            "pieces": list(pieces),
+            "logprob": h.logprob,
+            "score": float(h.score),
+            "logprobs": [float(x) for x in h.logprobs],
+            "attention": None if h.heads is None else np.asarray(h.attention, np.float32),
+            "heads": None if h.heads is None else np.asarray(h.heads, np.float32),
+            "candidates": [[(piece(i), float(p)) for i, p in step] for step in h.candidates],
+        } for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts)]}
+    notes = list(c.source.notes) + ([FILLED_UNKNOWN_NOTE] if c.fills_unknown else [])
+    return {"text": c.source.text, "source_pieces": c.source.pieces, "settings": c.settings.as_dict(),
+            "notes": notes, "reference": references().get(c.source.text), "variants": entries}
+
+
+DEFAULT_API_VARIANT = "additive"
+
+
+def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, method="greedy", beam=5,
+                  temperature=1.0, seed=0) -> dict:
+    """One variant, best hypothesis: translation, tokens and the attention matrix (T×S) as JSON."""
+    if variant is None:
+        raise gr.Error("No variant was given; choose from " + ", ".join(VARIANTS) + ".", print_exception=False)
+    with refused():
+        check_variant(variant)
+    result = translate(tr, text, [variant], method or "greedy", beam, 1, temperature, seed)
+    e = result["variants"][variant]
+    if "missing" in e:
+        raise gr.Error(e["missing"], print_exception=False)
+    h = e["hypotheses"][0]
+    return {"variant": variant, "translation": h["text"], "source_tokens": result["source_pieces"],
+            "target_tokens": h["pieces"], "logprob": h["logprob"], "score": h["score"],
+            "attention": None if h["attention"] is None else np.round(h["attention"].astype(np.float64), 6).tolist(),
+            "decoding": result["settings"]}
