@@ -20,6 +20,7 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, METHODS
 
+from .question_tab import build_question_tab
 from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENTION, OVER_ATTENDED, WORDS_RULE,
                        about_md, align, available, cards_table, compare, diagnostics_tables, export, length_panels,
                        load_cards, load_examples, load_translator, md_escape, quality_line, render, step_view,
@@ -214,6 +215,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                     export_btn = gr.Button("Export attention")
                     export_files = gr.File(label="Files", file_count="multiple", interactive=False)
 
+            build_question_tab(tr, assets)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_md(cards), latex_delimiters=[])
                 gr.Dataframe(cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",

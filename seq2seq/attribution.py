@@ -47,7 +47,8 @@ def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int]) -> np
     """(T, S) attribution a_{t,i} of each target token (EOS appended if missing) to each source piece.
 
     One forward and one backward pass: the sentence is repeated T times as a batch, and row t
-    back-propagates only log p(y_t), so row t of the gradient is ∂ log p(y_t) / ∂ x."""
+    back-propagates only log p(y_t), so row t of the gradient is ∂ log p(y_t) / ∂ x. Row t needs
+    only the decoder steps up to t, so the batch drops a row after each step."""
     if model.training:
         raise ValueError("attribution needs the model in eval mode (dropout off)")
     model = float_model(model)
@@ -62,10 +63,13 @@ def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int]) -> np
         prev = torch.full((T,), BOS_ID, dtype=torch.long)
         picked = []
         for t in range(T):
+            # Rows t.. are left; row t (now the first) ends here, so the batch shrinks by one a step.
             s, feed, _ = model.decoder.step(prev, s, feed, memory, mask, keys)
-            logp = F.log_softmax(model.decoder.logits(feed[t: t + 1]), dim=-1)   # row t only: (1, V)
+            logp = F.log_softmax(model.decoder.logits(feed[:1]), dim=-1)    # (1, V)
             picked.append(logp[0, tgt[t]])
-            prev = tgt[t].expand(T)                                         # y_t feeds step t+1
+            s, feed, memory, mask = s[1:], feed[1:], memory[1:], mask[1:]
+            keys = None if keys is None else (keys[:, 1:] if keys.dim() == 5 else keys[1:])
+            prev = tgt[t].expand(T - t - 1)                                # y_t feeds step t+1
         (grad,) = torch.autograd.grad(torch.stack(picked).sum(), x)          # (T, S, E)
     g = (grad * x.detach()).sum(-1).abs().double().numpy()                  # (T, S)
     return normalise_rows(g)
