@@ -204,7 +204,7 @@ def forced_summary(result: dict) -> str:
         lps = result["forced"][v]["logprobs"]
         worst = int(np.argmin(lps))
         lines.append(f"- **{v}**: Σ log p = {sum(lps):.2f}, steepest drop at t = {worst + 1} "
-                     f"(`{md(result['target_pieces'][worst])}`, p = {math.exp(lps[worst]):.1%}); "
+                     f"(“{md(result['target_pieces'][worst])}”, p = {math.exp(lps[worst]):.1%}); "
                      f"its own greedy translation: {md(result['greedy'][v]['text'])}")
     return "\n".join(lines)
 
@@ -289,8 +289,7 @@ def continue_view(tr: Translator | None, result, k) -> tuple[list[str], list[lis
         rest = h.tokens[k:]
         rows.append([v, tr.tok.decode(prefix), tr.tok.decode(rest), f"{sum(h.logprobs[k:]):.2f}",
                      "yes" if h.finished else "no (length limit)"])
-    return ["variant", f"forced prefix (k = {k})", "continued freely", "log p of the continuation",
-            "finished"], rows
+    return [CONTINUE_HEADERS[0], f"forced prefix (k = {k})", *CONTINUE_HEADERS[2:]], rows
 
 
 # ---- 2. interventions ----------------------------------------------------------------------
@@ -320,6 +319,11 @@ def _positions(value, n: int, what: str) -> list[int]:
     return sorted(set(out))
 
 
+INTERVENTION_HEADERS = ("variant", "before", "after", "Δ log p per step (own translation)", "Σ Δ log p")
+CONTINUE_HEADERS = ("variant", "forced prefix", "continued freely", "log p of the continuation", "finished")
+AGREEMENT_HEADERS = ("variant", "mean Spearman ρ", "argmax agree", "steps", "note")
+
+
 def _intervene(tr: Translator, result: dict, source: list[int], intervention: Intervention,
                attention_only: bool) -> tuple[list[str], list[list]]:
     try:
@@ -344,7 +348,7 @@ def _intervene(tr: Translator, result: dict, source: list[int], intervention: In
         delta = np.array(rescored.logprobs[: len(before["logprobs"])]) - np.array(before["logprobs"])
         rows.append([v, before["text"], tr.tok.decode(after.tokens),
                      " ".join(f"{d:+.2f}" for d in delta), f"{delta.sum():+.2f}"])
-    return ["variant", "before", "after", "Δ log p per step (own translation)", "Σ Δ log p"], rows
+    return list(INTERVENTION_HEADERS), rows
 
 
 def knock_out_view(tr: Translator | None, result, pieces) -> tuple[list[str], list[list]]:
@@ -425,7 +429,7 @@ def node_view(tree, index) -> dict:
         index = index[0]
     row = _whole(index, "The node's row", 0, len(tree["nodes"]) - 2)
     node = tree["nodes"][row + 1]
-    text = (f"Node {node['id']}: t = {node['step'] + 1}, token `{md(node['piece'])}`, {node['status']}, "
+    text = (f"Node {node['id']}: t = {node['step'] + 1}, token “{md(node['piece'])}”, {node['status']}, "
             f"Σ log p = {node['total']:.2f}" + (f", n-best #{node['rank']}" if node["rank"] else ""))
     bars = None
     if node["alpha"] is not None:
@@ -455,7 +459,7 @@ def attribution_view(tr: Translator | None, result) -> tuple[dict, list[str], li
         rows.append([v, f"{ag['spearman']:.2f}" if ag["rho_steps"] else "—", f"{ag['argmax']:.0%}",
                      f"{ag['steps']}", "" if ag["rho_steps"] == ag["steps"]
                      else f"ρ over {ag['rho_steps']} steps (constant rows have none)"])
-    return result, ["variant", "mean Spearman ρ", "argmax agree", "steps", "note"], rows
+    return result, list(AGREEMENT_HEADERS), rows
 
 
 # ---- 5. eflomal's links for the page's examples --------------------------------------------

@@ -52,7 +52,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
             fill = gr.Button("Use its translation", scale=0)
         score = gr.Button("Score this translation", variant="primary", elem_id="q-score")
         summary = gr.Markdown("", latex_delimiters=[], elem_id="q-summary")
-        logp_table = gr.Dataframe(label="Per-token log p(y_t | y_<t, x) of the forced translation", interactive=False,
+        logp_table = gr.Dataframe(headers=["t", "token"], label="Per-token log p(y_t | y_<t, x) of the forced translation", interactive=False,
                                   wrap=True, elem_id="q-logp")
         logp_plot = gr.Image(label="log p per step", format="png", interactive=False, show_label=False)
         heatmaps = gr.Gallery(label="α of each variant on the forced translation (identical axes, one 0–1 scale)",
@@ -72,7 +72,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
             with gr.Row():
                 k = gr.Slider(0, 20, value=2, step=1, label="k (forced pieces)")
                 cont_btn = gr.Button("Continue", scale=0)
-            cont_table = gr.Dataframe(interactive=False, wrap=True, label="Continuations")
+            cont_table = gr.Dataframe(headers=list(q.CONTINUE_HEADERS), interactive=False, wrap=True, label="Continuations")
 
         with gr.Accordion("Interventions: does the output follow attention?", open=False):
             gr.Markdown(q.DELTA_NOTE, latex_delimiters=[])
@@ -80,23 +80,23 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
             with gr.Row():
                 knock = gr.CheckboxGroup([], label="Source pieces to knock out", elem_id="q-knock")
                 knock_btn = gr.Button("Knock out and re-decode", scale=0, elem_id="q-knock-run")
-            knock_table = gr.Dataframe(interactive=False, wrap=True, label="Knock-out", elem_id="q-knock-table")
+            knock_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Knock-out", elem_id="q-knock-table")
             gr.Markdown(q.FORCE_MEANS, latex_delimiters=[])
             with gr.Row():
                 force_t = gr.Number(1, precision=0, minimum=1, label="Step t")
                 force_j = gr.Dropdown([], label="Source piece")
                 force_btn = gr.Button("Force α_t and continue", scale=0)
-            force_table = gr.Dataframe(interactive=False, wrap=True, label="Forced α_t")
+            force_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Forced α_t")
             gr.Markdown(q.DELETE_MEANS, latex_delimiters=[])
             with gr.Row():
                 word = gr.Dropdown([], label="Source word to delete")
                 delete_btn = gr.Button("Delete and re-translate", scale=0)
-            delete_table = gr.Dataframe(interactive=False, wrap=True, label="Word deleted")
+            delete_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Word deleted")
 
         with gr.Accordion("Attribution beside attention", open=False):
             gr.Markdown(q.ATTRIBUTION_MEANS, latex_delimiters=[])
             attr_btn = gr.Button("Compute gradient × input")
-            attr_table = gr.Dataframe(interactive=False, wrap=True, label="Agreement of α and attribution, this sentence")
+            attr_table = gr.Dataframe(headers=list(q.AGREEMENT_HEADERS), interactive=False, wrap=True, label="Agreement of α and attribution, this sentence")
             attr_gallery = gr.Gallery(label="α (left) and gradient × input (right), per variant; none: attribution only",
                                       columns=2, format="png", height="auto", object_fit="contain")
 
@@ -115,7 +115,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 tree_btn = gr.Button("Draw the beam tree", scale=0)
             tree_md = gr.Markdown("", latex_delimiters=[])
             tree_img = gr.Image(label="Beam tree", format="png", interactive=False)
-            tree_table = gr.Dataframe(interactive=False, wrap=True, max_height=400,
+            tree_table = gr.Dataframe(headers=["node", "t", "token", "log p", "Σ log p", "score", "status", "n-best",
+                                               "path"], interactive=False, wrap=True, max_height=400,
                                       label="Every extension ranked (click a row: its α_t and top-5)")
             with gr.Row():
                 node_md = gr.Markdown("", latex_delimiters=[])
