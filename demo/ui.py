@@ -23,6 +23,7 @@ from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, Translator
 
 from . import about, state
+from .question_tab import build_question_tab
 
 RESULT_TTL_S = 3600      # a session's last result (for the words toggle and export) lives this long
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
@@ -189,6 +190,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
+            build_question_tab(tr, assets)
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards)
 

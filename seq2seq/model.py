@@ -49,9 +49,12 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(cfg.emb_size, cfg.enc_hidden, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, src: torch.Tensor, src_len: torch.Tensor):
-        """src (B, S) ids, src_len (B,) → memory (B, S, 2H), final (B, 2H) = [→h_S ; ←h_1]."""
-        x = self.dropout(self.embed(src))                                   # (B, S, E)
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor, embedded: torch.Tensor | None = None):
+        """src (B, S) ids, src_len (B,) → memory (B, S, 2H), final (B, 2H) = [→h_S ; ←h_1].
+
+        ``embedded`` (B, S, E) replaces the looked-up embeddings E x_i: gradient attribution
+        differentiates with respect to them."""
+        x = self.dropout(self.embed(src) if embedded is None else embedded)  # (B, S, E)
         packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
         out, h_n = self.rnn(packed)                                         # h_n (2, B, H)
         memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
@@ -71,16 +74,23 @@ class Decoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.emb_size = cfg.emb_size
 
-    def init_state(self, memory, final):
+    def init_state(self, memory, final, mask):
         """(s_0, s̃_0, keys): keys are the attention's per-sentence precomputation."""
         s0 = torch.tanh(self.bridge(final))                                 # (B, D)
         feed0 = memory.new_zeros(memory.size(0), self.emb_size)             # (B, E)
         return s0, feed0, self.attention.prepare(memory)
 
-    def step(self, prev: torch.Tensor, s, feed, memory, mask, keys):
-        """One decoder step. prev (B,) → s_t (B, D), s̃_t (B, E), α_t (B, heads, S) or None."""
+    def step(self, prev: torch.Tensor, s, feed, memory, mask, keys, attend: torch.Tensor | None = None):
+        """One decoder step. prev (B,) → s_t (B, D), s̃_t (B, E), α_t (B, heads, S) or None.
+
+        ``attend`` (B, S), True where attention may look (default: ``mask``), is how interventions
+        enter: a knocked-out piece is False at every step (masked out of the softmax), and forcing
+        α_t onto piece j leaves only j True at step t, so α_t is exactly one-hot. ``none`` has no
+        softmax to mask and ignores it."""
         y = self.dropout(self.embed(prev))                                  # (B, E)
         s = self.cell(torch.cat([y, feed], dim=-1), s)                      # (B, D)
+        if attend is not None and self.attention.heads > 0:
+            mask = mask & attend
         c, alpha = self.attention(s, memory, mask, keys)                   # (B, M), (B, k, S)
         feed = torch.tanh(self.combine(torch.cat([s, c, y], dim=-1)))       # (B, E)
         return s, self.dropout(feed), alpha
@@ -100,11 +110,15 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(cfg, self.embed)
         self.decoder = Decoder(cfg, self.embed)
 
-    def encode(self, src, src_len):
-        """→ memory (B, S, 2H), mask (B, S), decoder start state."""
-        memory, final = self.encoder(src, src_len)
+    @property
+    def has_attention(self) -> bool:
+        return self.decoder.attention.heads > 0
+
+    def encode(self, src, src_len, embedded=None):
+        """→ memory (B, S, 2H), mask (B, S), decoder start state. ``embedded``: see ``Encoder``."""
+        memory, final = self.encoder(src, src_len, embedded)
         mask = src != PAD_ID
-        return memory, mask, self.decoder.init_state(memory, final)
+        return memory, mask, self.decoder.init_state(memory, final, mask)
 
     def forward(self, src, src_len, tgt_in):
         """Teacher forcing. tgt_in (B, T) starts with BOS → logits (B, T, V), α (B, T, k, S) or None."""

@@ -243,3 +243,164 @@ def test_immediate_eos():
 def test_pad_batch():
     src, lens = pad_batch([[5, 6, 7], [8]])
     assert src.tolist() == [[5, 6, 7], [8, 0, 0]] and lens.tolist() == [3, 1]
+
+
+# ---- forced decoding, interventions, the beam tree ------------------------------------------
+
+from seq2seq.search import Intervention, beam_tree, continue_decode, force_decode, node_path  # noqa: E402
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("eos_bias", [0.0, 2.5])
+def test_forcing_the_greedy_output_reproduces_greedy_exactly(variant, eos_bias):
+    for seed in range(2):
+        model = tiny(variant, seed, eos_bias)
+        for src in SOURCES:
+            g = greedy(model, [src], max_len=20)[0]
+            f = force_decode(model, src, g.tokens)
+            T = len(g.tokens)               # an unfinished greedy output gets </s> appended when forced
+            assert f.tokens[:T] == g.tokens and f.finished
+            assert len(f.tokens) == T + (not g.finished)
+            assert f.logprobs[:T] == g.logprobs               # bit for bit: the same step code
+            assert f.candidates[:T] == g.candidates
+            if g.heads is None:
+                assert f.heads is None
+            else:
+                assert np.array_equal(f.heads[:T], g.heads)
+
+
+@pytest.mark.parametrize("variant", ["none", "general", "multihead"])
+def test_forced_logprobs_match_the_models_teacher_forcing(variant):
+    """An independent reference: Seq2Seq.forward (the training path) on the same target."""
+    model = tiny(variant, 3)
+    target = [9, 4, 17, 22, EOS_ID]
+    for src in SOURCES:
+        f = force_decode(model, src, target[:-1])
+        assert f.tokens == target
+        assert np.allclose(f.logprobs, teacher_forced_logprobs(model, src, target), atol=1e-5)
+
+
+def test_forced_output_with_inner_eos_is_refused():
+    with pytest.raises(ValueError, match="end-of-sentence"):
+        force_decode(tiny("dot"), SOURCES[0], [5, EOS_ID, 6])
+
+
+@pytest.mark.parametrize("variant", ["none", "additive"])
+def test_continue_from_a_prefix(variant):
+    model = tiny(variant, 1, eos_bias=2.0)
+    for src in SOURCES:
+        g = greedy(model, [src])[0]
+        for k in range(len(g.tokens) + 1):      # its own prefix: the rest is its own greedy output
+            c = continue_decode(model, src, g.tokens[:k])
+            assert c.tokens == g.tokens and c.logprobs == g.logprobs
+        c = continue_decode(model, src, [25, 26])
+        assert c.tokens[:2] == [25, 26]
+        forced = force_decode(model, src, [25, 26])
+        assert c.logprobs[:2] == forced.logprobs[:2]
+        assert c.finished or len(c.tokens) == max_output_len(len(src), 100)
+
+
+@pytest.mark.parametrize("variant", ["dot", "general", "additive", "multihead"])
+def test_knocking_out_all_but_one_puts_all_attention_on_it(variant):
+    model = tiny(variant, 4, eos_bias=1.0)
+    src = SOURCES[1]
+    for keep in (0, 3, len(src) - 1):
+        knock = tuple(i for i in range(len(src)) if i != keep)
+        for hyp in (greedy(model, [src], max_len=15, intervention=Intervention(knockout=knock))[0],
+                    force_decode(model, src, [7, 8, 9], Intervention(knockout=knock))):
+            expected = np.zeros((len(hyp.tokens), model.decoder.attention.heads, len(src)))
+            expected[:, :, keep] = 1.0
+            assert np.array_equal(hyp.heads, expected)
+
+
+@pytest.mark.parametrize("variant", ["dot", "multihead"])
+def test_knock_out_zeroes_those_pieces_and_renormalises_the_rest(variant):
+    model = tiny(variant, 5)
+    src, target = SOURCES[1], [7, 8, 9, 10]
+    free = force_decode(model, src, target)
+    out = force_decode(model, src, target, Intervention(knockout=(1, 4)))
+    assert np.all(out.heads[:, :, [1, 4]] == 0)
+    assert np.allclose(out.heads.sum(-1), 1, atol=1e-6)
+    # At step 0 the decoder state is the same, so the kept weights are the old ones renormalised.
+    kept = [0, 2, 3, 5, 6]
+    old = free.heads[0][:, kept]
+    assert np.allclose(out.heads[0][:, kept], old / old.sum(-1, keepdims=True), atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["additive", "multihead"])
+def test_forcing_alpha_at_one_step(variant):
+    model = tiny(variant, 6)
+    src, target = SOURCES[3], [7, 8, 9, 10, 11]
+    free = force_decode(model, src, target)
+    out = force_decode(model, src, target, Intervention(force_step=2, force_source=4))
+    assert np.array_equal(out.heads[:2], free.heads[:2])       # steps before t are untouched
+    assert out.logprobs[:2] == free.logprobs[:2]
+    assert np.array_equal(out.heads[2], np.eye(len(src))[[4] * model.decoder.attention.heads])
+    assert out.logprobs[2] != free.logprobs[2]                 # c_t changed, so p(y_t) did
+    assert np.allclose(out.heads[3:].sum(-1), 1, atol=1e-6)    # later steps attend freely again
+
+
+def test_interventions_do_not_change_none():
+    model = tiny("none", 2)
+    src, target = SOURCES[1], [7, 8, 9]
+    assert force_decode(model, src, target, Intervention(knockout=(0, 1))).logprobs == \
+        force_decode(model, src, target).logprobs
+
+
+@pytest.mark.parametrize("intervention, message", [
+    (Intervention(knockout=(7,)), "does not exist"),
+    (Intervention(knockout=(-1,)), "does not exist"),
+    (Intervention(knockout=(0, 1, 2)), "Every source piece"),
+    (Intervention(force_step=0, force_source=3), "does not exist"),
+    (Intervention(force_step=0), "both"),
+    (Intervention(knockout=(1,), force_step=0, force_source=1), "knocked out"),
+])
+def test_impossible_interventions_are_refused(intervention, message):
+    with pytest.raises(ValueError, match=message):
+        greedy(tiny("dot"), [SOURCES[0]], intervention=intervention)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("eos_bias", [0.0, 2.5])
+@pytest.mark.parametrize("beam, n_best", [(1, 1), (3, 3), (5, 2)])
+def test_beam_tree_leaves_are_the_n_best(variant, eos_bias, beam, n_best):
+    model = tiny(variant, 7, eos_bias)
+    for src in SOURCES[:3]:
+        hyps, nodes = beam_tree(model, src, beam=beam, n_best=n_best, max_len=12)
+        plain = beam_search(model, src, beam=beam, n_best=n_best, max_len=12)
+        assert [h.tokens for h in hyps] == [h.tokens for h in plain]
+        ended = sorted((n for n in nodes if n.status in ("finished", "length limit")), key=lambda n: -n.score)
+        ranked = sorted((n for n in nodes if n.rank is not None), key=lambda n: n.rank)
+        assert ranked == ended[: len(plain)]
+        assert [node_path(nodes, n.id) for n in ranked] == [h.tokens for h in plain]
+        assert [n.score for n in ranked] == pytest.approx([h.score for h in plain])
+        for n, h in zip(ranked, plain):       # the node's total is the path's Σ log p
+            assert n.total == pytest.approx(h.logprob, abs=1e-4)
+
+
+def test_beam_tree_structure():
+    model = tiny("additive", 8, eos_bias=1.0)
+    src, beam = SOURCES[1], 3
+    _, nodes = beam_tree(model, src, beam=beam, n_best=2, max_len=10)
+    assert nodes[0].status == "root" and nodes[0].parent == -1
+    by_id = {n.id: n for n in nodes}
+    for n in nodes[1:]:
+        parent = by_id[n.parent]
+        assert parent.step == n.step - 1
+        assert parent.status in ("root", "kept")                  # only survivors are expanded
+        assert n.total == pytest.approx(parent.total + n.logprob, abs=1e-4)
+        assert n.alpha.shape == (len(src),) and n.alpha.sum() == pytest.approx(1, abs=1e-5)
+        assert [c for c, _ in n.candidates][:1] and len(n.candidates) == TOP_CANDIDATES
+    for t in range(max(n.step for n in nodes) + 1):
+        step = [n for n in nodes if n.step == t]
+        assert sum(n.status == "kept" for n in step) <= beam
+        assert len(step) <= 2 * beam
+        kept_scores = [n.total for n in step if n.status == "kept"]
+        pruned = [n.total for n in step if n.status == "pruned"]
+        if kept_scores and pruned:
+            assert min(kept_scores) >= max(pruned)                 # the beam keeps the best
+
+
+def test_beam_tree_needs_one_sentence():
+    with pytest.raises(ValueError, match="one sentence"):
+        beam_search_batch(tiny("dot"), SOURCES[:2], record=[])

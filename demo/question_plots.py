@@ -1,0 +1,128 @@
+"""Figures of the "Question the attention" tab that ``demo/plots.py`` does not draw: log p per
+step, a difference of two α on a diverging scale, the beam tree, and α over words with an
+aligner's links. matplotlib's object API only (never pyplot); each returns an (H, W, 3) uint8
+image, drawn with the Agg canvas."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+DPI = 100
+DIFF_NORM = Normalize(vmin=-1.0, vmax=1.0, clip=True)      # α_A − α_B always lies in [−1, 1]
+STATUS_COLOURS = {"root": "#444444", "kept": "#2b7bba", "pruned": "#bbbbbb", "finished": "#2ca02c",
+                  "length limit": "#ff7f0e"}
+LABEL_CHARS = 14
+
+
+def _label(s: str) -> str:
+    s = str(s)
+    return s if len(s) <= LABEL_CHARS else s[: LABEL_CHARS - 1] + "…"
+
+
+def _pixels(fig: Figure) -> np.ndarray:
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def logprob_lines(pieces: list[str], logprobs: dict[str, list[float]]) -> np.ndarray:
+    """log p(y_t) of the forced translation per step, one line per variant."""
+    T = len(pieces)
+    fig = Figure(figsize=(max(5.0, 0.38 * T + 1.5), 3.0), dpi=DPI)
+    ax = fig.add_subplot()
+    for v, lps in logprobs.items():
+        ax.plot(range(T), lps, marker="o", markersize=3, label=v)
+    ax.axhline(np.log(0.1), color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(T), [_label(p) for p in pieces], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("log p(y_t | y_<t, x)")
+    ax.legend(fontsize=7, ncols=min(5, len(logprobs)), loc="lower left")
+    ax.set_title("Per-token log p of the forced translation (dashed: p = 10 %)", fontsize=9)
+    fig.subplots_adjust(left=0.9 / fig.get_figwidth(), right=0.98, top=0.9, bottom=0.3)
+    return _pixels(fig)
+
+
+def _matrix_axes(fig: Figure, m: np.ndarray, rows: list[str], cols: list[str], cmap, norm, title: str):
+    ax = fig.add_subplot()
+    im = ax.imshow(m, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
+    ax.set_xticks(range(len(cols)), [_label(c) for c in cols], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(rows)), [_label(r) for r in rows], fontsize=7)
+    ax.xaxis.tick_top()
+    ax.set_title(title, fontsize=9, pad=10)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, shrink=0.8)
+    return ax
+
+
+CELL_IN = 0.26           # inches per matrix cell
+MARGIN_IN = (1.3, 1.3, 0.9, 0.3)   # left (row labels), top (column labels, title), right (colour bar), bottom
+
+
+def _matrix_figure(rows: int, cols: int) -> Figure:
+    """A figure sized for a rows × cols matrix with fixed margins (no tight_layout: it costs more
+    than the drawing)."""
+    left, top, right, bottom = MARGIN_IN
+    w, h = left + right + CELL_IN * max(cols, 4), top + bottom + CELL_IN * max(rows, 3)
+    fig = Figure(figsize=(w, h), dpi=DPI)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h)
+    return fig
+
+
+def difference(diff: np.ndarray, rows: list[str], cols: list[str], title: str) -> np.ndarray:
+    """α_A − α_B (T, S): red where A attends more, blue where B does, fixed −1…1 scale."""
+    fig = _matrix_figure(*diff.shape)
+    _matrix_axes(fig, diff, rows, cols, "RdBu_r", DIFF_NORM, title)
+    return _pixels(fig)
+
+
+def word_overlay(A: np.ndarray, rows: list[str], cols: list[str], sure, possible, title: str) -> np.ndarray:
+    """α over words (J, I) on the shared 0–1 scale; an aligner's links (i, j) drawn on top:
+    filled squares sure, hollow squares possible only."""
+    fig = _matrix_figure(*A.shape)
+    ax = _matrix_axes(fig, A, rows, cols, "Blues", Normalize(0.0, 1.0), title)
+    sure = {tuple(x) for x in sure}
+    for i, j in {tuple(x) for x in possible} | sure:
+        filled = (i, j) in sure
+        ax.scatter([i], [j], marker="s", s=36, facecolors="black" if filled else "none",
+                   edgecolors="black", linewidths=1.2)
+    return _pixels(fig)
+
+
+def beam_tree(nodes: list[dict]) -> np.ndarray:
+    """The beam search's tree: one column per step, nodes coloured by status, edges to parents,
+    the n-best ringed in red with their rank."""
+    steps = max(n["step"] for n in nodes) + 2
+    by_step: dict[int, list[dict]] = {}
+    for n in nodes:
+        by_step.setdefault(n["step"], []).append(n)
+    height = max(len(v) for v in by_step.values())
+    pos = {}
+    for t, ns in by_step.items():
+        ns = sorted(ns, key=lambda n: -n["total"])
+        for k, n in enumerate(ns):
+            pos[n["id"]] = (t + 1, -(k - (len(ns) - 1) / 2))
+    fig = Figure(figsize=(max(6.0, 1.25 * steps), max(3.0, 0.42 * height + 1.2)), dpi=DPI)
+    ax = fig.add_subplot()
+    for pruned, colour, width in ((True, "#dddddd", 0.6), (False, "#7aa6c9", 1.0)):
+        segments = [[pos[n["parent"]], pos[n["id"]]] for n in nodes
+                    if n["parent"] >= 0 and (n["status"] == "pruned") == pruned]
+        ax.add_collection(LineCollection(segments, colors=colour, linewidths=width, zorder=1))
+    xy = np.array([pos[n["id"]] for n in nodes])
+    ax.scatter(xy[:, 0], xy[:, 1], s=22, c=[STATUS_COLOURS[n["status"]] for n in nodes], zorder=2,
+               edgecolors=["red" if n["rank"] else "none" for n in nodes], linewidths=1.5)
+    for n in nodes:
+        if n["status"] != "pruned":          # pruned nodes stay unlabelled: their row in the table says it
+            x, y = pos[n["id"]]
+            ax.text(x + 0.08, y, f"{_label(n['piece'])} {n['total']:.1f}" + (f" #{n['rank']}" if n["rank"] else ""),
+                    fontsize=6, va="center")
+    for status, colour in STATUS_COLOURS.items():
+        ax.scatter([], [], color=colour, label=status, s=22)
+    ax.legend(fontsize=7, loc="upper left", ncols=5, frameon=False, bbox_to_anchor=(0, 1.12))
+    ax.set_xlabel("output step t (label: token, Σ log p; #k: place in the n-best)")
+    ax.set_xlim(0.7, steps + 0.9)
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.12)
+    return _pixels(fig)

@@ -1,0 +1,136 @@
+"""Gradient × input attribution and its agreement with attention, against independent references."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_config
+from seq2seq.attention import VARIANTS
+from seq2seq.attribution import agreement, gradient_x_input, normalise_rows, ranks, spearman
+from seq2seq.model import Seq2Seq
+from seq2seq.search import force_decode
+from seq2seq.tokenizer import BOS_ID, EOS_ID
+
+VOCAB = 30
+
+
+def tiny(variant: str, seed: int = 0) -> Seq2Seq:
+    torch.manual_seed(seed)
+    return Seq2Seq(tiny_config(variant, VOCAB)).eval()
+
+
+def reference_attribution(model: Seq2Seq, source: list[int], target: list[int]) -> np.ndarray:
+    """One backward pass per step through ``Seq2Seq.forward`` (the training path), batch of one,
+    the source embeddings caught by a hook on the embedding's first call."""
+    caught = []
+
+    def hook(module, inputs, output):
+        if not caught:
+            leaf = output.detach().requires_grad_(True)
+            caught.append(leaf)
+            return leaf
+        return None
+
+    handle = model.embed.register_forward_hook(hook)
+    try:
+        logits, _ = model(torch.tensor([source]), torch.tensor([len(source)]), torch.tensor([[BOS_ID] + target[:-1]]))
+    finally:
+        handle.remove()
+    logp = F.log_softmax(logits[0], -1)
+    (x,) = caught
+    rows = []
+    for t, y in enumerate(target):
+        (g,) = torch.autograd.grad(logp[t, y], x, retain_graph=True)
+        rows.append((g[0] * x[0]).sum(-1).abs().detach().numpy())
+    rows = np.array(rows, dtype=np.float64)
+    return rows / rows.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_attribution_matches_a_step_by_step_reference(variant):
+    model = tiny(variant, 1)
+    source, target = [5, 6, 7, 8, 9], [11, 12, 13, EOS_ID]
+    got = gradient_x_input(model, source, target)
+    assert got.shape == (4, 5)
+    assert np.allclose(got, reference_attribution(model, source, target), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_attribution_rows_sum_to_one_and_are_finite(variant):
+    model = tiny(variant, 2)
+    for source in ([5], [5, 6], list(range(4, 20))):
+        a = gradient_x_input(model, source, [7, 8])          # EOS appended
+        assert a.shape == (3, len(source))
+        assert np.all(np.isfinite(a)) and np.all(a >= 0)
+        assert np.allclose(a.sum(-1), 1.0, atol=1e-9)
+
+
+def test_half_precision_model_is_attributed_in_fp32():
+    model = tiny("additive", 3)
+    half = tiny("additive", 3).half()
+    source, target = [5, 6, 7, 8], [9, 10]
+    assert np.allclose(gradient_x_input(half, source, target), gradient_x_input(model, source, target), atol=2e-2)
+    assert next(half.parameters()).dtype == torch.float16       # the model itself is untouched
+
+
+def test_attribution_needs_eval_mode():
+    with pytest.raises(ValueError, match="eval"):
+        gradient_x_input(tiny("dot").train(), [5, 6], [7])
+
+
+def test_zero_rows_become_uniform():
+    assert np.array_equal(normalise_rows(np.array([[0.0, 0.0], [1.0, 3.0]])), [[0.5, 0.5], [0.25, 0.75]])
+
+
+def test_ranks_share_ties():
+    assert ranks([10, 30, 20, 30]).tolist() == [1, 3.5, 2, 3.5]
+
+
+def test_spearman_hand_computed():
+    # ranks a: 1 2 3 4; b: 2 1 4 3 → d² = 1+1+1+1 = 4; ρ = 1 − 6·4 / (4·15) = 0.6
+    assert spearman([0.1, 0.2, 0.3, 0.4], [0.3, 0.1, 0.5, 0.4]) == pytest.approx(0.6)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert math.isnan(spearman([0.5, 0.5], [0.2, 0.8]))
+    # with ties, Pearson of mean ranks: a ranks 1 2.5 2.5 4, b ranks 1 2 3 4 → ρ = 4.5/√(4.5·5)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
+
+
+def test_spearman_against_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = rng.random(7), rng.integers(0, 3, 7).astype(float)
+        if np.ptp(b) > 0:
+            assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)
+
+
+def test_agreement_hand_computed():
+    alpha = np.array([[0.7, 0.2, 0.1],      # argmax 0
+                      [0.1, 0.1, 0.8],      # argmax 2
+                      [1 / 3, 1 / 3, 1 / 3]])  # constant: no ρ; argmax 0
+    attrib = np.array([[0.5, 0.3, 0.2],     # same order: ρ = 1, argmax 0 ✓
+                       [0.6, 0.3, 0.1],     # α ranks 1.5 1.5 3, a ranks 3 2 1 → ρ = −0.866; argmax 0 ✗
+                       [0.2, 0.5, 0.3]])    # argmax 1 ✗
+    got = agreement(alpha, attrib)
+    rho2 = spearman([0.1, 0.1, 0.8], [0.6, 0.3, 0.1])
+    assert rho2 == pytest.approx(-math.sqrt(3) / 2)
+    assert got["spearman"] == pytest.approx((1.0 + rho2) / 2)
+    assert got["argmax"] == pytest.approx(1 / 3)
+    assert (got["steps"], got["rho_steps"]) == (3, 2)
+
+
+def test_agreement_refuses_mismatched_shapes():
+    with pytest.raises(ValueError):
+        agreement(np.ones((2, 3)) / 3, np.ones((3, 3)) / 3)
+
+
+def test_attribution_has_the_axes_of_forced_attention():
+    model = tiny("general", 4)
+    source, target = [5, 6, 7], [8, 9, 10]
+    hyp = force_decode(model, source, target)
+    assert gradient_x_input(model, source, hyp.tokens).shape == hyp.attention.shape

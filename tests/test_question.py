@@ -1,0 +1,286 @@
+"""demo/question.py: the "Question the attention" handlers, called directly with small random
+models (tiny_assets): shapes, agreement with the library, and the messages for bad input."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from demo import question as q, state
+from seq2seq.alignment import from_pharaoh
+from seq2seq.attention import VARIANTS
+from seq2seq.search import force_decode, greedy
+from seq2seq.tokenizer import EOS_ID, word_groups
+from seq2seq.translator import MAX_CHARS
+
+SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+TARGET = "The lake forms a natural border between the countries."
+ATTENTION = [v for v in VARIANTS if v != "none"]
+
+
+@pytest.fixture(scope="module")
+def tr(tiny_assets):
+    translator, problems, fatal = state.load_translator(tiny_assets)
+    assert problems == {} and fatal is None
+    return translator
+
+
+@pytest.fixture(scope="module")
+def result(tr):
+    return q.analyse(tr, SENTENCE, TARGET, list(VARIANTS))
+
+
+# ---- 1. forced decoding --------------------------------------------------------------------
+
+def test_every_variant_is_scored_on_the_same_translation(tr, result):
+    S, T = len(result["source_pieces"]), len(result["target_pieces"])
+    assert result["target_ids"] == tr.tok.encode(TARGET) + [EOS_ID]
+    assert result["target_pieces"][-1] == "</s>" and T == len(result["target_ids"])
+    assert S == len(tr.source_ids(SENTENCE))
+    for v in VARIANTS:
+        f = result["forced"][v]
+        assert len(f["logprobs"]) == T and all(lp <= 0 for lp in f["logprobs"])
+        if v == "none":
+            assert f["attention"] is None
+        else:
+            assert f["attention"].shape == (T, S)                   # identical axes for every variant
+            assert np.allclose(f["attention"].sum(1), 1, atol=1e-3)
+
+
+def test_forcing_a_variants_own_greedy_output_gives_its_greedy_logprobs(tr, result):
+    checked = 0
+    for v in VARIANTS:
+        own = q.greedy_text(tr, SENTENCE, v)
+        r = q.analyse(tr, SENTENCE, own, [v])
+        g = greedy(tr.models[v], [tr.source_ids(SENTENCE)], max_len=150)[0]
+        assert r["greedy"][v]["ids"] == g.tokens and r["greedy"][v]["text"] == own
+        T = len(g.tokens) - g.finished
+        if tr.tok.encode(own) == g.tokens[:T]:          # the text round trip kept the pieces
+            assert r["forced"][v]["logprobs"][:T] == g.logprobs[:T]
+            checked += 1
+    assert checked >= 2
+
+
+def test_logprob_table_marks_drops(result):
+    headers, rows = q.logprob_rows(result)
+    assert headers == ["t", "token"] + [f"{v} log p" for v in VARIANTS]
+    assert len(rows) == len(result["target_pieces"]) + 1 and rows[-1][0] == "Σ"
+    for t, row in enumerate(rows[:-1]):
+        for v, cell in zip(VARIANTS, row[2:]):
+            lp = result["forced"][v]["logprobs"][t]
+            assert cell.startswith(f"{lp:.2f}") and cell.endswith("▼") == (lp < math.log(q.DROP_P))
+    assert "steepest drop" in q.forced_summary(result)
+
+
+def test_heatmaps_share_their_size(result):
+    images = q.heatmaps(result)
+    assert [title.split(":")[0] for _, title in images] == ATTENTION
+    assert len({img.shape for img, _ in images}) == 1
+    assert q.logprob_plot(result).ndim == 3
+
+
+def test_difference(result):
+    img = q.difference(result, "dot", "additive")
+    assert img.ndim == 3 and img.dtype == np.uint8
+    for a, b, msg in (("dot", "dot", "different"), ("none", "dot", "no attention"), ("dot", "bogus", "not scored")):
+        with pytest.raises(gr.Error, match=msg):
+            q.difference(result, a, b)
+
+
+def test_continue_from_here(tr, result):
+    headers, rows = q.continue_view(tr, result, 3)
+    prefix = tr.tok.decode(result["target_ids"][:3])
+    assert [r[0] for r in rows] == list(VARIANTS) and all(r[1] == prefix for r in rows)
+    _, rows0 = q.continue_view(tr, result, 0)
+    for v, row in zip(VARIANTS, rows0):       # nothing forced: the variant's own greedy translation
+        assert row[2] == result["greedy"][v]["text"]
+    for bad in (-1, len(result["target_ids"]), 1.5, "x", None, True):
+        with pytest.raises(gr.Error, match="prefix length"):
+            q.continue_view(tr, result, bad)
+
+
+@pytest.mark.parametrize("target, message", [
+    ("", "Type the English translation"), ("   ", "Type the English translation"), (None, "Type the English"),
+    ("x" * (MAX_CHARS + 1), "limit"), ("ab\ud800", "surrogate"), (42, "string"), ("\u200b\u2028", "empty"),
+])
+def test_forced_text_is_checked_like_the_source(tr, target, message):
+    with pytest.raises(gr.Error, match=message):
+        q.analyse(tr, SENTENCE, target, list(VARIANTS))
+
+
+def test_bad_source_and_variants_are_refused(tr):
+    with pytest.raises(gr.Error, match="empty"):
+        q.analyse(tr, " ", TARGET, ["dot"])
+    for variants, message in (([], "at least one"), (["bogus"], "Unknown variant"), (7, "list")):
+        with pytest.raises(gr.Error, match=message):
+            q.analyse(tr, SENTENCE, TARGET, variants)
+    with pytest.raises(gr.Error, match="could not be loaded"):
+        q.analyse(None, SENTENCE, TARGET, ["dot"])
+    with pytest.raises(gr.Error, match="Score a translation first"):
+        q.knock_out_view(tr, None, [0])
+
+
+# ---- 2. interventions ----------------------------------------------------------------------
+
+def test_knock_out(tr, result):
+    headers, rows = q.knock_out_view(tr, result, [0, 2])
+    assert headers[3].startswith("Δ log p")
+    by_variant = {r[0]: r for r in rows}
+    assert "no attention" in by_variant["none"][2]
+    src = result["source_ids"]
+    for v in ATTENTION:
+        before = result["greedy"][v]
+        deltas = [float(x) for x in by_variant[v][3].split()]
+        assert len(deltas) == len(before["logprobs"])
+        from seq2seq.search import Intervention
+        again = force_decode(tr.models[v], src, before["ids"], Intervention(knockout=(0, 2)))
+        assert deltas == pytest.approx(np.array(again.logprobs[: len(deltas)]) - before["logprobs"], abs=0.006)
+
+
+def test_knocking_out_all_but_one_source_piece(tr, result):
+    S = len(result["source_ids"])
+    _, rows = q.knock_out_view(tr, result, list(range(1, S)))
+    assert len(rows) == len(VARIANTS)
+
+
+@pytest.mark.parametrize("pieces, message", [
+    ([], "at least one"), (None, "at least one"), ([99], "does not exist"), ([-1], "does not exist"),
+    (["▁Der"], "by position"), ([0.5], "by position"), ([True], "by position"),
+])
+def test_knock_out_of_pieces_that_do_not_exist_is_refused(tr, result, pieces, message):
+    with pytest.raises(gr.Error, match=message):
+        q.knock_out_view(tr, result, pieces)
+
+
+def test_knocking_out_everything_is_refused(tr, result):
+    with pytest.raises(gr.Error, match="Every source piece"):
+        q.knock_out_view(tr, result, list(range(len(result["source_ids"]))))
+
+
+def test_force_alpha(tr, result):
+    _, rows = q.force_alpha_view(tr, result, 2, 1)
+    assert [r[0] for r in rows] == list(VARIANTS)
+    for r in rows[1:]:
+        assert float(r[3].split()[0]) == 0.0          # step 1 comes before the forced step 2
+    for step, piece, message in ((0, 1, "step t"), (500, 1, "step t"), (2, 99, "does not exist"),
+                                 (2, None, "one source piece"), (2, [0, 1], "one source piece")):
+        with pytest.raises(gr.Error, match=message):
+            q.force_alpha_view(tr, result, step, piece)
+
+
+def test_delete_the_word(tr, result):
+    _, rows = q.delete_word_view(tr, result, 1)
+    assert [r[0] for r in rows] == list(VARIANTS)     # none included
+    groups = word_groups(result["source_pieces"])
+    source = [i for k, i in enumerate(result["source_ids"]) if k not in groups[1]]
+    g = greedy(tr.models["none"], [source], max_len=150)[0]
+    assert rows[0][2] == tr.tok.decode(g.tokens)
+    for bad, message in ((len(groups), "does not exist"), (None, "one source word"), ("Der", "by position")):
+        with pytest.raises(gr.Error, match=message):
+            q.delete_word_view(tr, result, bad)
+    one = q.analyse(tr, "Hund", "dog", ["none"])
+    with pytest.raises(gr.Error, match="only one word"):
+        q.delete_word_view(tr, one, 0)
+
+
+def test_choices_label_every_piece_and_word(result):
+    assert [i for _, i in q.piece_choices(result)] == list(range(len(result["source_pieces"])))
+    assert len(q.word_choices(result)) == len(word_groups(result["source_pieces"]))
+
+
+# ---- 3. the beam tree ----------------------------------------------------------------------
+
+def test_beam_tree_view(tr):
+    view = q.beam_tree_view(tr, SENTENCE, "additive", 3, 2)
+    nodes = view["tree"]["nodes"]
+    assert len(view["rows"]) == len(nodes) - 1 and view["figure"].ndim == 3
+    ranked = sorted((r for r in view["rows"] if r[7] != ""), key=lambda r: r[7])
+    assert [r[7] for r in ranked] == [1, 2]
+    from seq2seq.search import beam_search
+    best = beam_search(tr.models["additive"], tr.source_ids(SENTENCE), beam=3, n_best=2, max_len=150)
+    assert [r[8] for r in ranked] == [tr.tok.decode(h.tokens) for h in best]
+    node = q.node_view(view["tree"], [0, 3])
+    assert node["bars"].ndim == 3 and len(node["candidates"]) == 5
+    assert q.node_view(view["tree"], 0)["md"] == node["md"]
+    for bad in (-1, len(nodes) - 1, "a"):
+        with pytest.raises(gr.Error, match="row"):
+            q.node_view(view["tree"], bad)
+    with pytest.raises(gr.Error, match="beam tree first"):
+        q.node_view(None, 0)
+    none = q.beam_tree_view(tr, SENTENCE, "none", 2, 1)
+    assert q.node_view(none["tree"], 0)["bars"] is None
+    for variant, beam, message in (("additive", 0, "Beam width"), ("additive", 11, "Beam width"),
+                                   (None, 3, "one variant"), ("bogus", 3, "Unknown variant")):
+        with pytest.raises(gr.Error, match=message):
+            q.beam_tree_view(tr, SENTENCE, variant, beam, 1)
+
+
+# ---- 4. attribution ------------------------------------------------------------------------
+
+def test_attribution_view(tr, result):
+    with_attr, headers, rows = q.attribution_view(tr, result)
+    assert "attribution" not in result                          # the old result is not changed
+    assert headers[:3] == ["variant", "mean Spearman ρ", "argmax agree"]
+    for v in VARIANTS:
+        a = with_attr["attribution"][v]
+        assert a.shape == (len(result["target_pieces"]), len(result["source_pieces"]))
+        assert np.all(np.isfinite(a)) and np.allclose(a.sum(1), 1)
+    assert rows[0][1] == "—"                                    # none: attribution only
+    pairs = q.attribution_pairs(with_attr)
+    assert len(pairs) == 2 * len(ATTENTION) + 1 and pairs[-1][1].startswith("none")
+    assert len({img.shape for img, _ in pairs}) == 1            # same axes and cell size as α
+
+
+# ---- 5. eflomal's links --------------------------------------------------------------------
+
+def test_overlay_uses_stored_links(tmp_path, result):
+    assert q.overlay_view(tmp_path, result) == []
+    (tmp_path / "question").mkdir()
+    (tmp_path / q.ALIGNER_FILE).write_text(json.dumps({"examples": [{
+        "source": SENTENCE, "target": TARGET, "source_words": 9, "target_words": 9,
+        "sure": [[0, 0], [1, 1]], "possible": [[0, 0], [1, 1], [2, 2]]}]}), encoding="utf-8")
+    images = q.overlay_view(tmp_path, result)
+    assert len(images) == len(ATTENTION) and images[0][0].ndim == 3
+    (tmp_path / q.ALIGNER_FILE).write_text("not json", encoding="utf-8")
+    assert q.overlay_view(tmp_path, result) == []
+
+
+def test_agreement_tables_from_json(tmp_path):
+    assert "No agreement tables yet" in q.agreement_md(tmp_path)
+    (tmp_path / "question").mkdir()
+    (tmp_path / q.AGREEMENT_FILE).write_text(json.dumps({
+        "attribution": {"sample": 5, "command": "python scripts/attribution_agreement.py",
+                        "rows": [{"test_set": "tatoeba", "variant": "dot", "spearman": 0.25, "argmax": 0.5}]},
+        "eflomal": {"threshold": 0.3, "command": "python scripts/align_eflomal.py",
+                    "rows": [{"test_set": "tatoeba", "variant": "dot (argmax)", "links": 10, "precision": 0.5,
+                              "recall": float("nan"), "aer": 0.4}]}}), encoding="utf-8")
+    md = q.agreement_md(tmp_path)
+    assert "| tatoeba | dot | 0.250 | 50% |" in md and "| 10 | 0.500 | — | 0.400 |" in md
+    assert "not AER against gold" in md
+
+
+# ---- 6. export -----------------------------------------------------------------------------
+
+def test_export(tr, result):
+    with_attr, _, _ = q.attribution_view(tr, result)
+    files = [Path(f) for f in q.export_question(with_attr)]
+    names = {f.name for f in files}
+    assert "question.json" in names
+    for v in ATTENTION:
+        assert {f"alpha_{v}.csv", f"attribution_{v}.csv", f"align_{v}_argmax.txt", f"align_{v}_threshold.txt"} <= names
+    assert "attribution_none.csv" in names and "alpha_none.csv" not in names
+    doc = json.loads(next(f for f in files if f.name == "question.json").read_text(encoding="utf-8"))
+    assert doc["target_tokens"] == result["target_pieces"]
+    rows = list(csv.reader((files[0].parent / "alpha_dot.csv").open(encoding="utf-8")))
+    assert rows[0][1:] == result["source_pieces"] and len(rows) == len(result["target_pieces"]) + 1
+    assert np.allclose(np.array(rows[1:])[:, 1:].astype(float), result["forced"]["dot"]["attention"], atol=1e-6)
+    links = from_pharaoh((files[0].parent / "align_dot_argmax.txt").read_text(encoding="utf-8"))
+    n_target_words = len(word_groups(result["target_pieces"][:-1]))
+    assert sorted(j for _, j in links) == list(range(n_target_words))   # one link per target word
+    with pytest.raises(gr.Error, match="Score a translation first"):
+        q.export_question(None)
