@@ -155,8 +155,12 @@ class WeightAverage:
 def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, assets: Path,
           model_cfg: ModelConfig, cfg: TrainConfig, minutes: float | None = None,
           max_steps: int | None = None, restart: bool = False, export: bool = True,
-          command: str = "", data_info: dict | None = None, lr: float | None = None) -> dict:
+          command: str = "", data_info: dict | None = None, lr: float | None = None,
+          history=None) -> dict:
     """Train ``variant`` (or go on training it) and ship its best weights.
+
+    ``history`` (a ``seq2seq.history.HistoryRecorder``) records α and outputs at its steps;
+    the time it takes is not counted against ``minutes``.
 
     ``lr`` sets the rate after loading: on a resumed or warm-started run it replaces the saved
     rate (a warm restart); without it a resumed run goes on at its saved rate."""
@@ -246,6 +250,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     done = False
     interrupted = []
     previous_handlers = _on_stop_signals(lambda: interrupted.append(True))
+    if history is not None and history.due(meta["step"]):
+        start += history.record(meta["step"], model, meta["train_seconds"])
     while not done:
         batches = make_batches(src, tgt, cfg.max_tokens, rng)
         # Skip the batches this epoch already saw before an interruption.
@@ -260,6 +266,8 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
             meta["target_tokens"] += n_tok
             meta["train_seconds"] += time.time() - t0
             bar.update(1)
+            if history is not None and history.due(meta["step"]):
+                start += history.record(meta["step"], model, meta["train_seconds"])
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
                             best=f"{meta['best_chrf']:.1f}", refresh=False)
             if meta["step"] % cfg.eval_every == 0:
@@ -288,6 +296,9 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
             rng = random.Random(cfg.seed + meta["epoch"])
     bar.close()
     _restore_signals(previous_handlers)
+    if history is not None:
+        history.record(meta["step"], model, meta["train_seconds"])
+        history.finish(steps=meta["step"], train_minutes=round(meta["train_seconds"] / 60, 1), stopped=stop_reason)
     if meta["step"] % cfg.eval_every != 0 and not interrupted:
         t_eval = time.time()
         evaluate_and_keep_best()
