@@ -120,6 +120,8 @@ def cmd_train(args) -> int:
 
 
 def _train_variants(args) -> int:
+    from dataclasses import asdict
+
     from .model import ModelConfig
     from .tokenizer import Tokenizer
     from .train import TrainConfig, train
@@ -137,6 +139,9 @@ def _train_variants(args) -> int:
         dev_pairs = {"ding": dev_pairs,
                      "tatoeba": data.sample(data.read_tsv(data_dir / TATOEBA_FILES["dev"]), args.dev_sample, seed=0)}
     variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    if args.history and len(variants) > 1 and "{variant}" not in args.history:
+        print("error: with --variant all, --history needs {variant} in its path", file=sys.stderr)
+        return 2
     for variant in variants:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
                            enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
@@ -144,9 +149,19 @@ def _train_variants(args) -> int:
                            lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
                            precision=args.precision)
+        recorder = None
+        if args.history:
+            from .history import HistoryRecorder, load_probe
+
+            recorder = HistoryRecorder(
+                Path(args.history.replace("{variant}", variant)), tok, load_probe(),
+                dev_pairs if isinstance(dev_pairs, dict) else {"ding": dev_pairs}, every=args.history_every,
+                info={"variant": variant, "model": mcfg.to_dict(), "train_config": asdict(tcfg),
+                      "command": args.invocation, "budget": {"minutes": args.minutes, "max_steps": args.max_steps,
+                                                             "restart": args.restart}})
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
-              command=args.invocation, data_info=info, lr=args.lr)
+              command=args.invocation, data_info=info, lr=args.lr, history=recorder)
     distributed.finish(ranks)
     return 0
 
@@ -370,6 +385,10 @@ def main(argv=None) -> int:
     pt.add_argument("--dist-timeout", type=float, default=distributed.DEFAULT_TIMEOUT_MINUTES, metavar="MINUTES",
                     help="under torchrun: how long a process waits for the others (rank 0 evaluating, "
                          "a process that hangs) before the run stops (default: %(default)s)")
+    pt.add_argument("--history", metavar="PATH", default=None,
+                    help="record α and output on the page's examples, and dev chrF, at steps 0, 1, 2, 4, … and "
+                         "every --history-every steps, into this JSON ({variant} is replaced by the variant)")
+    pt.add_argument("--history-every", type=int, default=25, help="steps between history points (default: %(default)s)")
     pt.set_defaults(func=cmd_train)
 
     pe = sub.add_parser("evaluate", help="BLEU/chrF on a split, overall and by source length")

@@ -187,8 +187,12 @@ class WeightAverage:
 def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, assets: Path,
           model_cfg: ModelConfig, cfg: TrainConfig, minutes: float | None = None,
           max_steps: int | None = None, restart: bool = False, export: bool = True,
-          command: str = "", data_info: dict | None = None, lr: float | None = None) -> dict:
+          command: str = "", data_info: dict | None = None, lr: float | None = None,
+          history=None) -> dict:
     """Train ``variant`` (or go on training it) and ship its best weights.
+
+    ``history`` (a ``seq2seq.history.HistoryRecorder``) records α and outputs at its steps;
+    the time it takes is not counted against ``minutes``.
 
     ``lr`` sets the rate after loading: on a resumed or warm-started run it replaces the saved
     rate (a warm restart); without it a resumed run goes on at its saved rate.
@@ -200,7 +204,7 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
     seed_everything(cfg.seed)
     with distributed.stop_clearly(ranks, run_dir):
         meta = _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg, ranks, minutes,
-                      max_steps, restart, export, command, data_info, lr)
+                      max_steps, restart, export, command, data_info, lr, history)
         if ranks.distributed:
             torch.distributed.barrier()       # the others wait until rank 0 has saved and exported
     return meta
@@ -245,7 +249,7 @@ def encode_pairs(tok: Tokenizer, pairs, max_src_len: int) -> tuple[list[list[int
 
 
 def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg, ranks, minutes, max_steps,
-           restart, export, command, data_info, lr) -> dict:
+           restart, export, command, data_info, lr, history) -> dict:
     # 2) where the run starts: rank 0 reads it, every rank gets its weights, optimizer and counters
     model = Seq2Seq(model_cfg).to(ranks.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -322,6 +326,8 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
     done = False
     interrupted = []
     previous_handlers = _on_stop_signals(lambda: interrupted.append(True))
+    if history is not None and ranks.main and history.due(meta["step"]):
+        start += history.record(meta["step"], model, meta["train_seconds"])
     try:
         while not done:
             batches = make_batches(src, tgt, cfg.max_tokens, rng)
@@ -336,6 +342,8 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
                 meta["target_tokens"] += n_tok
                 step_seconds = time.time() - t0
                 meta["train_seconds"] += step_seconds
+                if history is not None and ranks.main and history.due(meta["step"]):
+                    start += history.record(meta["step"], model, meta["train_seconds"])
                 if meta["step"] % cfg.eval_every == 0:
                     early_stop = False
                     if ranks.main:
@@ -372,6 +380,10 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
     finally:
         bar.close()
         _restore_signals(previous_handlers)
+
+    if history is not None and ranks.main:
+        history.record(meta["step"], model, meta["train_seconds"])
+        history.finish(steps=meta["step"], train_minutes=round(meta["train_seconds"] / 60, 1), stopped=stop_reason)
 
     # 5) rank 0: the last evaluation, the state (saved once, also when interrupted) and the export
     if not ranks.main:

@@ -1,0 +1,159 @@
+"""Training history: the recorder inside a tiny training run, the schema check, the
+command-line flag, and the shipped history files."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import ROOT, SHIPPED_TOKENIZER, tiny_config
+from seq2seq import checkpoint as ckpt
+from seq2seq import history
+from seq2seq.__main__ import main
+from seq2seq.attention import VARIANTS
+from seq2seq.tokenizer import Tokenizer
+from seq2seq.train import TrainConfig, train
+
+PAIRS = [("das Haus", "the house"), ("der Baum", "the tree"), ("die Katze", "the cat"), ("ein Hund", "a dog"),
+         ("das Auto ist rot", "the car is red"), ("guten Morgen", "good morning")] * 3
+DEV = [("das Haus", "the house"), ("gute Nacht", "good night")]
+PROBE = [("Das Haus ist rot.", "The house is red."), ("Guten Morgen", "Good morning")]
+HISTORY_DIR = ROOT / "assets" / "history"
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    shutil.copy(SHIPPED_TOKENIZER, assets / ckpt.TOKENIZER_FILE)
+    return assets, Tokenizer(assets / ckpt.TOKENIZER_FILE)
+
+
+def _train(setup, tmp_path, variant="dot", recorder=None, steps=5):
+    assets, tok = setup
+    tcfg = TrainConfig(max_tokens=40, eval_every=100, dev_sample=2, patience=50, seed=3)
+    return train(variant, PAIRS, DEV, tok, tmp_path / "runs" / variant, assets, tiny_config(variant, tok.vocab_size),
+                 tcfg, max_steps=steps, restart=True, export=False, history=recorder)
+
+
+def _recorder(setup, path, every=2, variant="dot"):
+    _, tok = setup
+    return history.HistoryRecorder(path, tok, PROBE, {"ding": DEV}, every=every,
+                                   info={"variant": variant, "model": {}, "budget": {"max_steps": 5}})
+
+
+@pytest.mark.parametrize("variant", ["dot", "none"])
+def test_a_run_records_the_scheduled_steps_and_the_file_passes_the_check(setup, tmp_path, variant):
+    path = tmp_path / f"{variant}.json"
+    _train(setup, tmp_path, variant, _recorder(setup, path, variant=variant))
+    data = history.load(path)
+    assert [p["step"] for p in data["points"]] == [0, 1, 2, 4, 5]      # 0, early, every 2, and the last step
+    assert data["budget"]["steps"] == 5 and data["budget"]["stopped"] == "max steps"
+    assert [p["source"] for p in data["probe"]] == [s for s, _ in PROBE]
+    for point in data["points"]:
+        assert len(point["outputs"]) == len(PROBE) and 0 <= point["dev_chrf"] <= 100
+        for out, p in zip(point["outputs"], data["probe"]):
+            if variant == "none":
+                assert out["attention"] is None
+            else:
+                att = torch.tensor(out["attention"])
+                assert att.shape == (len(out["target_pieces"]), len(p["source_pieces"]))
+                assert torch.allclose(att.sum(1), torch.ones(len(att)), atol=0.01)
+
+
+def test_recording_does_not_change_training(setup, tmp_path):
+    """The recorder only reads the model: the weights after training are the same with and without it."""
+    _train(setup, tmp_path, "additive")
+    plain = load_file(str(tmp_path / "runs" / "additive" / "state.safetensors"))
+    _train(setup, tmp_path, "additive", _recorder(setup, tmp_path / "h.json", every=1, variant="additive"))
+    recorded = load_file(str(tmp_path / "runs" / "additive" / "state.safetensors"))
+    assert plain.keys() == recorded.keys()
+    assert all(torch.equal(plain[k], recorded[k]) for k in plain)
+
+
+def test_record_steps_schedule():
+    assert history.record_steps(25, 100) == [0, 1, 2, 4, 8, 12, 16, 20, 25, 50, 75, 100]
+    assert history.record_steps(3, 7) == [0, 1, 2, 3, 6]
+    with pytest.raises(ValueError):
+        history.HistoryRecorder.__init__(object.__new__(history.HistoryRecorder), "x", None, [], {}, every=0)
+
+
+def _valid():
+    return {"schema": 1, "variant": "dot", "model": {}, "budget": {},
+            "probe": [{"source": "Ja.", "reference": "Yes.", "source_pieces": ["▁Ja", "."]}],
+            "points": [{"step": s, "train_seconds": 1.0, "dev_chrf": 10.0, "dev_by_corpus": {"ding": 10.0},
+                        "outputs": [{"text": "Yes.", "target_pieces": ["▁Yes", "</s>"],
+                                     "attention": [[0.9, 0.1], [0.25, 0.75]]}]} for s in (0, 5)]}
+
+
+@pytest.mark.parametrize("breaks", [
+    lambda d: d["points"].reverse(),                                        # steps not increasing
+    lambda d: d["points"][1].update(step=0),                                # repeated step
+    lambda d: d["points"][0].update(step=True),                             # not an integer
+    lambda d: d["points"][0].update(dev_chrf=101),                          # out of range
+    lambda d: d["points"][0]["outputs"].append(d["points"][0]["outputs"][0]),  # one output too many
+    lambda d: d["points"][0]["outputs"][0]["attention"].pop(),              # a row missing
+    lambda d: d["points"][0]["outputs"][0]["attention"][0].append(0.0),    # a row too long
+    lambda d: d["points"][0]["outputs"][0]["attention"].__setitem__(0, [0.5, 0.4]),  # not a distribution
+    lambda d: d.pop("variant"),
+    lambda d: d.update(schema=2),
+    lambda d: d.update(points=[]),
+])
+def test_check_rejects_files_off_the_schema(breaks):
+    history.check(_valid())
+    bad = copy.deepcopy(_valid())
+    breaks(bad)
+    with pytest.raises(history.HistoryError):
+        history.check(bad)
+
+
+def test_load_rejects_unreadable_and_oversized_files(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(history.HistoryError):
+        history.load(tmp_path / "bad.json")
+    with pytest.raises(history.HistoryError):
+        history.load(tmp_path / "absent.json")
+    big = _valid()
+    big["padding"] = "x" * history.MAX_BYTES
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    with pytest.raises(history.HistoryError, match="larger"):
+        history.load(tmp_path / "big.json")
+
+
+def test_history_flag_needs_a_variant_placeholder_for_all(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "prepare.json").write_text("{}")
+    (data / "train.tsv").write_text("das Haus\tthe house\n")
+    (data / "dev.tsv").write_text("das Haus\tthe house\n")
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    shutil.copy(SHIPPED_TOKENIZER, assets / ckpt.TOKENIZER_FILE)
+    code = main(["train", "--variant", "all", "--data", str(data), "--assets", str(assets),
+                 "--history", str(tmp_path / "h.json")])
+    assert code == 2 and "{variant}" in capsys.readouterr().err
+
+
+def test_the_page_examples_are_the_probe():
+    from demo.handlers import load_examples
+
+    assert history.load_probe() == load_examples()
+
+
+# ---- the shipped histories ------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_shipped_history_is_valid_small_and_from_scratch(variant):
+    path = HISTORY_DIR / f"{variant}.json"
+    assert path.stat().st_size <= history.MAX_BYTES
+    data = history.load(path)
+    steps = [p["step"] for p in data["points"]]
+    assert data["variant"] == variant and len(steps) >= 20 and steps[0] == 0 and steps[:3] == [0, 1, 2]
+    assert data["budget"]["restart"] is True and "--restart" in data["command"]
+    assert [p["source"] for p in data["probe"]] == [s for s, _ in history.load_probe()]
+    assert all((o["attention"] is None) == (variant == "none") for p in data["points"] for o in p["outputs"])
