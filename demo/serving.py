@@ -248,6 +248,11 @@ async def _lifespan(app):
 def serve(demo):
     """Set the queue and the cache schedule on a built page; returns it for ``.launch``."""
     demo.delete_cache = (CACHE_SWEEP_EVERY_S, CACHE_MAX_AGE_S)
+    # One handler wired to several triggers (a button, Enter, an example) is one kind of work:
+    # its events share one concurrency limit, the lowest any of them set.
+    for fn in demo.fns.values():
+        if fn.queue and fn.fn is not None and fn.name.isidentifier():      # not a lambda
+            fn.concurrency_id = f"handler:{fn.name}"
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
     demo._queue.ANALYTICS_MAX_EVENTS = ANALYTICS_MAX_EVENTS
     return demo
