@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .model import ModelConfig, Seq2Seq
@@ -116,6 +116,29 @@ def load_weights(model: Seq2Seq, weights: Path) -> None:
         raise CheckpointError(f"{weights} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
+def check_shapes(cfg: ModelConfig, config: Path, weights: Path) -> None:
+    """Raise CheckpointError unless ``cfg`` builds a model (negative or zero sizes, a wrong type
+    or variant do not) whose tensors have the shapes stored in ``weights``. The model is built on
+    the meta device and the file's header read, so a config that asks for a huge model is refused
+    before any memory is allocated for it."""
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in Seq2Seq(cfg).state_dict().items()
+                        if not k.startswith(("decoder.embed.", "encoder.embed."))}
+    except (RuntimeError, ValueError, TypeError, ArithmeticError) as exc:
+        raise CheckpointError(f"invalid model config in {config}: {exc}") from exc
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"unreadable safetensors file: {weights}") from exc
+    wrong = [k for k in expected if k in stored and stored[k] != expected[k]]
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(f"{weights} does not fit the model of {config}: {k} is {list(stored[k])} in the "
+                              f"file, {list(expected[k])} in the config")
+
+
 def load_model(weights: Path, config: Path, assets: Path | None = ASSETS) -> tuple[Seq2Seq, dict]:
     """Load a model for inference. With ``assets`` set, both files are verified first."""
     if assets is not None:
@@ -126,6 +149,7 @@ def load_model(weights: Path, config: Path, assets: Path | None = ASSETS) -> tup
         cfg = ModelConfig.from_dict(info["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"invalid model config in {config}: {exc}") from exc
+    check_shapes(cfg, config, weights)
     model = Seq2Seq(cfg)
     load_weights(model, weights)
     model.eval()

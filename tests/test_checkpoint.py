@@ -274,3 +274,104 @@ def test_unreadable_training_state(tmp_path):
     (tmp_path / "state.safetensors").write_bytes(os.urandom(100))
     with pytest.raises(CheckpointError, match="state.safetensors"):
         ckpt.load_training_state(tmp_path, model, opt)
+
+
+# ---- tampering and broken configs: refused with the file named, the other variants serve -----
+
+class _Marker:
+    """Unpickling this touches a file: proof that something ran pickle."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def _pickle_in_place(path: Path, marker: Path) -> None:
+    torch.save({"embed.weight": torch.zeros(2, 2), "payload": _Marker(marker)}, path)
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "pickle", "pickle vouched for", "deleted", "config negative vocab",
+                                    "config zero size", "config string size", "config unknown variant",
+                                    "config huge vocab"])
+def test_a_damaged_variant_is_dropped_with_its_file_named_and_the_others_serve(assets, tmp_path, damage):
+    from demo.handlers import compare, load_translator
+
+    weights, config = ckpt.model_paths("dot", assets)
+    marker = tmp_path / "unpickled"
+    named = weights
+    if damage == "flipped byte":
+        raw = bytearray(weights.read_bytes())
+        raw[len(raw) // 2] ^= 0x40
+        weights.write_bytes(bytes(raw))
+    elif damage.startswith("pickle"):
+        _pickle_in_place(weights, marker)
+        if damage == "pickle vouched for":
+            ckpt.write_manifest(assets)
+    elif damage == "deleted":
+        weights.unlink()
+    else:
+        cfg = json.loads(config.read_text())
+        key, value = {"config negative vocab": ("vocab_size", -5), "config zero size": ("emb_size", 0),
+                      "config string size": ("vocab_size", "8000"), "config unknown variant": ("variant", "bogus"),
+                      "config huge vocab": ("vocab_size", 10**12)}[damage]
+        cfg["model"][key] = value
+        config.write_text(json.dumps(cfg))
+        ckpt.write_manifest(assets)                    # a matching manifest: start-up must not stop
+        named = config
+
+    with pytest.raises(CheckpointError) as exc:
+        ckpt.load_variant("dot", assets)
+    assert str(named) in str(exc.value) or named.name in str(exc.value)
+
+    tr, problems, fatal = load_translator(assets)
+    assert fatal is None and tr is not None
+    assert "dot" not in tr.models and named.name in problems["dot"]
+    assert set(tr.models) == set(VARIANTS) - {"dot"}
+    result, views = compare(tr, "Es sieht nach Regen aus.", ["additive", "dot"])
+    assert result["variants"]["additive"]["hypotheses"][0]["text"]
+    assert "missing" in result["variants"]["dot"]
+    assert not marker.exists()                         # nothing was unpickled
+
+
+def test_a_huge_config_is_refused_before_memory_is_allocated(assets):
+    import tracemalloc
+
+    _, config = ckpt.model_paths("general", assets)
+    cfg = json.loads(config.read_text())
+    cfg["model"]["vocab_size"] = 10**9                  # 10^9 × emb_size floats: gigabytes
+    config.write_text(json.dumps(cfg))
+    ckpt.write_manifest(assets)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="does not fit"):
+            ckpt.load_variant("general", assets)
+        assert tracemalloc.get_traced_memory()[1] < 50 << 20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("keep", [0, 0.5, 0.99])
+def test_a_truncated_manifest_is_named_and_the_page_still_starts(assets, keep):
+    from demo.handlers import load_translator
+
+    manifest = assets / ckpt.MANIFEST
+    raw = manifest.read_bytes()
+    manifest.write_bytes(raw[:int(len(raw) * keep)])
+    with pytest.raises(CheckpointError, match="manifest.json"):
+        ckpt.load_variant("additive", assets)
+    tr, problems, fatal = load_translator(assets)
+    assert tr is None and "manifest.json" in fatal
+
+
+def test_the_page_starts_with_a_variant_whose_config_cannot_build_a_model(assets):
+    from demo.ui import build_demo
+
+    _, config = ckpt.model_paths("multihead", assets)
+    cfg = json.loads(config.read_text())
+    cfg["model"]["vocab_size"] = -1
+    config.write_text(json.dumps(cfg))
+    ckpt.write_manifest(assets)
+    demo = build_demo(assets)
+    assert "multihead" not in demo.translator.models and "additive" in demo.translator.models

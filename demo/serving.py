@@ -1,0 +1,276 @@
+"""How the page is served: every server setting in one place, so the limits on what
+a client can make the server do or hold are read here, not spread over the UI.
+
+``app.py`` does ``serve(build_demo()).launch(**launch_kwargs())``; tests and the
+benchmark start the app the same way.
+
+What each session leaves behind in Gradio 6.31, and what bounds it here:
+
+* ``app.state_holder``: one ``SessionState`` per session hash (every page visit and
+  every API client), holding a copy of the page's config for every component
+  (about 0.2 MB for this page), the values last sent to or returned by each
+  component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
+  keeps up to 10,000 of them and frees the ``gr.State`` value when its
+  time-to-live ends, but never the ``SessionState`` itself. Here at most
+  ``SESSION_CAPACITY`` are kept (least recently used goes first), and a sweep
+  drops every session idle for ``SESSION_TTL_S`` (``_sweep_sessions``).
+* the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``.
+* files: heatmap PNGs and exports copied into Gradio's cache, deleted after
+  ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
+  swept on the same schedule.
+* uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
+  ``max_file_size`` is 1 kB besides.
+
+Requests are checked before Gradio parses them (``RequestGuard``): a body over
+``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
+object with a ``data`` list, the wrong number of values, or a file reference is
+refused at once with a 4xx and a one-line message that never echoes the payload.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+# ---- the queue (measured on 2 cores: see README, "Reliability") -----------------------------
+
+DEFAULT_CONCURRENCY = 2      # events of one kind running at once (compare, the API, steps ...)
+QUEUE_MAX_SIZE = 16          # events waiting, all kinds together; one more is refused as "busy"
+ANALYTICS_MAX_EVENTS = 500   # per-event records the queue keeps (Gradio: 10,000)
+
+# ---- what a session may leave behind ---------------------------------------------------------
+
+SESSION_CAPACITY = 200       # sessions kept, least recently used dropped first (Gradio: 10,000)
+SESSION_TTL_S = 1800         # a session idle this long is dropped, with its result
+SWEEP_EVERY_S = 30
+CACHE_MAX_AGE_S = 3600       # files in Gradio's cache and exports (a page may still link to them)
+CACHE_SWEEP_EVERY_S = 600
+
+# ---- what a request may carry ----------------------------------------------------------------
+
+MAX_BODY_BYTES = 64 * 1024   # a 500-character text is at most 6 kB as JSON, even as \\u escapes
+MAX_FILE_SIZE = "1kb"        # no component takes files; uploads are refused before this applies
+EVENT_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
+UPLOAD_PATHS = ("/gradio_api/upload",)
+NO_FILES = "This app takes no files: uploads and file references are refused."
+
+
+def _message(status: int, detail: str) -> tuple[int, bytes]:
+    return status, json.dumps({"detail": detail, "error": detail}).encode()
+
+
+def _has_file(value, depth: int = 0) -> bool:
+    """Whether a decoded JSON value holds a Gradio file reference (FileData or an upload path)."""
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        meta = value.get("meta")
+        if (isinstance(meta, dict) and meta.get("_type") == "gradio.FileData") or "path" in value:
+            return True
+        return any(_has_file(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_file(v, depth + 1) for v in value)
+    return False
+
+
+def _event_fn(blocks, path: str, body: dict):
+    """The BlockFunction a request names (by fn_index or api_name), or None."""
+    fns = getattr(blocks, "fns", {}) if blocks is not None else {}
+    if path.startswith("/gradio_api/queue/join"):
+        index = body.get("fn_index")
+        return fns.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return next((fn for fn in fns.values() if fn.api_name == name), None)
+
+
+def check_event_body(raw: bytes, path: str, blocks=None) -> tuple[int, bytes] | None:
+    """None if an event request's body may go on to Gradio, else (status, JSON message)."""
+    try:
+        text = raw.decode("utf-8")            # strict: lone surrogates as raw bytes are not UTF-8
+    except UnicodeDecodeError:
+        return _message(400, "The request body is not valid UTF-8.")
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        return _message(400, "The request body is nested too deeply.")
+    except ValueError as exc:                 # JSONDecodeError, or an integer of over 4,300 digits
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"
+        return _message(400, f"The request body is not valid JSON ({reason}).")
+    if "/call/v2/" in path:                   # named values, checked by Gradio against the signature
+        return _message(422, NO_FILES) if _has_file(body) else None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return _message(422, 'The request body must be a JSON object whose "data" is a list of values.')
+    if _has_file(body["data"]):
+        return _message(422, NO_FILES)
+    fn = _event_fn(blocks, path, body)
+    if fn is not None and len(body["data"]) != len(fn.inputs):
+        names = ""
+        if fn.api_name and getattr(fn, "fn", None) is not None and fn.api_visibility != "private":
+            import inspect
+
+            names = " (" + ", ".join(inspect.signature(fn.fn).parameters) + ")"
+        return _message(422, f"This endpoint takes {len(fn.inputs)} values{names}; the request sent "
+                             f"{len(body['data'])}.")
+    return None
+
+
+class RequestGuard:
+    """ASGI middleware in front of Gradio's routes (see the module docstring)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if path.startswith(UPLOAD_PATHS):
+            return await self._reply(send, *_message(403, NO_FILES))
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return await self._reply(send, *self._too_large(length))
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return await self._reply(send, *self._too_large(b"more than %d" % MAX_BODY_BYTES))
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        if path.startswith(EVENT_PATHS):
+            refusal = check_event_body(raw, path, getattr(scope.get("app"), "blocks", None))
+            if refusal is not None:
+                return await self._reply(send, *refusal)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    @staticmethod
+    def _too_large(length: bytes) -> tuple[int, bytes]:
+        shown = length.decode("latin-1")[:24]
+        return _message(413, f"The request body is {shown} bytes; this app accepts at most {MAX_BODY_BYTES:,} "
+                             "(its text limit is a few hundred characters).")
+
+    @staticmethod
+    async def _reply(send, status: int, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _validation_error(request, exc):
+    """FastAPI's 422 for a body its models refuse, without echoing the input back (the default
+    handler does, and fails with an HTTP 500 on a lone surrogate)."""
+    from fastapi.responses import JSONResponse
+
+    where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', 'invalid')}"
+                      for e in exc.errors()[:3])
+    return JSONResponse({"detail": f"Malformed request: {where}"[:500]}, status_code=422)
+
+
+# ---- scheduled cleanup -----------------------------------------------------------------------
+
+def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
+    """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns how many."""
+    import datetime
+
+    now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
+    with state_holder.lock:
+        stale = [sid for sid, used in list(state_holder.time_last_used.items())
+                 if (now_dt - used).total_seconds() > ttl_s]
+        for sid in stale:
+            state_holder.session_data.pop(sid, None)
+            state_holder.time_last_used.pop(sid, None)
+    return len(stale)
+
+
+def sweep_folders(root: Path, max_age_s: float = CACHE_MAX_AGE_S, now: float | None = None) -> int:
+    """Remove the folders directly under ``root`` last modified over ``max_age_s`` ago."""
+    now = time.time() if now is None else now
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for d in root.iterdir():
+        try:
+            if d.is_dir() and now - d.stat().st_mtime > max_age_s:
+                shutil.rmtree(d, ignore_errors=True)
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _export_root() -> Path | None:
+    from . import handlers
+
+    return getattr(handlers, "EXPORT_ROOT", None)
+
+
+@asynccontextmanager
+async def _lifespan(app):
+    async def sweep():
+        last_files = 0.0
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                sweep_sessions(app.state_holder)
+                if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
+                    last_files = time.monotonic()
+                    root = _export_root()
+                    if root is not None:
+                        await asyncio.to_thread(sweep_folders, root)
+            except Exception as exc:  # a failed sweep must not end the sweeping
+                print(f"serving: cleanup failed: {exc!r}")
+
+    task = asyncio.create_task(sweep())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+# ---- applying it ---------------------------------------------------------------------------
+
+def serve(demo):
+    """Set the queue and the cache schedule on a built page; returns it for ``.launch``."""
+    demo.delete_cache = (CACHE_SWEEP_EVERY_S, CACHE_MAX_AGE_S)
+    # One handler wired to several triggers (a button, Enter, an example) is one kind of work:
+    # its events share one concurrency limit, the lowest any of them set.
+    for fn in demo.fns.values():
+        if fn.queue and fn.fn is not None and fn.name.isidentifier():      # not a lambda
+            fn.concurrency_id = f"handler:{fn.name}"
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
+    demo._queue.ANALYTICS_MAX_EVENTS = ANALYTICS_MAX_EVENTS
+    return demo
+
+
+def launch_kwargs(**overrides) -> dict:
+    """``demo.launch`` keyword arguments (a fresh dict each time: Gradio adds to ``app_kwargs``)."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.middleware import Middleware
+
+    kwargs = dict(
+        enable_monitoring=False,
+        show_error=False,                 # messages of the app's own errors (gr.Error) still show
+        max_file_size=MAX_FILE_SIZE,
+        state_session_capacity=SESSION_CAPACITY,
+        app_kwargs={"middleware": [Middleware(RequestGuard)],
+                    "exception_handlers": {RequestValidationError: _validation_error},
+                    "lifespan": _lifespan},
+    )
+    kwargs.update(overrides)
+    return kwargs

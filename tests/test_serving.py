@@ -1,0 +1,291 @@
+"""The server as demo/serving.py sets it up, over raw HTTP: malformed requests get a 4xx with a
+one-line message (never an HTTP 500, a null error or a traceback), off-queue runs and uploads
+are refused, no file outside the app's own is served, sessions are bounded, a full queue says
+so at once and the app recovers."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import pytest
+
+from demo import handlers, serving
+
+ROOT = Path(__file__).resolve().parent.parent
+SIX = ["Es sieht nach Regen aus.", "dot", "greedy", 5, 1.0, 0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tiny_assets, tmp_path_factory):
+    """The page served exactly as app.py serves it (tiny models, temp dirs in tmp)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("serving_tmp")))
+    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from demo.ui import build_demo
+
+    demo = serving.serve(build_demo(tiny_assets))
+    try:
+        app, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=free_port(),
+                                                          prevent_thread_lock=True, quiet=True))
+        yield demo, url.rstrip("/")
+    finally:
+        demo.close()
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def http(served):
+    with httpx.Client(base_url=served[1], timeout=60) as client:
+        yield client
+
+
+def post(http, path, content: bytes | str, **headers):
+    if isinstance(content, str):
+        content = content.encode("utf-8", "surrogatepass")
+    return http.post(path, content=content, headers={"Content-Type": "application/json", **headers})
+
+
+def call_translate(http, body) -> tuple[int, str]:
+    """POST /call/translate, then read its event stream; (status, stream or refusal body)."""
+    r = post(http, "/gradio_api/call/translate", body if isinstance(body, (bytes, str)) else json.dumps(body))
+    if r.status_code != 200:
+        return r.status_code, r.text
+    stream = http.get(f"/gradio_api/call/translate/{r.json()['event_id']}")
+    return stream.status_code, stream.text
+
+
+def assert_clean_refusal(status: int, text: str, expected: str, code: int | None = None):
+    assert 400 <= status < 500 and (code is None or status == code), (status, text)
+    assert expected in json.loads(text)["detail"]
+    assert "Traceback" not in text and "null" not in text
+
+
+def test_the_translate_call_still_works(http):
+    status, stream = call_translate(http, {"data": SIX})
+    assert status == 200 and "event: complete" in stream and '"translation"' in stream
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 7, 12])
+def test_wrong_number_of_values_is_refused_with_the_parameter_names(http, n):
+    status, text = call_translate(http, {"data": (SIX * 2)[:n]})
+    assert_clean_refusal(status, text, f"takes 6 values (text, variant, method, beam, temperature, seed); "
+                                       f"the request sent {n}", 422)
+
+
+@pytest.mark.parametrize("where", [0, 1, 3])
+def test_file_payloads_are_refused(http, where):
+    data = list(SIX)
+    data[where] = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}, "orig_name": "passwd"}
+    status, text = call_translate(http, {"data": data})
+    assert_clean_refusal(status, text, "takes no files", 422)
+    data[where] = [{"path": "x.png"}]          # nested, without the type tag
+    status, text = call_translate(http, {"data": data})
+    assert_clean_refusal(status, text, "takes no files", 422)
+
+
+@pytest.mark.parametrize("number, message", [
+    ("1" + "0" * 400, "Beam width must be between"),      # beyond float range: the app's own message
+    ("-1" + "0" * 400, "Beam width must be between"),
+    ("1e400", "Beam width must be between"),              # inf as JSON
+    ("NaN", "Beam width must be between"),
+])
+def test_huge_and_non_finite_numbers_get_the_apps_message(http, number, message):
+    status, stream = call_translate(http, f'{{"data": ["Hallo", "dot", "beam", {number}, 1.0, 0]}}')
+    assert status == 200 and "event: error" in stream and message in stream, stream
+    assert '"error": null' not in stream
+
+
+def test_a_number_too_long_to_parse_is_refused(http):
+    status, text = call_translate(http, '{"data": ["Hallo", "dot", "beam", 1' + "0" * 5000 + ', 1.0, 0]}')
+    assert_clean_refusal(status, text, "not valid JSON", 400)
+
+
+@pytest.mark.parametrize("body, code, message", [
+    ('{"data": ["Hallo"', 400, "not valid JSON"),
+    ("", 400, "not valid JSON"),
+    ("[" * 20000 + "]" * 20000, 400, "nested too deeply"),
+    ('"just a string"', 422, "JSON object"),
+    ('{"data": "Hallo"}', 422, "JSON object"),
+    ('{"text": "Hallo"}', 422, "JSON object"),
+    ('"\\ud800"', 422, "JSON object"),                     # a lone surrogate as the whole payload
+])
+def test_broken_or_misshapen_json_is_refused(http, body, code, message):
+    assert_clean_refusal(*call_translate(http, body), message, code)
+
+
+def test_a_lone_surrogate_as_raw_bytes_is_refused_and_the_connection_stays_usable(http):
+    r = post(http, "/gradio_api/call/translate", '{"data": ["\ud800", "dot", "greedy", 5, 1.0, 0]}')
+    assert_clean_refusal(r.status_code, r.text, "not valid UTF-8", 400)
+    status, stream = call_translate(http, {"data": SIX})              # the same keep-alive client
+    assert status == 200 and "event: complete" in stream
+
+
+def test_a_lone_surrogate_escape_in_the_text_gets_the_apps_message(http):
+    status, stream = call_translate(http, b'{"data": ["Hallo \\ud800", "dot", "greedy", 5, 1.0, 0]}')
+    assert status == 200 and "lone surrogate" in stream and "Traceback" not in stream
+
+
+def test_a_malformed_page_event_is_refused_without_echoing_it(http):
+    r = post(http, "/gradio_api/queue/join", '{"data": "\\ud800", "session_hash": "abc"}')
+    assert_clean_refusal(r.status_code, r.text, "JSON object", 422)
+    r = post(http, "/gradio_api/cancel", '{"session_hash": "\\ud800"}')   # a route the guard does not parse
+    assert r.status_code == 422 and "\\ud800" not in r.text and "Malformed request" in r.text
+
+
+def test_a_million_characters_are_refused_at_once(http):
+    started = time.monotonic()
+    status, text = call_translate(http, {"data": ["x" * 1_000_000, "dot", "greedy", 5, 1.0, 0]})
+    assert_clean_refusal(status, text, "accepts at most 65,536", 413)
+    assert time.monotonic() - started < 5       # the figure (≤ 0.5 s) is measured by the benchmark
+
+
+def test_a_chunked_body_over_the_limit_is_refused(http):
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 8192
+    r = http.post("/gradio_api/call/translate", content=chunks(), headers={"Content-Type": "application/json"})
+    assert_clean_refusal(r.status_code, r.text, "accepts at most", 413)
+
+
+def test_a_large_malformed_call_writes_nothing_large_to_the_log(http, capfd):
+    capfd.readouterr()
+    for body in ['{"data": ["' + "ä" * 20000 + '"]}', '{"data": ["' + "x" * 60000 + '", 1, 2, 3, 4, 5, 6]}',
+                 '{"data": ["' + "x" * 60000]:
+        r = post(http, "/gradio_api/call/translate", body)
+        assert 400 <= r.status_code < 500 and len(r.content) < 1000
+    time.sleep(0.2)
+    out, err = capfd.readouterr()
+    assert len(out) + len(err) < 2000
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/run/on_compare", "/gradio_api/run/translate",
+                                  "/gradio_api/api/on_compare", "/gradio_api/run/on_step"])
+def test_off_queue_runs_are_refused(http, path):
+    data = (["Hallo", ["dot"], "greedy", 5, 1, 1.0, 0, False] if "compare" in path
+            else [None, 1, False] if "step" in path else SIX)
+    r = post(http, path, json.dumps({"data": data}))
+    assert r.status_code == 404 and "join the queue" in r.json()["detail"]
+
+
+def test_uploads_are_refused(http):
+    r = http.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000)})
+    assert r.status_code == 403 and "takes no files" in r.json()["detail"]
+    big = http.post("/gradio_api/upload", content=b"x" * (3 << 20),
+                    headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert big.status_code == 403
+
+
+def test_max_file_size_and_session_capacity_reach_gradio(served):
+    demo, _ = served
+    assert demo.max_file_size == 1024
+    assert demo.server_app.state_holder.capacity == serving.SESSION_CAPACITY
+    assert demo._queue.max_size == serving.QUEUE_MAX_SIZE
+    assert demo.delete_cache == (serving.CACHE_SWEEP_EVERY_S, serving.CACHE_MAX_AGE_S)
+
+
+def test_every_event_of_one_handler_shares_one_concurrency_limit(served):
+    demo, _ = served
+    compare = [fn for fn in demo.fns.values() if fn.name == "on_compare"]
+    assert len(compare) >= 2 and len({fn.concurrency_id for fn in compare}) == 1
+
+
+@pytest.mark.parametrize("path", [
+    "/gradio_api/file=/etc/passwd", "/gradio_api/file=../../../../etc/passwd",
+    "/gradio_api/file=..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=//etc/passwd", "/gradio_api/file=app.py", f"/gradio_api/file={ROOT / 'app.py'}",
+    f"/gradio_api/file={ROOT / 'assets' / 'manifest.json'}", "/gradio_api/file=assets/manifest.json",
+    "/gradio_api/file=/proc/self/environ", "/file=/etc/passwd", "/gradio_api/file=~/.bashrc",
+])
+def test_files_outside_the_apps_own_are_not_served(http, path):
+    r = http.get(path)
+    assert r.status_code in (403, 404), (path, r.status_code)
+    assert "root:" not in r.text and "sha256" not in r.text and "import" not in r.text
+
+
+def test_an_export_is_served_only_under_its_secret_cache_path(served, http):
+    demo, url = served
+    result, _ = handlers.compare(demo.translator, "Es sieht nach Regen aus.", ["dot"])
+    files = handlers.export(result)
+    for f in files:                                   # the folder the handler writes: never served
+        assert http.get(f"/gradio_api/file={f}").status_code == 403
+    assert str(handlers.EXPORT_ROOT) not in http.get("/config").text
+
+
+def test_config_and_info_expose_nothing_private(http, tiny_assets):
+    config = http.get("/config").text
+    info = http.get("/gradio_api/info").json()
+    assert list(info["named_endpoints"]) == ["/translate"] and not info["unnamed_endpoints"]
+    for secret in (str(ROOT), str(tiny_assets), "manifest", "hash_seed", "allowed_paths", "Traceback"):
+        assert secret not in config, secret
+    assert json.loads(config)["max_file_size"] == 1024
+
+
+def test_sessions_are_swept_when_idle(served, http):
+    demo, _ = served
+    holder = demo.server_app.state_holder
+    for i in range(3):
+        assert call_translate(http, {"data": SIX, "session_hash": f"sweep-{i}"})[0] == 200
+    assert {f"sweep-{i}" for i in range(3)} <= set(holder.session_data)
+    assert serving.sweep_sessions(holder, ttl_s=3600) == 0
+    assert serving.sweep_sessions(holder, ttl_s=3600, now=time.time() + 7200) >= 3
+    assert not set(holder.session_data) & {f"sweep-{i}" for i in range(3)}
+    status, stream = call_translate(http, {"data": SIX, "session_hash": "sweep-0"})   # a swept session returns
+    assert status == 200 and "event: complete" in stream
+
+
+def test_old_export_folders_are_swept(tmp_path):
+    old, new = tmp_path / "export-old", tmp_path / "export-new"
+    old.mkdir(), new.mkdir()
+    (old / "attention.json").write_text("{}")
+    assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 30) == 0
+    assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 120) == 2
+    assert not old.exists() and not new.exists()
+
+
+def test_a_full_queue_refuses_at_once_and_the_app_recovers():
+    """Gradio's own queue-full refusal (HTTP 503), with serving's settings on a page whose one
+    event waits until released: the concurrency limit runs, the queue fills, the next is refused."""
+    release = threading.Event()
+
+    def slow(x: str) -> str:
+        release.wait(30)
+        return x
+
+    with gr.Blocks() as demo:
+        gr.api(slow, api_name="slow")
+    serving.serve(demo)
+    _, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=free_port(),
+                                                    prevent_thread_lock=True, quiet=True))
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
+            accepted = []
+            for i in range(serving.DEFAULT_CONCURRENCY + serving.QUEUE_MAX_SIZE):
+                r = post(http, "/gradio_api/call/slow", json.dumps({"data": [str(i)]}))
+                assert r.status_code == 200, r.text
+                accepted.append(r.json()["event_id"])
+                if i < serving.DEFAULT_CONCURRENCY:
+                    time.sleep(0.3)                   # let the first ones start running
+            started = time.monotonic()
+            r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["one too many"]}))
+            assert r.status_code == 503 and "Queue is full" in r.json()["detail"]
+            assert time.monotonic() - started < 5
+            release.set()
+            for event_id in accepted:
+                assert "event: complete" in http.get(f"/gradio_api/call/slow/{event_id}").text
+            r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["after"]}))
+            assert r.status_code == 200
+            assert '"after"' in http.get(f"/gradio_api/call/slow/{r.json()['event_id']}").text
+    finally:
+        release.set()
+        demo.close()
