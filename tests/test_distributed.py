@@ -394,3 +394,11 @@ def test_the_train_command_runs_unchanged_under_torchrun(tmp_path):
     info = ckpt.load_variant("dot", tmp_path / "assets")[1]
     assert info["training"]["hardware"][-1].endswith("× 2 processes (gloo)")
     assert info["commands"][-1].startswith("python -m seq2seq train --variant dot")
+
+
+@pytest.mark.parametrize("minutes", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_no_number_of_minutes_is_refused(tmp_path, capsys, minutes):
+    from seq2seq.__main__ import main
+
+    assert main(["train", "--variant", "dot", "--data", str(tmp_path), "--dist-timeout", minutes]) == 2
+    assert "--dist-timeout must be a number of minutes" in capsys.readouterr().err
