@@ -325,13 +325,14 @@ def test_a_rank_that_hangs_stops_the_run_after_the_timeout(run, tmp_path):
     assets = new_assets(tmp_path / "assets")
 
     def rank_fn(rank):
-        distributed.start(timeout_minutes=1 / 60)              # as train --dist-timeout
+        # As train --dist-timeout; long enough for rank 0's evaluation at step 2 on a busy machine.
+        distributed.start(timeout_minutes=3 / 60)
         real_step, calls = train_module.train_step, []
 
         def step(*args, **kw):
             calls.append(1)
             if rank == 1 and len(calls) == 3:
-                time.sleep(2.5)
+                time.sleep(6)
             return real_step(*args, **kw)
         train_module.train_step = step
         run(tmp_path / "runs", assets, max_steps=10, eval_every=2)
