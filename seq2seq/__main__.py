@@ -126,8 +126,8 @@ def _train_variants(args) -> int:
     from .tokenizer import Tokenizer
     from .train import TrainConfig, train
 
-    if args.dist_timeout <= 0:
-        print("error: --dist-timeout must be a positive number of minutes", file=sys.stderr)
+    if not 0 < args.dist_timeout <= 7 * 24 * 60:
+        print("error: --dist-timeout must be a number of minutes above 0 and at most a week", file=sys.stderr)
         return 2
     ranks = distributed.start(args.dist_timeout)   # one process, or one rank of those torchrun started
     data_dir, assets = Path(args.data), Path(args.assets)

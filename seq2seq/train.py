@@ -314,6 +314,20 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
         ckpt.save_training_state(run_dir, model, optimizer, {**meta, "train_config": asdict(cfg)},
                                  average.tensors() if average else None)
 
+    def evaluate_and_save() -> bool:
+        """Rank 0 scores dev, keeps the best checkpoint and saves the state; every rank then
+        takes the (maybe halved) rate. Returns whether to stop early."""
+        early_stop = False
+        if ranks.main:
+            t_eval = time.time()
+            score = evaluate_and_keep_best()
+            meta["train_seconds"] += time.time() - t_eval
+            tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} BLEU "
+                       f"{meta['history'][-1]['dev_bleu']:.2f} (best chrF {meta['best_chrf']:.2f})", file=sys.stderr)
+            save_state()
+            early_stop = meta["bad_evals"] >= cfg.patience
+        return distributed.share_decision(ranks, optimizer, early_stop)
+
     # 4) steps until early stopping, the time budget, max steps or Ctrl-C; rank 0 evaluates and saves
     start, stop_reason = time.time(), "epochs"
     budget = None if minutes is None else minutes * 60
@@ -344,20 +358,10 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
                 meta["train_seconds"] += step_seconds
                 if history is not None and ranks.main and history.due(meta["step"]):
                     start += history.record(meta["step"], model, meta["train_seconds"])
-                if meta["step"] % cfg.eval_every == 0:
-                    early_stop = False
-                    if ranks.main:
-                        t_eval = time.time()
-                        score = evaluate_and_keep_best()
-                        meta["train_seconds"] += time.time() - t_eval
-                        tqdm.write(f"[{variant}] step {meta['step']} dev chrF {score:.2f} BLEU "
-                                   f"{meta['history'][-1]['dev_bleu']:.2f} (best chrF {meta['best_chrf']:.2f})",
-                                   file=sys.stderr)
-                        save_state()
-                        early_stop = meta["bad_evals"] >= cfg.patience
-                    if distributed.share_decision(ranks, optimizer, early_stop):
-                        stop_reason, done = "early stop", True
-                        break
+                if meta["step"] % cfg.eval_every == 0 and evaluate_and_save():
+                    stop_reason, done = "early stop", True
+                    break
+                # Every rank stops after the same step: a signal or the clock on any one of them counts.
                 over_budget = budget is not None and time.time() - start >= budget
                 loss, (stop_now, over_budget) = distributed.agree(ranks, loss, bool(interrupted), over_budget)
                 bar.update(1)

@@ -325,13 +325,14 @@ def test_a_rank_that_hangs_stops_the_run_after_the_timeout(run, tmp_path):
     assets = new_assets(tmp_path / "assets")
 
     def rank_fn(rank):
-        distributed.start(timeout_minutes=1 / 60)              # as train --dist-timeout
+        # As train --dist-timeout; long enough for rank 0's evaluation at step 2 on a busy machine.
+        distributed.start(timeout_minutes=3 / 60)
         real_step, calls = train_module.train_step, []
 
         def step(*args, **kw):
             calls.append(1)
             if rank == 1 and len(calls) == 3:
-                time.sleep(2.5)
+                time.sleep(6)
             return real_step(*args, **kw)
         train_module.train_step = step
         run(tmp_path / "runs", assets, max_steps=10, eval_every=2)
@@ -394,3 +395,11 @@ def test_the_train_command_runs_unchanged_under_torchrun(tmp_path):
     info = ckpt.load_variant("dot", tmp_path / "assets")[1]
     assert info["training"]["hardware"][-1].endswith("× 2 processes (gloo)")
     assert info["commands"][-1].startswith("python -m seq2seq train --variant dot")
+
+
+@pytest.mark.parametrize("minutes", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_no_number_of_minutes_is_refused(tmp_path, capsys, minutes):
+    from seq2seq.__main__ import main
+
+    assert main(["train", "--variant", "dot", "--data", str(tmp_path), "--dist-timeout", minutes]) == 2
+    assert "--dist-timeout must be a number of minutes" in capsys.readouterr().err
