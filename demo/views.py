@@ -215,7 +215,7 @@ def _diagnostics_html(result: dict, words: bool) -> str:
         for v in names:
             d = diag[v]
             ratio = d["coverage"][i] / d["fair_share"] if d["fair_share"] else 0.0
-            flag = " ▼" if c in d["never"] else " ▲" if c in d["over"] else ""
+            flag = " ▼" if ratio < analysis.NEVER_SHARE else " ▲" if ratio > analysis.OVER_SHARE else ""
             cells.append(f"<td class='num'>{d['coverage'][i]:.2f} ({ratio:.1f}×){flag}</td>")
         cov.append(f"<tr><td>{esc(c)}</td>{''.join(cells)}</tr>")
     cov.append("</tbody></table>")
