@@ -97,7 +97,7 @@ function drawChoices() {
 function enlarge(img) {
   // outside the block (on document.body), so styled here rather than by the block's scoped CSS
   const box = text("div", "attention-lightbox");
-  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:rgba(255,255,255,0.97);overflow:auto;padding:24px;cursor:zoom-out";
+  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:#fff;overflow:auto;padding:24px;cursor:zoom-out";
   const big = img.cloneNode();
   big.removeAttribute("width"); big.removeAttribute("height");
   big.style.cssText = "max-width:none;width:auto;height:auto;image-rendering:pixelated";

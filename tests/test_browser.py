@@ -46,6 +46,10 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
                 assert in_viewport(page, sel), sel
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-before.png"))
+            # settings changed before any run answer without an error (shown once the results are)
+            page.locator("#words input").check()
+            page.locator("#words input").uncheck()
+            page.wait_for_timeout(500)
 
             # Enter runs the comparison
             box.fill(SENTENCE)
@@ -54,6 +58,7 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             expect(page.locator("#summary tbody tr")).to_have_count(len(VARIANTS))
             page.wait_for_timeout(300)                                   # the scroll to the results
             assert in_viewport(page, "#summary")                         # the whole table, without scrolling
+            assert marked_as_error(page) == []
 
             # five variants side by side: one row, the same top
             cells = page.locator("#multiples .cell")

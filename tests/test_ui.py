@@ -427,7 +427,7 @@ def test_words_toggle_rerenders_everything(demo, result):
     toggle = event(demo, "on_words")
     out = toggle(result, True)
     assert "attention-dot-words.png" in out["results"] and "source word" in out["results"]
-    assert toggle(None, True) == {}
+    assert toggle(None, True) == {"results": {"__type__": "update"}, "zip-file": {"__type__": "update"}}
 
 
 def test_zip_event(demo, result):
