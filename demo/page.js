@@ -109,6 +109,19 @@ function enlarge(img) {
   document.body.append(box);
 }
 
+// The step control stays in view while the heatmaps and the step view are: the page's container
+// clips overflow, so CSS sticky cannot work here; the bar is fixed to the top instead.
+function keepInView() {
+  const slot = element.querySelector(".stepslot"), end = element.querySelector(".stepview");
+  if (!slot || !end) return;
+  const bar = slot.firstElementChild, r = slot.getBoundingClientRect();
+  const on = r.top < 0 && end.getBoundingClientRect().bottom > bar.offsetHeight + 40;
+  slot.style.height = on ? bar.offsetHeight + "px" : "";
+  bar.classList.toggle("floating", on);
+  bar.style.left = on ? r.left + "px" : "";
+  bar.style.width = on ? r.width + "px" : "";
+}
+
 function setup() {
   stop();
   const root = element.querySelector(".results");
@@ -117,6 +130,7 @@ function setup() {
     a.href = a.closest(".cell").querySelector("img.heatmap").src;
   }
   if (data) show(1);
+  keepInView();
 }
 
 element.addEventListener("click", (e) => {
@@ -140,5 +154,7 @@ element.addEventListener("click", (e) => {
 });
 element.addEventListener("input", (e) => { if (e.target.closest(".stepbar .t")) { stop(); show(e.target.value); } });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") document.querySelectorAll(".attention-lightbox").forEach((b) => b.remove()); });
+window.addEventListener("scroll", keepInView, {passive: true});
+window.addEventListener("resize", keepInView);
 watch("value", setup);
 setup();

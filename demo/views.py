@@ -292,13 +292,13 @@ def results_html(result: dict, words: bool = False) -> str:
               f'{len(words_from_pieces(result["source_pieces"]))} words · {esc(_describe(result["settings"]))} · '
               f"showing {unit(words)}.</p>")
     notes = "".join(f'<p class="note warn">⚠️ {esc(n)}</p>' for n in result["notes"])
-    stepbar = ('<div class="stepbar" id="stepbar">'
+    stepbar = ('<div class="stepslot"><div class="stepbar" id="stepbar">'
                '<button type="button" class="prev" aria-label="previous step">◀ prev</button>'
                '<button type="button" class="play" aria-label="play">▶ play</button>'
                '<button type="button" class="next" aria-label="next step">next ▶</button>'
                f'<input type="range" class="t" min="1" max="{data["steps"]}" value="1" step="1" '
                f'aria-label="output step"><span class="tlabel">{"word" if words else "t"} = 1 / {data["steps"]}</span>'
-               f'<span class="hint">{esc(CELL_NOTE)}</span></div>')
+               f'<span class="hint">{esc(CELL_NOTE)}</span></div></div>')
     cells = "".join(_cell(result, v, maps.get(v), words, src) for v in shown)
     multiples = (f'<div class="multiples" id="multiples" style="--n:{n};--mid:{n if n <= 3 else (n + 1) // 2}">'
                  f"{cells}</div>")

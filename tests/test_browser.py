@@ -88,10 +88,16 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
                     expected = fb["y"] + (geo["top"] + 2 * geo["cell"]) / geo["h"] * fb["height"]
                     assert abs(mb["y"] - expected) < 1.5, (v, mb, expected)
             expect(page.locator("#stepview .choices .choice")).to_have_count(len(VARIANTS))
-            # a clicked token is the step too
-            page.locator("#cell-additive .tokens.out .tok").nth(1).click()
-            expect(page.locator("#cell-additive .tok.clicked")).to_have_attribute("data-t", "2")
+            # the step control stays in view while the heatmaps are
+            page.evaluate("window.scrollBy(0, 600)")
+            page.wait_for_timeout(200)
+            assert in_viewport(page, "#stepbar") and page.locator("#stepbar").bounding_box()["y"] < 2
+            page.locator("#stepbar .prev").click()
             expect(page.locator("#cell-dot .mark")).to_have_attribute("data-row", "2")
+            # a clicked token is the step too
+            page.locator("#cell-additive .tokens.out .tok").nth(3).click()
+            expect(page.locator("#cell-additive .tok.clicked")).to_have_attribute("data-t", "4")
+            expect(page.locator("#cell-dot .mark")).to_have_attribute("data-row", "4")
             # a click enlarges a heatmap
             page.locator("#cell-dot img.heatmap").click()
             expect(page.locator(".attention-lightbox img")).to_be_visible()
