@@ -148,7 +148,7 @@ element.addEventListener("click", (e) => {
     for (const other of element.querySelectorAll(".tokens.out .tok.clicked")) other.classList.remove("clicked");
     tok.classList.add("clicked");
     show(Number(tok.dataset.t));
-  } else if (target.closest("img.heatmap, img.head")) {
+  } else if (target.closest("img.heatmap, img.head, img.nbest-map")) {
     enlarge(target.closest("img"));
   }
 });
