@@ -129,7 +129,9 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             expect(page.locator("#message")).to_contain_text("The text is empty", timeout=TIMEOUT_MS)
             expect(page.locator("#results-area")).to_be_hidden()
             page.wait_for_timeout(500)
+            assert in_viewport(page, "#message")                          # where the user looks
             assert marked_as_error(page) == []
+            page.screenshot(path=str(ARTIFACTS / "browser-refused.png"))
             assert "Traceback" not in page.content()
 
             # an example from the test split fills the box and runs the comparison at once
