@@ -1,12 +1,15 @@
 """Benchmark of the web demo's main request.
 
-One "full compare request" = ``demo.handlers.compare`` with all five variants and
-greedy decoding (translation, heatmap Figures, status text) plus the PNG
-encoding the heatmap component does for each of them before sending it. Reports:
+One "full compare request" = what a click on "Translate and compare" runs on the server:
+``demo.state.translate`` with all five variants and greedy decoding, then
+``demo.views.results_html`` (summary, heatmaps encoded as PNG, step data, diagnostics).
+Reports:
 
 * p50 / p95 latency over sentences from the test split (demo/examples.tsv,
-  and data/test.tsv pairs of 4–15 words when that file exists),
-* the handler alone and the step-slider handler, for reference,
+  and data/test.tsv pairs of 4–15 words when that file exists, see ``--data``),
+* translation alone, for reference,
+* a step change: in the browser (``--browser``: the page served on localhost and
+  driven by Debian's chromium; the step view needs no server call),
 * cold start: fresh interpreters running ``import app`` (imports, model
   loading, the page built: all ``python app.py`` does before serving), median
   of several, with a breakdown into parts, and the first compare request after it
@@ -15,6 +18,7 @@ encoding the heatmap component does for each of them before sending it. Reports:
 * last, the largest request the limits allow (time and peak RSS).
 
     python benchmarks/bench_app.py                       # shipped models in assets/
+    python benchmarks/bench_app.py --data /work/train/data --browser
     python benchmarks/bench_app.py --assets /tmp/tiny --requests 200
 """
 from __future__ import annotations
@@ -40,11 +44,14 @@ def rss_mb() -> float:
     return float("nan")
 
 
+DATA = ROOT / "data"
+
+
 def sentences(limit: int = 200) -> list[str]:
-    from demo.handlers import load_examples
+    from demo.state import load_examples
 
     out = [s for s, _ in load_examples()]
-    test = ROOT / "data" / "test.tsv"
+    test = DATA / "test.tsv"
     if test.exists():
         for line in test.read_text(encoding="utf-8").splitlines():
             src = line.split("\t")[0]
@@ -62,34 +69,14 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def png_encoder():
-    """What the app does with each heatmap before sending it: the heatmap component's own
-    postprocess (PNG, zlib level 1, written to Gradio's cache, here a temp dir)."""
-    from demo.ui import PNGImage
-
-    comp = PNGImage(render=False)
-
-    def encode(images) -> None:
-        for a in images:
-            comp.postprocess(a)
-    return encode
-
-
-def full_request(tr, text: str, encode_png, method: str = "greedy", beam: int = 5, n_best: int = 1,
-                 gallery=None) -> dict:
-    """What one click on "Translate and compare" runs on the server: translate and draw
-    (compare), the diagnostics tables, and the PNG encoding of every heatmap (and, given the
-    n-best ``gallery`` component, of every n-best heatmap)."""
-    from demo import handlers
+def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: int = 1) -> dict:
+    """What one click on "Translate and compare" runs on the server: translate, then the results
+    block (summary, every heatmap drawn and encoded as PNG, step data, diagnostics)."""
+    from demo import state, views
     from seq2seq.attention import VARIANTS
 
-    result, views = handlers.compare(tr, text, list(VARIANTS), method, beam, n_best)
-    handlers.diagnostics_tables(result)
-    encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
-    if gallery is not None:
-        for pv in views["panels"].values():
-            if pv.get("nbest"):
-                gallery.postprocess(pv["nbest"])
+    result = state.translate(tr, text, list(VARIANTS), method, beam, n_best)
+    views.results_html(result)
     return result
 
 
@@ -120,7 +107,7 @@ def cold_start(assets: Path, runs: int = 5) -> list[float]:
     out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=env)
     torch_s, gradio_s, app_s, build_s = map(float, out.stdout.strip().splitlines()[-1].split())
     models = ("import sys, time; sys.path.insert(0, %r)\n"
-              "import torch, demo, gradio; from demo.handlers import load_translator\n"
+              "import torch, demo, gradio; from demo.state import load_translator\n"
               "t = time.perf_counter(); load_translator(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
     models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
                                     env=env).stdout.strip().splitlines()[-1])
@@ -137,8 +124,8 @@ def cold_start(assets: Path, runs: int = 5) -> list[float]:
     build = "import app; demo = app.demo" if default else f"from demo.ui import build_demo; demo = build_demo({str(assets)!r})"
     first = ("import sys, time; sys.path.insert(0, %r)\n"
              "%s\n"
-             "sys.path.insert(0, %r); from bench_app import full_request, png_encoder; encode = png_encoder()\n"
-             "t = time.perf_counter(); full_request(demo.translator, %r, encode); print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
+             "sys.path.insert(0, %r); from bench_app import full_request\n"
+             "t = time.perf_counter(); full_request(demo.translator, %r); print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
     first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
                                    env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
     print(f"  the first compare request after start-up (it imports matplotlib): {1000 * first_s:.0f} ms")
@@ -175,16 +162,66 @@ def time_to_serve(env: dict[str, str], limit: float = 120.0) -> float | None:
             proc.wait(timeout=30)
 
 
+def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], list[float]] | None:
+    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``steps``
+    step changes (next / prev clicks): from the click to the next frame painted, and the click's
+    own script (step view and every heatmap's mark updated). None when chromium or playwright
+    is missing."""
+    import socket
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path("/usr/bin/chromium").exists():
+        return None
+    from demo.ui import build_demo
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_demo(assets)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                            enable_monitoring=False)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url)
+            page.locator("#source-text textarea").fill(text)
+            page.locator("#run").click()
+            page.wait_for_selector("#stepbar", timeout=120_000)
+            ms = page.evaluate("""async (n) => {
+                const out = [], sync = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
+                const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+                await frame();
+                for (let i = 0; i < n; i++) {
+                    const t0 = performance.now();
+                    (i % 6 < 3 ? next : prev).click();
+                    sync.push(performance.now() - t0);
+                    await frame();
+                    out.push(performance.now() - t0);
+                }
+                return [out, sync]; }""", steps)
+            browser.close()
+        return [m / 1000 for m in ms[0]], [m / 1000 for m in ms[1]]
+    finally:
+        demo.close()
+
+
 def main(argv=None) -> int:
     import tempfile
 
     from seq2seq import checkpoint as ckpt
 
+    global DATA
     cache = tempfile.TemporaryDirectory(prefix="bench-gradio-")
     os.environ["GRADIO_TEMP_DIR"] = cache.name
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--assets", default=str(ckpt.ASSETS))
+    p.add_argument("--data", default=str(DATA), help="folder with test.tsv (sentences to time)")
     p.add_argument("--requests", type=int, default=200, help="requests for the RSS measurement")
     p.add_argument("--timed", type=int, default=60, help="requests timed for p50/p95")
     p.add_argument("--warmup", type=int, default=10)
@@ -192,8 +229,10 @@ def main(argv=None) -> int:
     p.add_argument("--cold-start-only", action="store_true")
     p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
     p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
+    p.add_argument("--browser", action="store_true", help="also time step changes in chromium")
     args = p.parse_args(argv)
     assets = Path(args.assets)
+    DATA = Path(args.data)
 
     if not args.no_cold_start:
         cold_start(assets, args.cold_runs)
@@ -202,13 +241,12 @@ def main(argv=None) -> int:
 
     import torch
 
-    from demo import handlers
+    from demo import state
     from demo.ui import configure_torch
     from seq2seq.attention import VARIANTS
 
     configure_torch(1)                # as build_demo does
-    encode_png = png_encoder()
-    tr, problems, fatal = handlers.load_translator(assets)
+    tr, problems, fatal = state.load_translator(assets)
     gc.freeze()                       # as app.py does once it has started
     if fatal or tr is None:
         print(f"cannot load models: {fatal}", file=sys.stderr)
@@ -220,53 +258,41 @@ def main(argv=None) -> int:
     print(f"{len(texts)} test-split sentences, variants {', '.join(tr.variants)}, torch threads "
           f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
-    def request(text):
-        return full_request(tr, text, encode_png)
-
     for i in range(args.warmup):
-        request(texts[i % len(texts)])
+        full_request(tr, texts[i % len(texts)])
     rss_warm = rss_mb()
 
-    full, handler, step, pieces, translate = [], [], [], [], []
+    full, pieces, translate = [], [], []
     for i in range(args.timed):
         text = texts[i % len(texts)]
         t0 = time.perf_counter()
-        handlers.translate_all(tr, text, variants)
+        state.translate(tr, text, variants)
         translate.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        result, views = handlers.compare(tr, text, variants)
-        handlers.diagnostics_tables(result)
-        t1 = time.perf_counter()
-        encode_png(pv["heatmap"] for pv in views["panels"].values() if pv.get("heatmap") is not None)
-        t2 = time.perf_counter()
-        handlers.step_view(result, 2)
-        t3 = time.perf_counter()
-        handler.append(t1 - t0)
-        full.append(t2 - t0)
-        step.append(t3 - t2)
+        result = full_request(tr, text)
+        full.append(time.perf_counter() - t0)
         pieces.append(len(result["source_pieces"]))
 
     twelve = sorted(texts, key=lambda t: abs(len(t.split()) - 12))
     t12 = []
     for _ in range(max(5, args.timed // 6)):
         t0 = time.perf_counter()
-        request(twelve[0])
+        full_request(tr, twelve[0])
         t12.append(time.perf_counter() - t0)
 
     ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
-    print(f"full compare request (5 variants, greedy, heatmaps + diagnostics + PNG): p50 {ms(full, .5):.0f} ms, "
-          f"p95 {ms(full, .95):.0f} ms over {len(full)} requests ({statistics.mean(pieces):.1f} source pieces on average)")
-    print(f"  handler only (translate + draw + diagnostics): p50 {ms(handler, .5):.0f} ms, p95 {ms(handler, .95):.0f} ms")
+    print(f"full compare request (5 variants, greedy, summary + heatmaps as PNG + step data + diagnostics): "
+          f"p50 {ms(full, .5):.0f} ms, p95 {ms(full, .95):.0f} ms over {len(full)} requests "
+          f"({statistics.mean(pieces):.1f} source pieces on average)")
     print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
     print(f"  of which translation (5 models, no drawing): p50 {ms(translate, .5):.0f} ms")
-    print(f"  step slider (5 variants): p50 {ms(step, .5):.0f} ms, p95 {ms(step, .95):.0f} ms")
 
-    done = args.warmup + args.timed + len(t12)
+    done = args.warmup + 2 * args.timed + len(t12)
     # RSS every 100 requests: growth that levels off is the allocator reaching its working set
     # (longer sentences need bigger buffers once); growth that keeps on is a leak
     trajectory = []
     for i in range(max(0, args.requests - done)):
-        request(texts[i % len(texts)])
+        full_request(tr, texts[i % len(texts)])
         if (done + i + 1) % 100 == 0:
             trajectory.append(f"{done + i + 1}: {rss_mb():.0f}")
     rss_end = rss_mb()
@@ -274,20 +300,28 @@ def main(argv=None) -> int:
           f"(growth {rss_end - rss_warm:+.0f} MB)")
     if trajectory:
         print(f"  RSS (MB) after N requests: {', '.join(trajectory)}")
+    if args.browser:
+        timed = browser_step_latency(assets, twelve[0])
+        if timed is None:
+            print("step change in the browser: not measured (no playwright or /usr/bin/chromium)")
+        else:
+            paint, script = timed
+            print(f"step change in the browser (no server call; {len(paint)} changes, 12-word sentence): click to "
+                  f"the next painted frame p50 {ms(paint, .5):.1f} ms, p95 {ms(paint, .95):.1f} ms; the click's "
+                  f"script alone p50 {ms(script, .5):.1f} ms, p95 {ms(script, .95):.1f} ms")
     if not args.no_largest:
-        largest_request(tr, texts, encode_png)
+        largest_request(tr, texts)
     cache.cleanup()
     return 0
 
 
-def largest_request(tr, texts: list[str], encode_png) -> None:
+def largest_request(tr, texts: list[str]) -> None:
     """The largest request the limits allow, near enough: test sentences joined up to the
     character and piece caps, beam search of the greatest width with every hypothesis
-    shown, all five variants, every heatmap and n-best heatmap encoded. Run last: it
-    raises the process's peak RSS, which it reports."""
+    kept, all five variants, the whole results block. Run last: it raises the process's
+    peak RSS, which it reports."""
     import resource
 
-    from demo.ui import FigureGallery
     from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES
 
     text = ""
@@ -297,14 +331,14 @@ def largest_request(tr, texts: list[str], encode_png) -> None:
             break
         text = longer
     t0 = time.perf_counter()
-    result = full_request(tr, text, encode_png, "beam", MAX_BEAM, MAX_BEAM, gallery=FigureGallery(render=False))
+    result = full_request(tr, text, "beam", MAX_BEAM, MAX_BEAM)
     took = time.perf_counter() - t0
     if len(tr.tok.encode(text)) < MAX_PIECES // 2:
-        print(f"note: only {len(texts)} sentences to join (no data/test.tsv?), so the largest request below is "
+        print(f"note: only {len(texts)} sentences to join (no test.tsv?), so the largest request below is "
               "well under the limits")
     out = [len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values() if "hypotheses" in e]
     print(f"largest request ({len(text)} characters, {len(result['source_pieces'])} pieces, beam {MAX_BEAM} with "
-          f"{MAX_BEAM} hypotheses shown, 5 variants, best outputs {min(out)}–{max(out)} pieces): {took:.1f} s; "
+          f"{MAX_BEAM} hypotheses kept, 5 variants, best outputs {min(out)}–{max(out)} pieces): {took:.1f} s; "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, {rss_mb():.0f} MB after it")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from seq2seq import analysis, checkpoint as ckpt
+from seq2seq import analysis
 from seq2seq.attention import FORMULAS
 
 from . import plots

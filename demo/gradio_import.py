@@ -4,8 +4,8 @@ On every import, gradio's ``ComponentMeta`` rewrites the ``.pyi`` stub of each
 component class it defines (``create_or_modify_pyi`` in ``gradio/component_meta.py``):
 it re-reads and ``ast``-parses every component's source file and renders a jinja
 template, about 80 times. The stubs are for editors and type checkers; nothing
-reads them at run time. On a 2-core machine that is about 1–1.5 s of a 2.3–3.5 s
-``import gradio`` (``python -X importtime -c "import gradio"`` shows it), so
+reads them at run time, and it is a large part of ``import gradio`` (``python -X
+importtime -c "import gradio"`` shows it; the README has the figures), so
 ``python app.py`` skips it; it would also write ``demo/ui.pyi`` beside this
 package's own components.
 

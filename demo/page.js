@@ -97,7 +97,7 @@ function drawChoices() {
 function enlarge(img) {
   // outside the block (on document.body), so styled here rather than by the block's scoped CSS
   const box = text("div", "attention-lightbox");
-  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:rgba(255,255,255,0.97);overflow:auto;padding:24px;cursor:zoom-out";
+  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:#fff;overflow:auto;padding:24px;cursor:zoom-out";
   const big = img.cloneNode();
   big.removeAttribute("width"); big.removeAttribute("height");
   big.style.cssText = "max-width:none;width:auto;height:auto;image-rendering:pixelated";
@@ -109,6 +109,19 @@ function enlarge(img) {
   document.body.append(box);
 }
 
+// The step control stays in view while the heatmaps and the step view are: the page's container
+// clips overflow, so CSS sticky cannot work here; the bar is fixed to the top instead.
+function keepInView() {
+  const slot = element.querySelector(".stepslot"), end = element.querySelector(".stepview");
+  if (!slot || !end) return;
+  const bar = slot.firstElementChild, r = slot.getBoundingClientRect();
+  const on = r.top < 0 && end.getBoundingClientRect().bottom > bar.offsetHeight + 40;
+  slot.style.height = on ? bar.offsetHeight + "px" : "";
+  bar.classList.toggle("floating", on);
+  bar.style.left = on ? r.left + "px" : "";
+  bar.style.width = on ? r.width + "px" : "";
+}
+
 function setup() {
   stop();
   const root = element.querySelector(".results");
@@ -117,6 +130,7 @@ function setup() {
     a.href = a.closest(".cell").querySelector("img.heatmap").src;
   }
   if (data) show(1);
+  keepInView();
 }
 
 element.addEventListener("click", (e) => {
@@ -134,11 +148,13 @@ element.addEventListener("click", (e) => {
     for (const other of element.querySelectorAll(".tokens.out .tok.clicked")) other.classList.remove("clicked");
     tok.classList.add("clicked");
     show(Number(tok.dataset.t));
-  } else if (target.closest("img.heatmap, img.head")) {
+  } else if (target.closest("img.heatmap, img.head, img.nbest-map")) {
     enlarge(target.closest("img"));
   }
 });
 element.addEventListener("input", (e) => { if (e.target.closest(".stepbar .t")) { stop(); show(e.target.value); } });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") document.querySelectorAll(".attention-lightbox").forEach((b) => b.remove()); });
+window.addEventListener("scroll", keepInView, {passive: true});
+window.addEventListener("resize", keepInView);
 watch("value", setup);
 setup();

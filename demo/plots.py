@@ -183,7 +183,7 @@ def colors(values: np.ndarray) -> np.ndarray:
 
 # ---- heatmap --------------------------------------------------------------------------------
 
-SMALL_GRID = 45       # rows or columns up to which a heatmap fits a panel at full size
+SMALL_GRID = 45       # rows or columns up to which cells keep room for larger numbers
 
 
 def cell_size(rows: int, cols: int) -> tuple[int, float]:

@@ -106,8 +106,8 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
     def on_words(result, words_):
         from . import views
 
-        if not result:
-            return {}
+        if not result:                # nothing translated yet (or expired): nothing to redraw
+            return {results: gr.update(), zip_file: gr.update()}
         return {results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False)}
 
     def on_zip(result, words_):

@@ -215,7 +215,7 @@ def _diagnostics_html(result: dict, words: bool) -> str:
         for v in names:
             d = diag[v]
             ratio = d["coverage"][i] / d["fair_share"] if d["fair_share"] else 0.0
-            flag = " ▼" if c in d["never"] else " ▲" if c in d["over"] else ""
+            flag = " ▼" if ratio < analysis.NEVER_SHARE else " ▲" if ratio > analysis.OVER_SHARE else ""
             cells.append(f"<td class='num'>{d['coverage'][i]:.2f} ({ratio:.1f}×){flag}</td>")
         cov.append(f"<tr><td>{esc(c)}</td>{''.join(cells)}</tr>")
     cov.append("</tbody></table>")
@@ -268,15 +268,23 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
     return "".join(out)
 
 
-def _nbest_html(result: dict) -> str:
+def _nbest_html(result: dict, words: bool) -> str:
+    """Beam search with n-best > 1: every kept hypothesis with its scores and, with attention,
+    its own heatmap (small; a click enlarges it)."""
     if result["settings"]["method"] != "beam" or result["settings"].get("n_best", 1) < 2:
         return ""
     rows = ["<details class='nbest'><summary>n-best hypotheses</summary><table class='diag'><thead><tr>"
-            "<th>variant</th><th>#</th><th>beam score</th><th>log p</th><th>translation</th></tr></thead><tbody>"]
+            "<th>variant</th><th>#</th><th>beam score</th><th>log p</th><th>translation</th><th>α</th></tr>"
+            "</thead><tbody>"]
+    count = max(len(e.get("hypotheses", [])) for e in result["variants"].values())
+    maps = [heatmaps(result, words, k) for k in range(count)]
     for v, e in result["variants"].items():
-        for k, h in enumerate(e.get("hypotheses", []), start=1):
-            rows.append(f"<tr><td class='v'>{esc(v)}</td><td>{k}</td><td class='num'>{h['score']:.3f}</td>"
-                        f"<td class='num'>{h['logprob']:.2f}</td><td>{esc(h['text'])}</td></tr>")
+        for k, h in enumerate(e.get("hypotheses", [])):
+            pic = maps[k].get(v)
+            img = ("" if pic is None else f'<img class="nbest-map" alt="{esc(v)} #{k + 1}: attention heatmap" '
+                   f'src="{data_uri(pic.pixels)}">')
+            rows.append(f"<tr><td class='v'>{esc(v)}</td><td>{k + 1}</td><td class='num'>{h['score']:.3f}</td>"
+                        f"<td class='num'>{h['logprob']:.2f}</td><td>{esc(h['text'])}</td><td>{img}</td></tr>")
     return "".join(rows) + "</tbody></table></details>"
 
 
@@ -292,13 +300,13 @@ def results_html(result: dict, words: bool = False) -> str:
               f'{len(words_from_pieces(result["source_pieces"]))} words · {esc(_describe(result["settings"]))} · '
               f"showing {unit(words)}.</p>")
     notes = "".join(f'<p class="note warn">⚠️ {esc(n)}</p>' for n in result["notes"])
-    stepbar = ('<div class="stepbar" id="stepbar">'
+    stepbar = ('<div class="stepslot"><div class="stepbar" id="stepbar">'
                '<button type="button" class="prev" aria-label="previous step">◀ prev</button>'
                '<button type="button" class="play" aria-label="play">▶ play</button>'
                '<button type="button" class="next" aria-label="next step">next ▶</button>'
                f'<input type="range" class="t" min="1" max="{data["steps"]}" value="1" step="1" '
                f'aria-label="output step"><span class="tlabel">{"word" if words else "t"} = 1 / {data["steps"]}</span>'
-               f'<span class="hint">{esc(CELL_NOTE)}</span></div>')
+               f'<span class="hint">{esc(CELL_NOTE)}</span></div></div>')
     cells = "".join(_cell(result, v, maps.get(v), words, src) for v in shown)
     multiples = (f'<div class="multiples" id="multiples" style="--n:{n};--mid:{n if n <= 3 else (n + 1) // 2}">'
                  f"{cells}</div>")
@@ -309,4 +317,4 @@ def results_html(result: dict, words: bool = False) -> str:
     words_note = f'<p class="hint">{esc(WORDS_RULE)}</p>' if words else ""
     payload = esc(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     return (f'<div class="results" data-steps="{payload}">' + _summary_html(result) + status + notes + stepbar
-            + multiples + step + words_note + _nbest_html(result) + _diagnostics_html(result, words) + "</div>")
+            + multiples + step + words_note + _nbest_html(result, words) + _diagnostics_html(result, words) + "</div>")

@@ -46,6 +46,10 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
                 assert in_viewport(page, sel), sel
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-before.png"))
+            # settings changed before any run answer without an error (shown once the results are)
+            page.locator("#words input").check()
+            page.locator("#words input").uncheck()
+            page.wait_for_timeout(500)
 
             # Enter runs the comparison
             box.fill(SENTENCE)
@@ -54,6 +58,7 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             expect(page.locator("#summary tbody tr")).to_have_count(len(VARIANTS))
             page.wait_for_timeout(300)                                   # the scroll to the results
             assert in_viewport(page, "#summary")                         # the whole table, without scrolling
+            assert marked_as_error(page) == []
 
             # five variants side by side: one row, the same top
             cells = page.locator("#multiples .cell")
@@ -83,10 +88,16 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
                     expected = fb["y"] + (geo["top"] + 2 * geo["cell"]) / geo["h"] * fb["height"]
                     assert abs(mb["y"] - expected) < 1.5, (v, mb, expected)
             expect(page.locator("#stepview .choices .choice")).to_have_count(len(VARIANTS))
-            # a clicked token is the step too
-            page.locator("#cell-additive .tokens.out .tok").nth(1).click()
-            expect(page.locator("#cell-additive .tok.clicked")).to_have_attribute("data-t", "2")
+            # the step control stays in view while the heatmaps are
+            page.evaluate("window.scrollBy(0, 600)")
+            page.wait_for_timeout(200)
+            assert in_viewport(page, "#stepbar") and page.locator("#stepbar").bounding_box()["y"] < 2
+            page.locator("#stepbar .prev").click()
             expect(page.locator("#cell-dot .mark")).to_have_attribute("data-row", "2")
+            # a clicked token is the step too
+            page.locator("#cell-additive .tokens.out .tok").nth(3).click()
+            expect(page.locator("#cell-additive .tok.clicked")).to_have_attribute("data-t", "4")
+            expect(page.locator("#cell-dot .mark")).to_have_attribute("data-row", "4")
             # a click enlarges a heatmap
             page.locator("#cell-dot img.heatmap").click()
             expect(page.locator(".attention-lightbox img")).to_be_visible()
@@ -118,7 +129,9 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             expect(page.locator("#message")).to_contain_text("The text is empty", timeout=TIMEOUT_MS)
             expect(page.locator("#results-area")).to_be_hidden()
             page.wait_for_timeout(500)
+            assert in_viewport(page, "#message")                          # where the user looks
             assert marked_as_error(page) == []
+            page.screenshot(path=str(ARTIFACTS / "browser-refused.png"))
             assert "Traceback" not in page.content()
 
             # an example from the test split fills the box and runs the comparison at once

@@ -138,13 +138,16 @@ def test_bad_decoding_settings(tr, kw, message):
         state.translate(tr, SENTENCE, ["dot"], **kw)
 
 
-def test_beam_keeps_n_best_capped_by_width(tr):
-    r = state.translate(tr, SENTENCE, ["additive"], method="beam", beam=2, n_best=9)
+def test_beam_keeps_n_best_capped_by_width_each_with_its_heatmap(tr):
+    r = state.translate(tr, SENTENCE, ["additive", "none"], method="beam", beam=2, n_best=9)
     assert r["settings"] == {"method": "beam", "beam": 2, "n_best": 2}
     hyps = r["variants"]["additive"]["hypotheses"]
     assert len(hyps) == 2 and hyps[0]["score"] >= hyps[1]["score"]
     html = views.results_html(r)
     assert "n-best hypotheses" in html and "beam score" in html
+    assert html.count('class="nbest-map"') == 2                       # additive's two; none has no α
+    second = views.heatmaps(r, hyp_index=1)["additive"]
+    assert second.rows == len(hyps[1]["pieces"])
 
 
 def test_sampling_is_reproducible_with_seed(tr):
@@ -427,7 +430,7 @@ def test_words_toggle_rerenders_everything(demo, result):
     toggle = event(demo, "on_words")
     out = toggle(result, True)
     assert "attention-dot-words.png" in out["results"] and "source word" in out["results"]
-    assert toggle(None, True) == {}
+    assert toggle(None, True) == {"results": {"__type__": "update"}, "zip-file": {"__type__": "update"}}
 
 
 def test_zip_event(demo, result):
