@@ -229,8 +229,7 @@ def heatmaps(result: dict, which: str = "attention") -> list[tuple[np.ndarray, s
         if m is None:
             continue
         title = f"{v}: {'α' if which == 'attention' else 'gradient × input'} (target × source)"
-        fig = plots.heatmap(m, rows, cols, title, left_px=left, grid=(len(rows), len(cols)))
-        out.append((plots.take_pixels(fig), title))
+        out.append((plots.heatmap(m, rows, cols, title, left_px=left, grid=(len(rows), len(cols))).pixels, title))
     return out
 
 
@@ -421,8 +420,6 @@ def beam_tree_view(tr: Translator | None, text, variant, beam, n_best) -> dict:
 
 def node_view(tree, index) -> dict:
     """α_t and the top-5 of one node (``index``: the table's row, or [row, col] from a click)."""
-    from . import plots
-
     if not isinstance(tree, dict) or "nodes" not in tree:
         raise error("Draw a beam tree first.")
     if isinstance(index, (list, tuple)) and index:
@@ -433,8 +430,8 @@ def node_view(tree, index) -> dict:
             f"Σ log p = {node['total']:.2f}" + (f", n-best #{node['rank']}" if node["rank"] else ""))
     bars = None
     if node["alpha"] is not None:
-        bars = plots.take_pixels(plots.bars(node["alpha"], tree["source_pieces"],
-                                            f"{tree['variant']}: α_t the parent attended with at t = {node['step'] + 1}"))
+        bars = _plots().bars(node["alpha"], tree["source_pieces"],
+                             f"{tree['variant']}: α_t the parent attended with at t = {node['step'] + 1}")
     return {"md": text, "bars": bars, "candidates": {piece: float(p) for piece, p in node["candidates"]}}
 
 

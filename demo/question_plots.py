@@ -126,3 +126,32 @@ def beam_tree(nodes: list[dict]) -> np.ndarray:
         ax.spines[side].set_visible(False)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.12)
     return _pixels(fig)
+
+
+def bars(alpha, cols: list[str], title: str = "") -> np.ndarray:
+    """α_t over the source tokens as bars on the page's fixed 0–1 colour scale, values in percent."""
+    from . import plots
+
+    a = np.asarray(alpha, dtype=np.float64).reshape(-1)
+    if a.shape[0] != len(cols):
+        raise ValueError(f"{a.shape[0]} weights for {len(cols)} labels")
+    cell, num_pt = plots.cell_size(1, len(cols))
+    cols_l = [plots.short_label(s) for s in cols]
+    left, top, bar_px = 24, 30 if title else 8, 90
+    base = top + bar_px + 14                                 # y of the baseline (α = 0)
+    width = max(left + len(cols) * cell + 12,
+                plots.text_width(plots.short_label(title, 90), plots.TITLE_PT, True) + 16 if title else 0)
+    cv = plots.Canvas(width, base + plots.label_width(cols_l) + 12)
+    cv.px[base - bar_px - 1, left: left + len(cols) * cell] = 220            # α = 1
+    for j, v in enumerate(a):
+        h, x0 = int(round(float(np.clip(v, 0, 1)) * bar_px)), left + j * cell
+        if h > 0:
+            cv.px[base - h: base, x0 + 1: x0 + cell - 2] = plots.colors(np.array([v]))[0]
+        if plots.percent(v):
+            cv.text(x0 + (cell - 1) / 2, base - h - 8, plots.percent(v), num_pt, ha="center")
+    cv.px[base, left: left + len(cols) * cell] = 140
+    for j, s in enumerate(cols_l):
+        cv.text(left + j * cell + (cell - 1) / 2, base + 5, s, ha="center", va="top", rotate=True)
+    if title:
+        cv.text(8, 14, plots.short_label(title, 90), plots.TITLE_PT, bold=True)
+    return cv.px
