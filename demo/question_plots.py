@@ -111,8 +111,20 @@ def beam_tree(nodes: list[dict]) -> np.ndarray:
     xy = np.array([pos[n["id"]] for n in nodes])
     ax.scatter(xy[:, 0], xy[:, 1], s=22, c=[STATUS_COLOURS[n["status"]] for n in nodes], zorder=2,
                edgecolors=["red" if n["rank"] else "none" for n in nodes], linewidths=1.5)
+    # Text is most of the drawing time, so only the n-best paths and the finished hypotheses are
+    # labelled; every node has its row in the table beside the figure.
+    by_id = {n["id"]: n for n in nodes}
+    labelled = set()
     for n in nodes:
-        if n["status"] != "pruned":          # pruned nodes stay unlabelled: their row in the table says it
+        if n["rank"]:                                   # the whole path of an n-best hypothesis
+            m = n
+            while m["parent"] >= 0:
+                labelled.add(m["id"])
+                m = by_id[m["parent"]]
+        elif n["status"] in ("finished", "length limit"):
+            labelled.add(n["id"])
+    for n in nodes:
+        if n["id"] in labelled:
             x, y = pos[n["id"]]
             ax.text(x + 0.08, y, f"{_label(n['piece'])} {n['total']:.1f}" + (f" #{n['rank']}" if n["rank"] else ""),
                     fontsize=6, va="center")

@@ -115,7 +115,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 tree_btn = gr.Button("Draw the beam tree", scale=0)
             tree_md = gr.Markdown("", latex_delimiters=[])
             tree_img = gr.Image(label="Beam tree", format="png", interactive=False)
-            tree_table = gr.Dataframe(headers=["node", "t", "token", "log p", "Σ log p", "score", "status", "n-best",
+            tree_table = gr.Dataframe(elem_id="q-tree-table", headers=["node", "t", "token", "log p", "Σ log p", "score", "status", "n-best",
                                                "path"], interactive=False, wrap=True, max_height=400,
                                       label="Every extension ranked (click a row: its α_t and top-5)")
             with gr.Row():

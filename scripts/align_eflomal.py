@@ -84,6 +84,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threshold", type=float, default=THRESHOLD)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--examples", type=Path, default=ROOT / "demo" / "examples.tsv")
+    ap.add_argument("--out-dir", type=Path, default=None, help="where the two JSON files go (default assets/question)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -145,7 +146,7 @@ def main(argv=None) -> None:
     command = "python scripts/align_eflomal.py " + " ".join(
         ["--sample", str(args.sample), "--seed", str(args.seed), "--sets", *args.sets] +
         (["--train-limit", str(args.train_limit)] if args.train_limit else []))
-    out_dir = args.assets / "question"
+    out_dir = args.out_dir or args.assets / "question"
     update_json(out_dir / "agreement.json", "eflomal", {
         "command": command, "threshold": args.threshold, "train_pairs": len(keep), "sample": args.sample,
         "aligner": "eflomal 2.0.0 (default settings), priors from the training split; sure = intersection, "

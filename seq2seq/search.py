@@ -1,9 +1,15 @@
-"""Decoding: greedy, beam search and sampling.
+"""Decoding: greedy, beam search and sampling; forced decoding and interventions.
 
 Every hypothesis carries its tokens, per-token log-probabilities, the
 attention matrix α (target steps × source pieces, per head and averaged) and
 the top-k next-token candidates at every step. Beam search keeps all of this
-for every hypothesis it returns, not only the best one.
+for every hypothesis it returns, not only the best one, and can record its
+whole search tree (``beam_tree``).
+
+Forced decoding (``force_decode``: score a given output; ``continue_decode``:
+force a prefix, then decode freely) and interventions on attention
+(``Intervention``: knock-out, forced α_t) run the same loop as greedy
+decoding, so with nothing forced they are greedy decoding.
 """
 from __future__ import annotations
 

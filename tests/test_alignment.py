@@ -101,3 +101,43 @@ def test_perfect_and_empty_agreement():
     c.add({(0, 0), (1, 1)}, {(0, 0), (1, 1)}, {(0, 0), (1, 1)})
     assert c.scores() == {"precision": 1.0, "recall": 1.0, "aer": 0.0}
     assert all(math.isnan(v) for v in Counts().scores().values())
+
+
+def test_eflomal_script_on_a_small_synthetic_corpus(tiny_assets, tmp_path):
+    """The whole script (training, priors, test alignment, agreement of every variant) on invented pairs."""
+    pytest.importorskip("eflomal")
+    import json
+    import random
+    import sys
+    from pathlib import Path
+
+    from seq2seq.attention import VARIANTS
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import align_eflomal
+
+    rng = random.Random(0)
+    lexicon = [("der Hund", "the dog"), ("die Katze", "the cat"), ("das Kind", "the child"),
+               ("schläft", "sleeps"), ("läuft", "runs"), ("spielt", "plays"), ("heute", "today"), ("hier", "here")]
+    def pair():
+        a, b, c = rng.choice(lexicon[:3]), rng.choice(lexicon[3:6]), rng.choice(lexicon[6:])
+        return f"{a[0]} {b[0]} {c[0]}", f"{a[1]} {b[1]} {c[1]}"
+    for name, n in (("train", 300), ("test", 6), ("tatoeba-test", 4)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in (pair() for _ in range(n))),
+                                              encoding="utf-8")
+    examples = tmp_path / "examples.tsv"
+    examples.write_text("der Hund schläft heute\tthe dog sleeps today\n", encoding="utf-8")
+    align_eflomal.main(["--data", str(tmp_path), "--assets", str(tiny_assets), "--sample", "5",
+                        "--examples", str(examples), "--out-dir", str(tmp_path / "out")])
+    doc = json.loads((tmp_path / "out" / "agreement.json").read_text(encoding="utf-8"))["eflomal"]
+    attention = [v for v in VARIANTS if v != "none"]
+    assert [r["variant"] for r in doc["rows"]] == [f"{v} ({m})" for _ in ("ding", "tatoeba") for v in attention
+                                                   for m in ("argmax", "α ≥ 0.3")]
+    for r in doc["rows"]:
+        assert r["pairs"] == (5 if r["test_set"] == "ding" else 4)
+        assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and 0 <= r["aer"] <= 1
+    (ex,) = json.loads((tmp_path / "out" / "eflomal_examples.json").read_text(encoding="utf-8"))["examples"]
+    assert (ex["source_words"], ex["target_words"]) == (4, 4)
+    # the corpus is a word-for-word code: eflomal must find it, in source-target (i-j) order
+    assert {(1, 1), (2, 2), (3, 3)} <= {tuple(x) for x in ex["sure"]}
+    assert {tuple(x) for x in ex["sure"]} <= {tuple(x) for x in ex["possible"]}

@@ -134,3 +134,34 @@ def test_attribution_has_the_axes_of_forced_attention():
     source, target = [5, 6, 7], [8, 9, 10]
     hyp = force_decode(model, source, target)
     assert gradient_x_input(model, source, hyp.tokens).shape == hyp.attention.shape
+
+
+# ---- the script over a test sample -----------------------------------------------------------
+
+def test_agreement_script_writes_its_table(tiny_assets, tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import attribution_agreement
+
+    pairs = ["der Hund\tthe dog", "die Katze schläft\tthe cat sleeps", "ein großes Haus\ta big house",
+             "Wasser\twater"]
+    (tmp_path / "test.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    (tmp_path / "tatoeba-test.tsv").write_text("\n".join(pairs[:2]) + "\nbroken line\n", encoding="utf-8")
+    out = tmp_path / "agreement.json"
+    out.write_text(json.dumps({"eflomal": {"kept": True}}), encoding="utf-8")
+    attribution_agreement.main(["--data", str(tmp_path), "--assets", str(tiny_assets), "--sample", "3",
+                                "--out", str(out)])
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["eflomal"] == {"kept": True}                     # the other script's key is kept
+    rows = doc["attribution"]["rows"]
+    assert [(r["test_set"], r["variant"]) for r in rows] == [(s, v) for s in ("ding", "tatoeba") for v in VARIANTS]
+    for r in rows:
+        assert r["pairs"] == (3 if r["test_set"] == "ding" else 2)
+        if r["variant"] == "none":
+            assert r["spearman"] is None and r["argmax"] is None
+        else:
+            assert -1 <= r["spearman"] <= 1 and 0 <= r["argmax"] <= 1
+    assert doc["attribution"]["command"].startswith("python scripts/attribution_agreement.py")
