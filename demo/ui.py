@@ -22,7 +22,7 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, Translator
 
-from . import about, state
+from . import about, question, state
 from .question_tab import build_question_tab
 
 RESULT_TTL_S = 3600      # a session's last result (for the words toggle and export) lives this long
@@ -132,14 +132,17 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
 
 # ---- the About tab ----------------------------------------------------------------------------
 
-def build_about_tab(cards: dict) -> gr.Image:
-    """Formulas, data, model cards and BLEU by length. Returns the plot, drawn on page load."""
+def build_about_tab(cards: dict, assets: Path) -> gr.Image:
+    """Formulas, data, model cards, BLEU by length, and how attention agrees with attribution and
+    with a word aligner. Returns the plot, drawn on page load."""
     gr.Markdown(about.about_md(cards), latex_delimiters=about.LATEX)
     gr.Dataframe(about.cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
                  column_widths=["7%", "7%", "7%", "11%", "6%", "6%", "6%", "7%", "7%", "7%", "7%", "22%"],
                  max_height=900)
     length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)", format="png",
                           interactive=False, elem_id="bleu-by-length")
+    gr.Markdown("### Is attention an explanation, an alignment?\n\n" + question.agreement_md(assets),
+                latex_delimiters=[], elem_id="agreement-tables")
     gr.Markdown(about.md_escape(about.WORDS_RULE) + "\n\n" + about.LIMITS_MD +
                 "\n\nAPI: endpoint `/translate` (see “Use via API” at the foot of the page, and the README).",
                 latex_delimiters=[])
@@ -192,7 +195,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
             build_question_tab(tr, assets)
             with gr.Tab("About", id="about"):
-                length_img = build_about_tab(cards)
+                length_img = build_about_tab(cards, assets)
 
         translate_tab["about_link"].click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                                           queue=False)
