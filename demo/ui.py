@@ -24,6 +24,8 @@ from .handlers import (DEFAULT_API_VARIANT, LIMITS_MD, NEVER_ATTENDED, NO_ATTENT
                        about_md, align, available, cards_table, compare, diagnostics_tables, export, length_panels,
                        load_cards, load_examples, load_translator, md_escape, quality_line, render, step_view,
                        translate_api)
+from .history_panel import build_history_panel
+from .toy_tab import build_toy_tab
 
 
 RESULT_TTL_S = 3600      # a session's last result (kept for the slider, clicks, export) lives this long
@@ -110,6 +112,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         return plots.to_array(plots.scores_by_length(length_panels(cards)))
 
+    toy_tab, history_panel = build_toy_tab(), build_history_panel()
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
         state = gr.State(None, time_to_live=RESULT_TTL_S)
         gr.Markdown("# Attention in seq2seq: German → English\n"
@@ -213,6 +216,11 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                                 "settings) and PNG heatmaps, in the unit shown (pieces or words).")
                     export_btn = gr.Button("Export attention")
                     export_files = gr.File(label="Files", file_count="multiple", interactive=False)
+
+                history_panel.render()
+
+            with gr.Tab("Toy tasks", id="toy"):
+                toy_tab.render()
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_md(cards), latex_delimiters=[])

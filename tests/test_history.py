@@ -44,7 +44,8 @@ def _train(setup, tmp_path, variant="dot", recorder=None, steps=5):
 def _recorder(setup, path, every=2, variant="dot"):
     _, tok = setup
     return history.HistoryRecorder(path, tok, PROBE, {"ding": DEV}, every=every,
-                                   info={"variant": variant, "model": {}, "budget": {"max_steps": 5}})
+                                   info={"variant": variant, "model": {}, "command": "first",
+                                         "budget": {"restart": True}})
 
 
 @pytest.mark.parametrize("variant", ["dot", "none"])
@@ -64,6 +65,25 @@ def test_a_run_records_the_scheduled_steps_and_the_file_passes_the_check(setup, 
                 att = torch.tensor(out["attention"])
                 assert att.shape == (len(out["target_pieces"]), len(p["source_pieces"]))
                 assert torch.allclose(att.sum(1), torch.ones(len(att)), atol=0.01)
+
+
+def test_a_resumed_run_adds_to_its_history_and_a_restart_begins_a_new_one(setup, tmp_path):
+    path = tmp_path / "dot.json"
+    _train(setup, tmp_path, "dot", _recorder(setup, path), steps=3)
+    assets, tok = setup
+    go_on = history.HistoryRecorder(path, tok, PROBE, {"ding": DEV}, every=2,
+                                    info={"variant": "dot", "model": {}, "command": "second", "budget": {"restart": False}})
+    tcfg = TrainConfig(max_tokens=40, eval_every=100, dev_sample=2, patience=50, seed=3)
+    train("dot", PAIRS, DEV, tok, tmp_path / "runs" / "dot", assets, tiny_config("dot", tok.vocab_size), tcfg,
+          max_steps=6, export=False, history=go_on)                      # resumes from the saved state
+    data = history.load(path)
+    assert [p["step"] for p in data["points"]] == [0, 1, 2, 3, 4, 6]
+    assert data["commands"] == ["first", "second"] and data["budget"]["steps"] == 6
+    fresh = _recorder(setup, path)                                       # --restart: a new history
+    assert fresh.data["points"] == []
+    with pytest.raises(history.HistoryError, match="another variant"):
+        history.HistoryRecorder(path, tok, PROBE, {"ding": DEV},
+                                info={"variant": "additive", "model": {}, "budget": {"restart": False}})
 
 
 def test_recording_does_not_change_training(setup, tmp_path):
@@ -154,6 +174,6 @@ def test_shipped_history_is_valid_small_and_from_scratch(variant):
     data = history.load(path)
     steps = [p["step"] for p in data["points"]]
     assert data["variant"] == variant and len(steps) >= 20 and steps[0] == 0 and steps[:3] == [0, 1, 2]
-    assert data["budget"]["restart"] is True and "--restart" in data["command"]
+    assert data["budget"]["restart"] is True and "--restart" in data["commands"][0]
     assert [p["source"] for p in data["probe"]] == [s for s, _ in history.load_probe()]
     assert all((o["attention"] is None) == (variant == "none") for p in data["points"] for o in p["outputs"])
