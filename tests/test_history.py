@@ -177,3 +177,57 @@ def test_shipped_history_is_valid_small_and_from_scratch(variant):
     assert data["budget"]["restart"] is True and "--restart" in data["commands"][0]
     assert [p["source"] for p in data["probe"]] == [s for s, _ in history.load_probe()]
     assert all((o["attention"] is None) == (variant == "none") for p in data["points"] for o in p["outputs"])
+
+
+# ---- the panel's handler --------------------------------------------------------------------
+
+def _histories():
+    out = {}
+    for v in VARIANTS:
+        h = _valid()
+        h["variant"] = v
+        if v == "none":
+            for p in h["points"]:
+                p["outputs"][0]["attention"] = None
+        out[v] = history.check(h)
+    return out
+
+
+def test_history_view_shows_each_variant_at_its_last_point_up_to_the_step():
+    from demo.history_panel import history_view, point_at
+
+    hs = _histories()
+    assert point_at(hs["dot"], 0)["step"] == 0 and point_at(hs["dot"], 4)["step"] == 0
+    assert point_at(hs["dot"], 5)["step"] == 5
+    view = history_view(hs, 0, 3)
+    assert set(view["panels"]) == set(VARIANTS) and "Ja." in view["status"]
+    for v, panel in view["panels"].items():
+        assert f"<b>{v}</b>, step 0" in panel and "data:image/png;base64," in panel   # the chrF curve at least
+    assert "No attention" in view["panels"]["none"]
+    assert view["panels"]["dot"].count("<img") == 1
+    assert history_view(hs, 0, 5)["panels"]["dot"] != view["panels"]["dot"]
+
+
+def test_history_view_escapes_text_and_refuses_bad_input():
+    import gradio as gr
+
+    from demo.history_panel import history_view
+
+    hs = _histories()
+    hs["dot"]["points"][0]["outputs"][0]["text"] = "<script>alert(1)</script>"
+    assert "<script>" not in history_view(hs, 0, 0)["panels"]["dot"]
+    for example, step in ((1, 0), (-1, 0), (0, 6), (0, -1), (0, 1.5), ("0", 0), (None, 0), (0, float("nan")), (True, 0)):
+        with pytest.raises(gr.Error):
+            history_view(hs, example, step)
+    with pytest.raises(gr.Error):
+        history_view({}, 0, 0)
+
+
+def test_load_histories_reports_missing_and_broken_files(tmp_path):
+    from demo.history_panel import load_histories
+
+    (tmp_path / "dot.json").write_text(json.dumps(_valid()))
+    (tmp_path / "general.json").write_text("{broken")
+    found, problems = load_histories(tmp_path)
+    assert list(found) == ["dot"] and len(problems) == len(VARIANTS) - 1
+    assert any("general" in p and "unreadable" in p for p in problems)
