@@ -4,10 +4,14 @@ seconds and see its heatmap update, stop it; move the training-step slider."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from seq2seq import toy
 
 from seq2seq.attention import VARIANTS
 
@@ -18,17 +22,48 @@ TIMEOUT_MS = 120_000
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser-toy.png"   # kept after the run
 
 
+@pytest.fixture(scope="module")
+def toy_url(tmp_path_factory):
+    """The Toy tasks tab and the history panel, as build_demo renders them, served on a free
+    localhost port; the live cap is long, so that on a busy machine the test decides when to stop."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
+    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from demo.history_panel import build_history_panel
+    from demo.toy_tab import build_toy_tab
+
+    tab, panel = build_toy_tab(trainer=toy.LiveTrainer(time_cap=300)), build_history_panel()
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("Translate and compare"):
+                panel.render()
+            with gr.Tab("Toy tasks"):
+                tab.render()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    try:
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                                enable_monitoring=False, show_error=False)
+        yield url
+    finally:
+        demo.close()
+        mp.undo()
+
+
 def _src(page, selector: str) -> str:
     return page.locator(selector).first.get_attribute("src") or ""
 
 
-def test_toy_tab_runs_trains_live_and_stops(app_url):
+def test_toy_tab_runs_trains_live_and_stops(toy_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
-            page.goto(app_url, timeout=TIMEOUT_MS)
+            page.goto(toy_url, timeout=TIMEOUT_MS)
             page.get_by_role("tab", name="Toy tasks").click()
 
             # the shipped models on a long sequence: every variant answers, none without a heatmap
@@ -55,7 +90,7 @@ def test_toy_tab_runs_trains_live_and_stops(app_url):
             # a second visitor waits, and is told where in the line
             other = browser.new_page(viewport={"width": 1400, "height": 1000})
             other.set_default_timeout(TIMEOUT_MS)
-            other.goto(app_url, timeout=TIMEOUT_MS)
+            other.goto(toy_url, timeout=TIMEOUT_MS)
             other.get_by_role("tab", name="Toy tasks").click()
             other.locator("#live-start").click()
             expect(other.get_by_text(re.compile(r"queue: 1/\d")).first).to_be_visible(timeout=TIMEOUT_MS)

@@ -24,8 +24,8 @@ import train_toy  # noqa: E402
 
 PROPS = settings(deadline=None, max_examples=60, derandomize=True)
 TINY = dict(steps=12, batch_size=8, max_len=6)          # a few quick steps for the trainer's tests
-SHIPPED = [(t, v) for t in toy.TASKS for v in VARIANTS]
-SHORT = 5              # ``none`` copies sequences up to this long (its bar), and fails on long ones
+SHIPPED = [(t, v) for t in toy.SHIPPED_TASKS for v in VARIANTS]
+SHORT = 4              # ``none`` copies sequences up to this long (its bar), and fails on long ones
 
 
 # ---- sequences ------------------------------------------------------------------------------
