@@ -27,7 +27,7 @@ from seq2seq.attention import VARIANTS
 LIVE_QUEUE = "toy-live-training"     # its own queue: one live training at a time
 LOSS_SIZE = (360, 230)               # loss curve, pixels
 
-INTRO = (f"Tiny GRU encoder–decoders (the same code as the translation models, about 30,000 parameters) "
+INTRO = (f"Tiny GRU encoder–decoders (the same code as the translation models, with about 15,000 parameters) "
          f"copy, reverse or sort up to {toy.MAX_LEN} digits. Where the right alignment is known, attention "
          "should find it: the **diagonal** for copy, the **anti-diagonal** for reverse, and for sort the "
          "source digit being written. `none` has no attention: it must carry the whole sequence in the final "

@@ -72,7 +72,7 @@ class ToyConfig:
     lr: float = 5e-3
     emb_size: int = 16
     enc_hidden: int = 16          # per direction; small, so α cannot lean on neighbours' states
-    dec_hidden: int = 64
+    dec_hidden: int = 32          # = 2 × enc_hidden, as in the real models: ``dot`` needs no projection
     min_len: int = MIN_LEN
     max_len: int = MAX_LEN
 

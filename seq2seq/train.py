@@ -266,10 +266,10 @@ def train(variant: str, train_pairs, dev_pairs, tok: Tokenizer, run_dir: Path, a
             meta["target_tokens"] += n_tok
             meta["train_seconds"] += time.time() - t0
             bar.update(1)
-            if history is not None and history.due(meta["step"]):
-                start += history.record(meta["step"], model, meta["train_seconds"])
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{n_tok / max(time.time() - t0, 1e-6):.0f}",
                             best=f"{meta['best_chrf']:.1f}", refresh=False)
+            if history is not None and history.due(meta["step"]):
+                start += history.record(meta["step"], model, meta["train_seconds"])
             if meta["step"] % cfg.eval_every == 0:
                 t_eval = time.time()
                 score = evaluate_and_keep_best()
