@@ -27,7 +27,7 @@ from seq2seq.attention import VARIANTS
 LIVE_QUEUE = "toy-live-training"     # its own queue: one live training at a time
 LOSS_SIZE = (360, 230)               # loss curve, pixels
 
-INTRO = (f"Tiny GRU encoder–decoders (the same code as the translation models, about 20,000 parameters) "
+INTRO = (f"Tiny GRU encoder–decoders (the same code as the translation models, with about 15,000 parameters) "
          f"copy, reverse or sort up to {toy.MAX_LEN} digits. Where the right alignment is known, attention "
          "should find it: the **diagonal** for copy, the **anti-diagonal** for reverse, and for sort the "
          "source digit being written. `none` has no attention: it must carry the whole sequence in the final "
@@ -67,15 +67,15 @@ def alpha_pixels(alpha: np.ndarray, rows: list[str], cols: list[str], title: str
 
 
 def loss_pixels(losses: list[tuple[int, float]], steps: int) -> np.ndarray:
-    """Training loss against steps (log scale), a plain Figure drawn with Agg."""
+    """Training loss against steps, a plain Figure drawn with Agg."""
     from . import plots
 
     fig = plots.new_figure(*LOSS_SIZE)
     ax = fig.add_axes((0.18, 0.2, 0.77, 0.68))
     if losses:
         ax.plot([s for s, _ in losses], [v for _, v in losses], marker=".", color="#1f4e9c")
-        ax.set_yscale("log")
     ax.set_xlim(0, steps)
+    ax.set_ylim(0, max([2.5] + [v for _, v in losses]))    # ln 10 ≈ 2.3: a uniform guess over the digits
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_title("loss (cross-entropy per digit)", fontsize=9)
@@ -198,7 +198,8 @@ def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None
         with gr.Row():
             seq = gr.Textbox(label="Digits", value=" ".join(toy.PROBE), elem_id="toy-seq", scale=3,
                              info=f"1 to {toy.MAX_LEN} digits; spaces and commas are ignored.")
-            task = gr.Radio(list(toy.TASKS), value="copy", label="Task", elem_id="toy-task", scale=2)
+            shipped = [t for t in toy.TASKS if any(key[0] == t for key in models)] or list(toy.SHIPPED_TASKS)
+            task = gr.Radio(shipped, value=shipped[0], label="Task", elem_id="toy-task", scale=2)
         with gr.Row():
             pick = gr.Button("Random sequence", elem_id="toy-random")
             run = gr.Button("Run every variant", variant="primary", elem_id="toy-run")

@@ -23,7 +23,9 @@ from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, Translator
 
 from . import about, question, state
+from .history_panel import build_history_panel
 from .question_tab import build_question_tab
+from .toy_tab import build_toy_tab
 
 RESULT_TTL_S = 3600      # a session's last result (for the words toggle and export) lives this long
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
@@ -178,6 +180,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
+    toy_tab, history_panel = build_toy_tab(), build_history_panel()
     with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
@@ -193,7 +196,10 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
+                history_panel.render()
             build_question_tab(tr, assets)
+            with gr.Tab("Toy tasks", id="toy"):
+                toy_tab.render()
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards, assets)
 

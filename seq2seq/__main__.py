@@ -157,8 +157,8 @@ def _train_variants(args) -> int:
                 Path(args.history.replace("{variant}", variant)), tok, load_probe(),
                 dev_pairs if isinstance(dev_pairs, dict) else {"ding": dev_pairs}, every=args.history_every,
                 info={"variant": variant, "model": mcfg.to_dict(), "train_config": asdict(tcfg),
-                      "command": args.invocation, "budget": {"minutes": args.minutes, "max_steps": args.max_steps,
-                                                             "restart": args.restart}})
+                      "command": args.invocation,
+                      "budget": {"restart": args.restart, "dev_pairs_per_corpus": args.dev_sample}})
         train(variant, train_pairs, dev_pairs, tok, Path(args.runs) / variant, assets, mcfg, tcfg,
               minutes=args.minutes, max_steps=args.max_steps, restart=args.restart,
               command=args.invocation, data_info=info, lr=args.lr, history=recorder)

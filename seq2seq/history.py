@@ -28,7 +28,6 @@ from pathlib import Path
 
 import torch
 
-from .evaluate import chrf, translate_corpus
 from .model import Seq2Seq
 from .search import greedy
 from .tokenizer import EOS_ID, Tokenizer
@@ -72,13 +71,26 @@ class HistoryRecorder:
         self.dev_sets = dev_sets
         self.probe = probe
         self.probe_ids = [tok.encode(src) or [tok.sp.unk_id()] for src, _ in probe]
-        self.data = {"schema": SCHEMA, **(info or {}),
+        info = dict(info or {})
+        info["commands"] = [info["command"]] if info.get("command") else []
+        self.data = {"schema": SCHEMA, **info,
                      "weights": "current weights (not the moving average used for the best checkpoint)",
                      "dev": {"pairs": {name: len(pairs) for name, pairs in dev_sets.items()}},
                      "max_output": MAX_OUTPUT,
                      "probe": [{"source": src, "reference": ref, "source_pieces": tok.text_pieces(src)}
                                for src, ref in probe],
                      "points": []}
+        if self.path.exists() and not (info.get("budget") or {}).get("restart"):
+            self._go_on(load(self.path), info)
+
+    def _go_on(self, old: dict, info: dict) -> None:
+        """A resumed run adds its points to the history its earlier invocations wrote."""
+        if old["variant"] != self.data["variant"] or old["probe"] != self.data["probe"] or \
+                old.get("dev") != self.data["dev"]:
+            raise HistoryError(f"{self.path} records another variant, probe or dev set; give another path")
+        earlier = old.get("commands") or ([old["command"]] if old.get("command") else [])
+        self.data.update(points=old["points"], command=old.get("command", ""), commands=earlier + info["commands"],
+                         budget={k: v for k, v in old["budget"].items() if k not in ("minutes", "max_steps")})
 
     def due(self, step: int) -> bool:
         return step == 0 or step % self.every == 0 or (step < self.every and step in EARLY_STEPS)
@@ -86,6 +98,8 @@ class HistoryRecorder:
     @torch.no_grad()
     def record(self, step: int, model: Seq2Seq, train_seconds: float) -> float:
         """Record one point (unless this step already is); returns the seconds it took."""
+        from .evaluate import chrf, translate_corpus   # sacrebleu: not needed by the page, which only reads
+
         t0 = time.time()
         if self.data["points"] and self.data["points"][-1]["step"] >= step:
             return 0.0

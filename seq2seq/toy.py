@@ -41,6 +41,7 @@ SYMBOLS = "0123456789"
 FIRST_SYMBOL_ID = len(SPECIAL_IDS)           # ids 0–3 are the special ids of tokenizer.py
 VOCAB_SIZE = FIRST_SYMBOL_ID + len(SYMBOLS)
 TASKS = ("copy", "reverse", "sort")
+SHIPPED_TASKS = ("copy", "reverse")           # assets/toy; sort is trained live only
 MIN_LEN, MAX_LEN = 1, 15                      # training lengths, and the longest input accepted
 LONG = 11                                     # sequences this long or longer count as long in reports
 MAX_INPUT_CHARS = 200                         # raw text, before spaces and commas are dropped
@@ -71,7 +72,7 @@ class ToyConfig:
     lr: float = 5e-3
     emb_size: int = 16
     enc_hidden: int = 16          # per direction; small, so α cannot lean on neighbours' states
-    dec_hidden: int = 64
+    dec_hidden: int = 32          # = 2 × enc_hidden, as in the real models: ``dot`` needs no projection
     min_len: int = MIN_LEN
     max_len: int = MAX_LEN
 

@@ -44,7 +44,8 @@ def _train(setup, tmp_path, variant="dot", recorder=None, steps=5):
 def _recorder(setup, path, every=2, variant="dot"):
     _, tok = setup
     return history.HistoryRecorder(path, tok, PROBE, {"ding": DEV}, every=every,
-                                   info={"variant": variant, "model": {}, "budget": {"max_steps": 5}})
+                                   info={"variant": variant, "model": {}, "command": "first",
+                                         "budget": {"restart": True}})
 
 
 @pytest.mark.parametrize("variant", ["dot", "none"])
@@ -64,6 +65,25 @@ def test_a_run_records_the_scheduled_steps_and_the_file_passes_the_check(setup, 
                 att = torch.tensor(out["attention"])
                 assert att.shape == (len(out["target_pieces"]), len(p["source_pieces"]))
                 assert torch.allclose(att.sum(1), torch.ones(len(att)), atol=0.01)
+
+
+def test_a_resumed_run_adds_to_its_history_and_a_restart_begins_a_new_one(setup, tmp_path):
+    path = tmp_path / "dot.json"
+    _train(setup, tmp_path, "dot", _recorder(setup, path), steps=3)
+    assets, tok = setup
+    go_on = history.HistoryRecorder(path, tok, PROBE, {"ding": DEV}, every=2,
+                                    info={"variant": "dot", "model": {}, "command": "second", "budget": {"restart": False}})
+    tcfg = TrainConfig(max_tokens=40, eval_every=100, dev_sample=2, patience=50, seed=3)
+    train("dot", PAIRS, DEV, tok, tmp_path / "runs" / "dot", assets, tiny_config("dot", tok.vocab_size), tcfg,
+          max_steps=6, export=False, history=go_on)                      # resumes from the saved state
+    data = history.load(path)
+    assert [p["step"] for p in data["points"]] == [0, 1, 2, 3, 4, 6]
+    assert data["commands"] == ["first", "second"] and data["budget"]["steps"] == 6
+    fresh = _recorder(setup, path)                                       # --restart: a new history
+    assert fresh.data["points"] == []
+    with pytest.raises(history.HistoryError, match="another variant"):
+        history.HistoryRecorder(path, tok, PROBE, {"ding": DEV},
+                                info={"variant": "additive", "model": {}, "budget": {"restart": False}})
 
 
 def test_recording_does_not_change_training(setup, tmp_path):
@@ -154,6 +174,60 @@ def test_shipped_history_is_valid_small_and_from_scratch(variant):
     data = history.load(path)
     steps = [p["step"] for p in data["points"]]
     assert data["variant"] == variant and len(steps) >= 20 and steps[0] == 0 and steps[:3] == [0, 1, 2]
-    assert data["budget"]["restart"] is True and "--restart" in data["command"]
+    assert data["budget"]["restart"] is True and "--restart" in data["commands"][0]
     assert [p["source"] for p in data["probe"]] == [s for s, _ in history.load_probe()]
     assert all((o["attention"] is None) == (variant == "none") for p in data["points"] for o in p["outputs"])
+
+
+# ---- the panel's handler --------------------------------------------------------------------
+
+def _histories():
+    out = {}
+    for v in VARIANTS:
+        h = _valid()
+        h["variant"] = v
+        if v == "none":
+            for p in h["points"]:
+                p["outputs"][0]["attention"] = None
+        out[v] = history.check(h)
+    return out
+
+
+def test_history_view_shows_each_variant_at_its_last_point_up_to_the_step():
+    from demo.history_panel import history_view, point_at
+
+    hs = _histories()
+    assert point_at(hs["dot"], 0)["step"] == 0 and point_at(hs["dot"], 4)["step"] == 0
+    assert point_at(hs["dot"], 5)["step"] == 5
+    view = history_view(hs, 0, 3)
+    assert set(view["panels"]) == set(VARIANTS) and "Ja." in view["status"]
+    for v, panel in view["panels"].items():
+        assert f"<b>{v}</b>, step 0" in panel and "data:image/png;base64," in panel   # the chrF curve at least
+    assert "No attention" in view["panels"]["none"]
+    assert view["panels"]["dot"].count("<img") == 1
+    assert history_view(hs, 0, 5)["panels"]["dot"] != view["panels"]["dot"]
+
+
+def test_history_view_escapes_text_and_refuses_bad_input():
+    import gradio as gr
+
+    from demo.history_panel import history_view
+
+    hs = _histories()
+    hs["dot"]["points"][0]["outputs"][0]["text"] = "<script>alert(1)</script>"
+    assert "<script>" not in history_view(hs, 0, 0)["panels"]["dot"]
+    for example, step in ((1, 0), (-1, 0), (0, 6), (0, -1), (0, 1.5), ("0", 0), (None, 0), (0, float("nan")), (True, 0)):
+        with pytest.raises(gr.Error):
+            history_view(hs, example, step)
+    with pytest.raises(gr.Error):
+        history_view({}, 0, 0)
+
+
+def test_load_histories_reports_missing_and_broken_files(tmp_path):
+    from demo.history_panel import load_histories
+
+    (tmp_path / "dot.json").write_text(json.dumps(_valid()))
+    (tmp_path / "general.json").write_text("{broken")
+    found, problems = load_histories(tmp_path)
+    assert list(found) == ["dot"] and len(problems) == len(VARIANTS) - 1
+    assert any("general" in p and "unreadable" in p for p in problems)
