@@ -12,8 +12,15 @@ What each session leaves behind in Gradio 6.31, and what bounds it here:
   component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
   keeps up to 10,000 of them and frees the ``gr.State`` value when its
   time-to-live ends, but never the ``SessionState`` itself. Here at most
-  ``SESSION_CAPACITY`` are kept (least recently used goes first), and a sweep
-  drops every session idle for ``SESSION_TTL_S`` (``_sweep_sessions``).
+  ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
+  used session without a result goes first, so a flood of API calls does not push
+  out the results of people using the page), and a sweep drops every session idle
+  for ``SESSION_TTL_S`` (``sweep_sessions``).
+* freed memory: drawing a beam-10 comparison (fifty heatmaps) allocates tens of MB
+  that Python frees but glibc's allocator keeps, so RSS grew by about 25 MB per such
+  request although the session kept only 2.5 MB. Large blocks are mapped and
+  returned at once (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas,
+  and each sweep hands free memory back (``malloc_trim``).
 * the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
@@ -29,6 +36,8 @@ refused at once with a 4xx and a one-line message that never echoes the payload.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import itertools
 import json
 import shutil
 import time
@@ -45,7 +54,10 @@ ANALYTICS_MAX_EVENTS = 500   # per-event records the queue keeps (Gradio: 10,000
 
 SESSION_CAPACITY = 200       # sessions kept, least recently used dropped first (Gradio: 10,000)
 SESSION_TTL_S = 1800         # a session idle this long is dropped, with its result
-SWEEP_EVERY_S = 30
+SWEEP_EVERY_S = 30           # sessions, then free memory handed back
+EVICT_LOOKAHEAD = 64         # when full, how many of the oldest sessions are searched for one without a result
+MMAP_THRESHOLD = 256 * 1024  # allocations from this size get their own mapping, returned when freed
+MALLOC_ARENAS = 2
 CACHE_MAX_AGE_S = 3600       # files in Gradio's cache and exports (a page may still link to them)
 CACHE_SWEEP_EVERY_S = 600
 
@@ -182,6 +194,66 @@ async def _validation_error(request, exc):
     return JSONResponse({"detail": f"Malformed request: {where}"[:500]}, status_code=422)
 
 
+# ---- what sessions and freed memory may hold ----------------------------------------------------
+
+def session_store_class():
+    """Gradio's StateHolder with a different eviction: see the module docstring."""
+    from gradio.state_holder import StateHolder
+
+    class SessionStore(StateHolder):
+        def update(self, session_id: str):
+            with self.lock:
+                if session_id in self.session_data:
+                    self.session_data.move_to_end(session_id)
+                while len(self.session_data) > self.capacity:
+                    oldest = list(itertools.islice(self.session_data.items(), EVICT_LOOKAHEAD))
+                    victim = next((sid for sid, s in oldest if not s.state_data and sid != session_id),
+                                  oldest[0][0])
+                    self.session_data.pop(victim, None)
+                    self.time_last_used.pop(victim, None)
+
+    return SessionStore
+
+
+def install_session_store(app) -> None:
+    """Replace the app's (still empty) state holder by a ``SessionStore`` of the same capacity."""
+    old = app.state_holder
+    if type(old).__name__ == "SessionStore":
+        return
+    store = session_store_class()()
+    store.set_blocks(app.get_blocks())
+    with old.lock:
+        store.session_data.update(old.session_data)
+        store.time_last_used.update(old.time_last_used)
+        app.state_holder = store
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:                                       # not glibc: nothing to tune
+        return None
+
+
+def configure_malloc() -> bool:
+    """glibc settings for a long-running server (see the module docstring); False elsewhere."""
+    libc = _libc()
+    if libc is None:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
+    libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    return True
+
+
+def release_free_memory() -> None:
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 # ---- scheduled cleanup -----------------------------------------------------------------------
 
 def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
@@ -222,12 +294,15 @@ def _export_root() -> Path | None:
 
 @asynccontextmanager
 async def _lifespan(app):
+    install_session_store(app)
+
     async def sweep():
         last_files = 0.0
         while True:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 sweep_sessions(app.state_holder)
+                await asyncio.to_thread(release_free_memory)
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
                     root = _export_root()
@@ -246,7 +321,8 @@ async def _lifespan(app):
 # ---- applying it ---------------------------------------------------------------------------
 
 def serve(demo):
-    """Set the queue and the cache schedule on a built page; returns it for ``.launch``."""
+    """Set the queue, the cache schedule and the allocator for a built page; returns it for ``.launch``."""
+    configure_malloc()
     demo.delete_cache = (CACHE_SWEEP_EVERY_S, CACHE_MAX_AGE_S)
     # One handler wired to several triggers (a button, Enter, an example) is one kind of work:
     # its events share one concurrency limit, the lowest any of them set.

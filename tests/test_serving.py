@@ -289,3 +289,29 @@ def test_a_full_queue_refuses_at_once_and_the_app_recovers():
     finally:
         release.set()
         demo.close()
+
+
+def test_a_full_session_store_drops_sessions_without_a_result_first(served):
+    demo, _ = served
+    assert type(demo.server_app.state_holder).__name__ == "SessionStore"
+    store = serving.session_store_class()()
+    store.set_blocks(demo)
+    store.capacity = 3
+    state_id = next(i for i, b in demo.blocks.items() if isinstance(b, gr.State))
+    for sid in ("page-1", "api-1", "page-2"):
+        session = store[sid]
+        if sid.startswith("page"):
+            session[state_id] = {"result": sid}
+    for i in range(5):                                 # a flood of API sessions
+        store[f"api-{i + 2}"]
+    assert len(store.session_data) == 3
+    assert {"page-1", "page-2"} <= set(store.session_data)
+    for i in range(3):                                 # only sessions with results: the oldest goes
+        store[f"page-{i + 3}"][state_id] = {"result": i}
+    assert len(store.session_data) == 3 and "page-1" not in store.session_data
+
+
+def test_the_allocator_is_tuned_where_it_is_glibc():
+    libc = serving._libc()
+    assert serving.configure_malloc() == (libc is not None)
+    serving.release_free_memory()                      # and handing memory back is harmless
