@@ -329,7 +329,7 @@ def fuzz_handlers(n: int, seed: int) -> dict[str, int]:
             elif which == 2:
                 handlers.step_view(rng.choice([result, None, {}]), number(1, 30), rng.choice([True, False]))
             elif which == 3:
-                handlers.align(rng.choice([result, None]), rng.choice(VARIANTS), rng.choice([number(0, 30), [1, 2], "3", None]),
+                handlers.align(rng.choice([result, None]), rng.choice(list(VARIANTS)), rng.choice([number(0, 30), [1, 2], "3", None]),
                                rng.choice([True, False]))
             else:
                 handlers.export(rng.choice([result, None]), rng.choice([True, False]))
@@ -416,9 +416,14 @@ def run_xss(server: Server, modes: list[str], limit: int | None = None) -> dict:
                     runs += 1
                     executed += page.evaluate("window.__xss.length")
                     page.evaluate("window.__xss = []")
+            # the control: markup inserted unescaped does run, so the counter can see an execution
+            page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=window.__xss.push(1)>')")
+            page.wait_for_timeout(1000)
+            control = page.evaluate("window.__xss.length")
         finally:
             browser.close()
-    return {"payloads": len(payloads), "runs": runs, "executed": executed + len(dialogs)}
+    return {"payloads": len(payloads), "runs": runs, "executed": executed + len(dialogs),
+            "control_executed": control}
 
 
 def run_busy_page(server: Server, hold: threading.Event) -> str | None:
@@ -657,7 +662,7 @@ def main(argv=None) -> None:
             r = burst(server, 100, texts, with_browser=True)
             print("burst of 100 compare requests:", json.dumps(r, default=str), flush=True)
         if "soak" in only:
-            n, warmup, every = (500, 250, 125) if q else (2000, 300, 500)
+            n, warmup, every = (300, 100, 75) if q else (2000, 300, 500)
             for one in (False, True):
                 r = soak(server, n, warmup, every, one, texts, args.seed)
                 label = "all in one session" if one else "each from a new session"
@@ -672,7 +677,7 @@ def main(argv=None) -> None:
     if args.before and "soak" in only:
         server = Server(before=True)
         try:
-            n, warmup, every = (500, 250, 125) if q else (2000, 300, 500)
+            n, warmup, every = (300, 100, 75) if q else (2000, 300, 500)
             r = soak(server, n, warmup, every, False, texts, args.seed)
             print(f"before serving.py: soak, {n} mixed requests each from a new session after {warmup} warm-up: RSS "
                   + ", ".join(f"{i}: {m:.0f}" for i, m in r["rss"])
