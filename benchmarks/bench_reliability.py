@@ -577,6 +577,35 @@ def soak(server: Server, n: int, warmup: int, every: int, one_session: bool, tex
             "outcomes": kinds}
 
 
+def per_session(server: Server, n: int, n_beam: int) -> list[tuple[str, int, float, float]]:
+    """RSS added per new session, by kind of request: (kind, sessions, RSS before, RSS after)."""
+    rng = random.Random(0)
+    out = []
+    with httpx.Client(base_url=server.url, timeout=300) as client:
+        for _ in range(10):
+            call_event(client, server.compare_index, compare_data("Es sieht nach Regen aus."), new_session(rng))
+        api = json.dumps({"data": ["Es sieht nach Regen aus.", "dot", "greedy", 5, 1.0, 0]}).encode()
+        for kind, count, request in [
+            ("/translate", n, lambda: call_translate(client, api, timeout=300)),
+            ("compare, greedy", n, lambda: call_event(client, server.compare_index,
+                                                      compare_data("Es sieht nach Regen aus."), new_session(rng))),
+            ("compare, beam 10, n-best 10, 28 words", n_beam,
+             lambda: call_event(client, server.compare_index, compare_data(LONG, "beam", 10, 10), new_session(rng),
+                                timeout=300))]:
+            before = server.rss_mb()
+            for _ in range(count):
+                request()
+            time.sleep(serving_sweep_s() + 1)         # the sweep hands free memory back
+            out.append((kind, count, before, server.rss_mb()))
+    return out
+
+
+def serving_sweep_s() -> float:
+    from demo import serving
+
+    return serving.SWEEP_EVERY_S
+
+
 # ---- threads -------------------------------------------------------------------------------
 
 def thread_safety(texts: list[str], threads: int = 8) -> dict:
@@ -605,10 +634,17 @@ def thread_safety(texts: list[str], threads: int = 8) -> dict:
 
 # ---- main ----------------------------------------------------------------------------------
 
+def print_sessions(label: str, rows) -> None:
+    for kind, count, before, after in rows:
+        print(f"{label}{kind}: {count} new sessions, RSS {before:.0f} → {after:.0f} MB, "
+              f"{(after - before) / count * 1024:+.0f} kB a session", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few hundred fuzz inputs, short loops and soak")
-    ap.add_argument("--only", default="fuzz,xss,huge,load,burst,soak,threads", help="comma-separated phases")
+    ap.add_argument("--only", default="fuzz,xss,huge,load,burst,sessions,soak,threads",
+                    help="comma-separated phases")
     ap.add_argument("--before", action="store_true", help="also soak the page as launched before serving.py")
     ap.add_argument("--data", type=Path, default=ROOT / "data", help="folder with test.tsv (sentences)")
     ap.add_argument("--seed", type=int, default=1234)
@@ -661,6 +697,8 @@ def main(argv=None) -> None:
         if "burst" in only:
             r = burst(server, 100, texts, with_browser=True)
             print("burst of 100 compare requests:", json.dumps(r, default=str), flush=True)
+        if "sessions" in only:
+            print_sessions("", per_session(server, *((50, 10) if q else (100, 20))))
         if "soak" in only:
             n, warmup, every = (300, 100, 75) if q else (2000, 300, 500)
             for one in (False, True):
@@ -674,9 +712,13 @@ def main(argv=None) -> None:
     finally:
         server.stop()
 
-    if args.before and "soak" in only:
+    if args.before and only & {"soak", "sessions"}:
         server = Server(before=True)
         try:
+            if "sessions" in only:
+                print_sessions("before serving.py: ", per_session(server, *((50, 10) if q else (100, 20))))
+            if "soak" not in only:
+                return
             n, warmup, every = (300, 100, 75) if q else (2000, 300, 500)
             r = soak(server, n, warmup, every, False, texts, args.seed)
             print(f"before serving.py: soak, {n} mixed requests each from a new session after {warmup} warm-up: RSS "

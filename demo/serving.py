@@ -10,7 +10,8 @@ What each session leaves behind in Gradio 6.31, and what bounds it here:
   every API client), holding a copy of the page's config for every component
   (about 0.2 MB for this page), the values last sent to or returned by each
   component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
-  keeps up to 10,000 of them and frees the ``gr.State`` value when its
+  keeps up to 10,000 of them (here the config is filled in only for the components
+  an event touches: ``LeanSessionState``) and frees the ``gr.State`` value when its
   time-to-live ends, but never the ``SessionState`` itself. Here at most
   ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
   used session without a result goes first, so a flood of API calls does not push
@@ -26,7 +27,8 @@ What each session leaves behind in Gradio 6.31, and what bounds it here:
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
   swept on the same schedule.
 * uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
-  ``max_file_size`` is 1 kB besides.
+  ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
+  session's values to a file, is refused too.
 
 Requests are checked before Gradio parses them (``RequestGuard``): a body over
 ``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
@@ -36,6 +38,7 @@ refused at once with a 4xx and a one-line message that never echoes the payload.
 from __future__ import annotations
 
 import asyncio
+import copy
 import ctypes
 import itertools
 import json
@@ -67,6 +70,7 @@ MAX_BODY_BYTES = 64 * 1024   # a 500-character text is at most 6 kB as JSON, eve
 MAX_FILE_SIZE = "1kb"        # no component takes files; uploads are refused before this applies
 EVENT_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
+REFUSED_PATHS = ("/gradio_api/deep_link",)   # writes a session's values to disk on request; the page has none
 NO_FILES = "This app takes no files: uploads and file references are refused."
 
 
@@ -136,9 +140,13 @@ class RequestGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST":
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        if path.startswith(REFUSED_PATHS):
+            return await self._reply(send, *_message(404, "This app has no deep links."))
+        if scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
         if path.startswith(UPLOAD_PATHS):
             return await self._reply(send, *_message(403, NO_FILES))
         length = dict(scope.get("headers") or []).get(b"content-length")
@@ -197,10 +205,29 @@ async def _validation_error(request, exc):
 # ---- what sessions and freed memory may hold ----------------------------------------------------
 
 def session_store_class():
-    """Gradio's StateHolder with a different eviction: see the module docstring."""
-    from gradio.state_holder import StateHolder
+    """Gradio's StateHolder with a different eviction and lean sessions: see the module docstring."""
+    from gradio.state_holder import SessionState, StateHolder
+
+    class LeanSessionState(SessionState):
+        """A SessionState whose per-component config is filled in as events touch components.
+        Gradio's builds it for all of the page's components up front (about 0.2 MB a session
+        here); it reads it only for the components an event updates, which it fills in itself
+        when absent, and for deep links, which this app refuses (``RequestGuard``)."""
+
+        def __init__(self, blocks):
+            self.blocks_config = copy.copy(blocks.default_config)
+            self.config_values = {}
+            self.state_data = {}
+            self._state_ttl = {}
+            self.is_closed = False
+            self.STATE_TTL_WHEN_CLOSED = 3600
 
     class SessionStore(StateHolder):
+        def __getitem__(self, session_id: str):
+            if session_id not in self.session_data:
+                self.session_data[session_id] = LeanSessionState(self.blocks)
+            return super().__getitem__(session_id)
+
         def update(self, session_id: str):
             with self.lock:
                 if session_id in self.session_data:

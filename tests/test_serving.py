@@ -315,3 +315,22 @@ def test_the_allocator_is_tuned_where_it_is_glibc():
     libc = serving._libc()
     assert serving.configure_malloc() == (libc is not None)
     serving.release_free_memory()                      # and handing memory back is harmless
+
+
+def test_a_lean_session_has_every_attribute_of_gradios_and_fills_in_what_events_touch(served, http):
+    from gradio.state_holder import SessionState
+
+    demo, _ = served
+    store = demo.server_app.state_holder
+    lean = store["lean-probe"]
+    assert type(lean).__name__ == "LeanSessionState" and isinstance(lean, SessionState)
+    assert set(vars(lean)) == set(vars(SessionState(demo)))       # the pinned Gradio's attributes, no more
+    assert lean.config_values == {}
+    status, stream = call_translate(http, {"data": SIX, "session_hash": "lean-probe"})
+    assert status == 200 and "event: complete" in stream
+    assert 0 < len(store["lean-probe"].config_values) < len(demo.blocks)
+
+
+def test_deep_links_are_refused(http):
+    r = http.get("/gradio_api/deep_link", params={"session_hash": "lean-probe"})
+    assert r.status_code == 404 and "no deep links" in r.json()["detail"]
