@@ -10,8 +10,8 @@ What each session leaves behind in Gradio 6.31, and what bounds it here:
   every API client), holding a copy of the page's config for every component
   (about 0.2 MB for this page), the values last sent to or returned by each
   component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
-  keeps up to 10,000 of them (here the config is filled in only for the components
-  an event touches: ``LeanSessionState``) and frees the ``gr.State`` value when its
+  keeps up to 10,000 of them (here without the config copy, which only deep links
+  read: ``LeanSessionState``) and frees the ``gr.State`` value when its
   time-to-live ends, but never the ``SessionState`` itself. Here at most
   ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
   used session without a result goes first, so a flood of API calls does not push
@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import ctypes
+import datetime
 import itertools
 import json
 import shutil
@@ -209,10 +210,12 @@ def session_store_class():
     from gradio.state_holder import SessionState, StateHolder
 
     class LeanSessionState(SessionState):
-        """A SessionState whose per-component config is filled in as events touch components.
-        Gradio's builds it for all of the page's components up front (about 0.2 MB a session
-        here); it reads it only for the components an event updates, which it fills in itself
-        when absent, and for deep links, which this app refuses (``RequestGuard``)."""
+        """A SessionState without Gradio's per-session copy of every component's config and
+        last value (``config_values``: about 0.2 MB a session up front, and each event's
+        inputs and outputs serialised again). Gradio reads it only to write a deep link
+        (``/gradio_api/deep_link``), which this app refuses (``RequestGuard``); the
+        session's components, their updates and the ``gr.State`` values are kept as Gradio
+        keeps them."""
 
         def __init__(self, blocks):
             self.blocks_config = copy.copy(blocks.default_config)
@@ -221,6 +224,22 @@ def session_store_class():
             self._state_ttl = {}
             self.is_closed = False
             self.STATE_TTL_WHEN_CLOSED = 3600
+
+        def __setitem__(self, key: int, value):       # SessionState.__setitem__ less the config copy
+            from gradio.components import State
+
+            block = self.blocks_config.blocks.get(key)
+            if isinstance(block, State):
+                self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+                self.state_data[key] = value
+            else:
+                self.blocks_config.blocks[key] = value
+
+        def _update_config(self, key: int):
+            pass
+
+        def _update_value_in_config(self, key: int, value):
+            pass
 
     class SessionStore(StateHolder):
         def __getitem__(self, session_id: str):
@@ -285,8 +304,6 @@ def release_free_memory() -> None:
 
 def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
     """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns how many."""
-    import datetime
-
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
     with state_holder.lock:
         stale = [sid for sid, used in list(state_holder.time_last_used.items())
