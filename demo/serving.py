@@ -4,24 +4,24 @@ a client can make the server do or hold are read here, not spread over the UI.
 ``app.py`` does ``serve(build_demo()).launch(**launch_kwargs())``; tests and the
 benchmark start the app the same way.
 
-What each session leaves behind in Gradio 6.31, and what bounds it here:
+What each session leaves behind in Gradio 6.31, and what bounds it here (the
+figures are in the README, "Reliability"):
 
 * ``app.state_holder``: one ``SessionState`` per session hash (every page visit and
-  every API client), holding a copy of the page's config for every component
-  (about 0.2 MB for this page), the values last sent to or returned by each
-  component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
-  keeps up to 10,000 of them (here without the config copy, which only deep links
-  read: ``LeanSessionState``) and frees the ``gr.State`` value when its
-  time-to-live ends, but never the ``SessionState`` itself. Here at most
+  every API client), holding a copy of every component's config and last value,
+  the component updates its events made, and the ``gr.State`` result. Gradio keeps
+  up to 10,000 and frees the ``gr.State`` value when its time-to-live ends, but
+  never the ``SessionState`` itself. Here sessions keep no config copy (only deep
+  links read it, and they are refused: ``LeanSessionState``); at most
   ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
   used session without a result goes first, so a flood of API calls does not push
-  out the results of people using the page), and a sweep drops every session idle
+  out the results of people using the page); and a sweep drops every session idle
   for ``SESSION_TTL_S`` (``sweep_sessions``).
-* freed memory: drawing a beam-10 comparison (fifty heatmaps) allocates tens of MB
-  that Python frees but glibc's allocator keeps, so RSS grew by about 25 MB per such
-  request although the session kept only 2.5 MB. Large blocks are mapped and
-  returned at once (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas,
-  and each sweep hands free memory back (``malloc_trim``).
+* freed memory: a large request (beam 10, fifty heatmaps) allocates far more than
+  its session keeps, and glibc's allocator keeps what Python frees, so RSS grew
+  with every such request. Large blocks are mapped and returned at once
+  (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas, and each sweep
+  hands free memory back (``malloc_trim``).
 * the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
