@@ -315,6 +315,7 @@ def fuzz_handlers(n: int, seed: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     examples: dict[str, str] = {}
     result = None
+    calls = ["translate_api", "compare", "step_view", "align", "export"]
     for _ in range(n):
         which = rng.randrange(5)
         started = time.monotonic()
@@ -339,11 +340,13 @@ def fuzz_handlers(n: int, seed: int) -> dict[str, int]:
         except Exception as exc:        # noqa: BLE001 - counting exactly these is the point
             kind = "server_error"
             examples.setdefault(f"{which}:{type(exc).__name__}", repr(exc)[:200])
-        if time.monotonic() - started > HANG_S:
+        seconds = time.monotonic() - started
+        if seconds > HANG_S:
             kind = "hang"
+            examples.setdefault(f"{which}:over {HANG_S:g} s", f"{seconds:.1f} s, {calls[which]}")
         counts[kind] = counts.get(kind, 0) + 1
     for what, example in list(examples.items())[:5]:
-        print(f"    e.g. server error in handler {what}: {example}")
+        print(f"    e.g. handler {what}: {example}")
     return counts
 
 
@@ -414,12 +417,15 @@ def run_xss(server: Server, modes: list[str], limit: int | None = None) -> dict:
                     except Exception:                    # noqa: BLE001 - a slow run counts, not stops
                         pass
                     runs += 1
-                    executed += page.evaluate("window.__xss.length")
-                    page.evaluate("window.__xss = []")
-            # the control: markup inserted unescaped does run, so the counter can see an execution
+            page.wait_for_timeout(3000)          # anything late still counts: the counter is never reset
+            executed = page.evaluate("window.__xss.length")
+            # the control: the same markup inserted unescaped does run, and the counter sees it
             page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=window.__xss.push(1)>')")
-            page.wait_for_timeout(1000)
-            control = page.evaluate("window.__xss.length")
+            try:
+                page.wait_for_function(f"window.__xss.length > {executed}", timeout=15_000)
+            except Exception:                    # noqa: BLE001 - reported as a failed control
+                pass
+            control = page.evaluate("window.__xss.length") - executed
         finally:
             browser.close()
     return {"payloads": len(payloads), "runs": runs, "executed": executed + len(dialogs),
