@@ -182,9 +182,11 @@ class RequestGuard:
 
     @staticmethod
     def _too_large(length: bytes) -> tuple[int, bytes]:
+        from seq2seq.translator import MAX_CHARS
+
         shown = length.decode("latin-1")[:24]
         return _message(413, f"The request body is {shown} bytes; this app accepts at most {MAX_BODY_BYTES:,} "
-                             "(its text limit is a few hundred characters).")
+                             f"(its text limit is {MAX_CHARS} characters).")
 
     @staticmethod
     async def _reply(send, status: int, body: bytes) -> None:
