@@ -22,7 +22,8 @@ figures are in the README, "Reliability"):
   with every such request. Large blocks are mapped and returned at once
   (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas, and each sweep
   hands free memory back (``malloc_trim``).
-* the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``.
+* the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``;
+  its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
   swept on the same schedule.
@@ -304,6 +305,16 @@ def release_free_memory() -> None:
 
 # ---- scheduled cleanup -----------------------------------------------------------------------
 
+def sweep_queue_records(queue) -> int:
+    """Drop the queue's empty per-session sets of pending event ids (Gradio leaves one behind
+    for every session whose stream closed normally); returns how many. Runs on the event loop,
+    as the queue does, so it cannot fall between the queue creating a set and filling it."""
+    empty = [sid for sid, ids in list(queue.pending_event_ids_session.items()) if not ids]
+    for sid in empty:
+        queue.pending_event_ids_session.pop(sid, None)
+    return len(empty)
+
+
 def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
     """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns how many."""
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
@@ -348,6 +359,9 @@ async def _lifespan(app):
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 sweep_sessions(app.state_holder)
+                queue = getattr(app.get_blocks(), "_queue", None)
+                if queue is not None:
+                    sweep_queue_records(queue)
                 await asyncio.to_thread(release_free_memory)
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()

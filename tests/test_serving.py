@@ -370,3 +370,20 @@ def test_a_result_carries_across_a_sessions_events(http):
     assert exported["success"] and "attention.json" in json.dumps(exported["output"]["data"])
     nothing = run_event(http, export_name, [None, False], "flow-new")        # another session has no result
     assert not nothing["success"] and "translate a sentence first" in nothing["output"]["error"]
+
+
+def test_the_queues_empty_per_session_records_are_swept(served, http):
+    demo, _ = served
+    deps = http.get("/config").json()["dependencies"]
+    fn_index = next(d["id"] for d in deps if d.get("api_name") == "on_step")
+    for i in range(3):                                 # as the page does: read each stream to its end
+        session = f"records-{i}"
+        r = post(http, "/gradio_api/queue/join", json.dumps({"data": [None, 1, False], "fn_index": fn_index,
+                                                             "session_hash": session}))
+        assert r.status_code == 200
+        with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            assert "close_stream" in "".join(stream.iter_lines())
+    queue = demo._queue
+    assert all(queue.pending_event_ids_session.get(f"records-{i}") == set() for i in range(3))
+    assert serving.sweep_queue_records(queue) >= 3
+    assert not any(f"records-{i}" in queue.pending_event_ids_session for i in range(3))
