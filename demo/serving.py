@@ -58,7 +58,7 @@ ANALYTICS_MAX_EVENTS = 500   # per-event records the queue keeps (Gradio: 10,000
 # ---- what a session may leave behind ---------------------------------------------------------
 
 SESSION_CAPACITY = 64        # sessions kept: results the slider, clicks and export still use (Gradio: 10,000)
-SESSION_TTL_S = 1800         # a session idle this long is dropped, with its result
+SESSION_TTL_S = 3600         # a session idle this long is dropped, with its result (as long as the page keeps one)
 SWEEP_EVERY_S = 30           # sessions, then free memory handed back
 EVICT_LOOKAHEAD = 64         # when full, how many of the oldest sessions are searched for one without a result
 MMAP_THRESHOLD = 256 * 1024  # allocations from this size get their own mapping, returned when freed
