@@ -651,6 +651,8 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default="fuzz,xss,huge,load,burst,sessions,soak,threads",
                     help="comma-separated phases")
     ap.add_argument("--before", action="store_true", help="also soak the page as launched before serving.py")
+    ap.add_argument("--soak", default="new,one", help="soak patterns, in order: new (each request from a new "
+                    "session), one (all in one session)")
     ap.add_argument("--data", type=Path, default=ROOT / "data", help="folder with test.tsv (sentences)")
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args(argv)
@@ -706,7 +708,7 @@ def main(argv=None) -> None:
             print_sessions("", per_session(server, *((50, 10) if q else (100, 20))))
         if "soak" in only:
             n, warmup, every = (300, 100, 75) if q else (2000, 300, 500)
-            for one in (False, True):
+            for one in [p == "one" for p in args.soak.split(",")]:
                 r = soak(server, n, warmup, every, one, texts, args.seed)
                 label = "all in one session" if one else "each from a new session"
                 print(f"soak, {n} mixed requests {label} after {warmup} warm-up: RSS "
