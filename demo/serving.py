@@ -4,22 +4,32 @@ a client can make the server do or hold are read here, not spread over the UI.
 ``app.py`` does ``serve(build_demo()).launch(**launch_kwargs())``; tests and the
 benchmark start the app the same way.
 
-What each session leaves behind in Gradio 6.31, and what bounds it here:
+What each session leaves behind in Gradio 6.31, and what bounds it here (the
+figures are in the README, "Reliability"):
 
 * ``app.state_holder``: one ``SessionState`` per session hash (every page visit and
-  every API client), holding a copy of the page's config for every component
-  (about 0.2 MB for this page), the values last sent to or returned by each
-  component, and the ``gr.State`` result (up to a few MB for beam search). Gradio
-  keeps up to 10,000 of them and frees the ``gr.State`` value when its
-  time-to-live ends, but never the ``SessionState`` itself. Here at most
-  ``SESSION_CAPACITY`` are kept (least recently used goes first), and a sweep
-  drops every session idle for ``SESSION_TTL_S`` (``_sweep_sessions``).
-* the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``.
+  every API client), holding a copy of every component's config and last value,
+  the component updates its events made, and the ``gr.State`` result. Gradio keeps
+  up to 10,000 and frees the ``gr.State`` value when its time-to-live ends, but
+  never the ``SessionState`` itself. Here sessions keep no config copy (only deep
+  links read it, and they are refused: ``LeanSessionState``); at most
+  ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
+  used session without a result goes first, so a flood of API calls does not push
+  out the results of people using the page); and a sweep drops every session idle
+  for ``SESSION_TTL_S`` (``sweep_sessions``).
+* freed memory: a large request (beam 10, fifty heatmaps) allocates far more than
+  its session keeps, and glibc's allocator keeps what Python frees, so RSS grew
+  with every such request. Large blocks are mapped and returned at once
+  (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas, and each sweep
+  hands free memory back (``malloc_trim``).
+* the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``;
+  its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
   swept on the same schedule.
 * uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
-  ``max_file_size`` is 1 kB besides.
+  ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
+  session's values to a file, is refused too.
 
 Requests are checked before Gradio parses them (``RequestGuard``): a body over
 ``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
@@ -29,6 +39,10 @@ refused at once with a 4xx and a one-line message that never echoes the payload.
 from __future__ import annotations
 
 import asyncio
+import copy
+import ctypes
+import datetime
+import itertools
 import json
 import shutil
 import time
@@ -43,9 +57,12 @@ ANALYTICS_MAX_EVENTS = 500   # per-event records the queue keeps (Gradio: 10,000
 
 # ---- what a session may leave behind ---------------------------------------------------------
 
-SESSION_CAPACITY = 200       # sessions kept, least recently used dropped first (Gradio: 10,000)
-SESSION_TTL_S = 1800         # a session idle this long is dropped, with its result
-SWEEP_EVERY_S = 30
+SESSION_CAPACITY = 64        # sessions kept: results the slider, clicks and export still use (Gradio: 10,000)
+SESSION_TTL_S = 3600         # a session idle this long is dropped, with its result (as long as the page keeps one)
+SWEEP_EVERY_S = 30           # sessions, then free memory handed back
+EVICT_LOOKAHEAD = 64         # when full, how many of the oldest sessions are searched for one without a result
+MMAP_THRESHOLD = 256 * 1024  # allocations from this size get their own mapping, returned when freed
+MALLOC_ARENAS = 2
 CACHE_MAX_AGE_S = 3600       # files in Gradio's cache and exports (a page may still link to them)
 CACHE_SWEEP_EVERY_S = 600
 
@@ -55,6 +72,7 @@ MAX_BODY_BYTES = 64 * 1024   # a 500-character text is at most 6 kB as JSON, eve
 MAX_FILE_SIZE = "1kb"        # no component takes files; uploads are refused before this applies
 EVENT_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
+REFUSED_PATHS = ("/gradio_api/deep_link",)   # writes a session's values to disk on request; the page has none
 NO_FILES = "This app takes no files: uploads and file references are refused."
 
 
@@ -124,9 +142,13 @@ class RequestGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST":
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        if path.startswith(REFUSED_PATHS):
+            return await self._reply(send, *_message(404, "This app has no deep links."))
+        if scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
         if path.startswith(UPLOAD_PATHS):
             return await self._reply(send, *_message(403, NO_FILES))
         length = dict(scope.get("headers") or []).get(b"content-length")
@@ -161,9 +183,11 @@ class RequestGuard:
 
     @staticmethod
     def _too_large(length: bytes) -> tuple[int, bytes]:
+        from seq2seq.translator import MAX_CHARS
+
         shown = length.decode("latin-1")[:24]
         return _message(413, f"The request body is {shown} bytes; this app accepts at most {MAX_BODY_BYTES:,} "
-                             "(its text limit is a few hundred characters).")
+                             f"(its text limit is {MAX_CHARS} characters).")
 
     @staticmethod
     async def _reply(send, status: int, body: bytes) -> None:
@@ -182,12 +206,117 @@ async def _validation_error(request, exc):
     return JSONResponse({"detail": f"Malformed request: {where}"[:500]}, status_code=422)
 
 
+# ---- what sessions and freed memory may hold ----------------------------------------------------
+
+def session_store_class():
+    """Gradio's StateHolder with a different eviction and lean sessions: see the module docstring."""
+    from gradio.state_holder import SessionState, StateHolder
+
+    class LeanSessionState(SessionState):
+        """A SessionState without Gradio's per-session copy of every component's config and
+        last value (``config_values``: about 0.2 MB a session up front, and each event's
+        inputs and outputs serialised again). Gradio reads it only to write a deep link
+        (``/gradio_api/deep_link``), which this app refuses (``RequestGuard``); the
+        session's components, their updates and the ``gr.State`` values are kept as Gradio
+        keeps them."""
+
+        def __init__(self, blocks):
+            self.blocks_config = copy.copy(blocks.default_config)
+            self.config_values = {}
+            self.state_data = {}
+            self._state_ttl = {}
+            self.is_closed = False
+            self.STATE_TTL_WHEN_CLOSED = 3600
+
+        def __setitem__(self, key: int, value):       # SessionState.__setitem__ less the config copy
+            from gradio.components import State
+
+            block = self.blocks_config.blocks.get(key)
+            if isinstance(block, State):
+                self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+                self.state_data[key] = value
+            else:
+                self.blocks_config.blocks[key] = value
+
+        def _update_config(self, key: int):
+            pass
+
+        def _update_value_in_config(self, key: int, value):
+            pass
+
+    class SessionStore(StateHolder):
+        def __getitem__(self, session_id: str):
+            if session_id not in self.session_data:
+                self.session_data[session_id] = LeanSessionState(self.blocks)
+            return super().__getitem__(session_id)
+
+        def update(self, session_id: str):
+            with self.lock:
+                if session_id in self.session_data:
+                    self.session_data.move_to_end(session_id)
+                while len(self.session_data) > self.capacity:
+                    oldest = list(itertools.islice(self.session_data.items(), EVICT_LOOKAHEAD))
+                    victim = next((sid for sid, s in oldest if not s.state_data and sid != session_id),
+                                  oldest[0][0])
+                    self.session_data.pop(victim, None)
+                    self.time_last_used.pop(victim, None)
+
+    return SessionStore
+
+
+def install_session_store(app) -> None:
+    """Replace the app's (still empty) state holder by a ``SessionStore`` of the same capacity."""
+    old = app.state_holder
+    if type(old).__name__ == "SessionStore":
+        return
+    store = session_store_class()()
+    store.set_blocks(app.get_blocks())
+    with old.lock:
+        store.session_data.update(old.session_data)
+        store.time_last_used.update(old.time_last_used)
+        app.state_holder = store
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:                                       # not glibc: nothing to tune
+        return None
+
+
+def configure_malloc() -> bool:
+    """glibc settings for a long-running server (see the module docstring); False elsewhere."""
+    libc = _libc()
+    if libc is None:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
+    libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    return True
+
+
+def release_free_memory() -> None:
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 # ---- scheduled cleanup -----------------------------------------------------------------------
+
+def sweep_queue_records(queue) -> int:
+    """Drop the queue's empty per-session sets of pending event ids (Gradio leaves one behind
+    for every session whose stream closed normally); returns how many. Runs on the event loop,
+    as the queue does, so it cannot fall between the queue creating a set and filling it."""
+    empty = [sid for sid, ids in list(queue.pending_event_ids_session.items()) if not ids]
+    for sid in empty:
+        queue.pending_event_ids_session.pop(sid, None)
+    return len(empty)
+
 
 def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
     """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns how many."""
-    import datetime
-
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
     with state_holder.lock:
         stale = [sid for sid, used in list(state_holder.time_last_used.items())
@@ -222,12 +351,18 @@ def _export_root() -> Path | None:
 
 @asynccontextmanager
 async def _lifespan(app):
+    install_session_store(app)
+
     async def sweep():
         last_files = 0.0
         while True:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 sweep_sessions(app.state_holder)
+                queue = getattr(app.get_blocks(), "_queue", None)
+                if queue is not None:
+                    sweep_queue_records(queue)
+                await asyncio.to_thread(release_free_memory)
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
                     root = _export_root()
@@ -246,7 +381,8 @@ async def _lifespan(app):
 # ---- applying it ---------------------------------------------------------------------------
 
 def serve(demo):
-    """Set the queue and the cache schedule on a built page; returns it for ``.launch``."""
+    """Set the queue, the cache schedule and the allocator for a built page; returns it for ``.launch``."""
+    configure_malloc()
     demo.delete_cache = (CACHE_SWEEP_EVERY_S, CACHE_MAX_AGE_S)
     # One handler wired to several triggers (a button, Enter, an example) is one kind of work:
     # its events share one concurrency limit, the lowest any of them set.

@@ -289,3 +289,101 @@ def test_a_full_queue_refuses_at_once_and_the_app_recovers():
     finally:
         release.set()
         demo.close()
+
+
+def test_a_full_session_store_drops_sessions_without_a_result_first(served):
+    demo, _ = served
+    assert type(demo.server_app.state_holder).__name__ == "SessionStore"
+    store = serving.session_store_class()()
+    store.set_blocks(demo)
+    store.capacity = 3
+    state_id = next(i for i, b in demo.blocks.items() if isinstance(b, gr.State))
+    for sid in ("page-1", "api-1", "page-2"):
+        session = store[sid]
+        if sid.startswith("page"):
+            session[state_id] = {"result": sid}
+    for i in range(5):                                 # a flood of API sessions
+        store[f"api-{i + 2}"]
+    assert len(store.session_data) == 3
+    assert {"page-1", "page-2"} <= set(store.session_data)
+    for i in range(3):                                 # only sessions with results: the oldest goes
+        store[f"page-{i + 3}"][state_id] = {"result": i}
+    assert len(store.session_data) == 3 and "page-1" not in store.session_data
+
+
+def test_the_allocator_is_tuned_where_it_is_glibc():
+    libc = serving._libc()
+    assert serving.configure_malloc() == (libc is not None)
+    serving.release_free_memory()                      # and handing memory back is harmless
+
+
+def test_a_lean_session_has_every_attribute_of_gradios_and_keeps_no_config_copy(served, http):
+    from gradio.state_holder import SessionState
+
+    demo, _ = served
+    store = demo.server_app.state_holder
+    lean = store["lean-probe"]
+    assert type(lean).__name__ == "LeanSessionState" and isinstance(lean, SessionState)
+    assert set(vars(lean)) == set(vars(SessionState(demo)))       # the pinned Gradio's attributes, no more
+    assert lean.config_values == {}
+    status, stream = call_translate(http, {"data": SIX, "session_hash": "lean-probe"})
+    assert status == 200 and "event: complete" in stream
+    assert store["lean-probe"].config_values == {}
+
+
+def test_deep_links_are_refused(http):
+    r = http.get("/gradio_api/deep_link", params={"session_hash": "lean-probe"})
+    assert r.status_code == 404 and "no deep links" in r.json()["detail"]
+
+
+def run_event(http, api_name: str, data: list, session: str) -> dict:
+    """A page event by its (private) name through the queue, as the page sends it: the completed message."""
+    deps = http.get("/config").json()["dependencies"]
+    fn_index = next(d["id"] for d in deps if d.get("api_name") == api_name)
+    r = post(http, "/gradio_api/queue/join", json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
+                                                         "event_data": None, "trigger_id": None}))
+    assert r.status_code == 200, r.text
+    with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    return msg
+    raise AssertionError("no result")
+
+
+def test_a_result_carries_across_a_sessions_events(http):
+    """compare → step → words → export in one session, with the lean session store."""
+    session = "flow-1"
+    done = run_event(http, "on_compare", ["Es sieht nach Regen aus.", ["dot", "additive"], "greedy", 5, 1, 1.0, 0,
+                                          False], session)
+    assert done["success"], done
+    step = run_event(http, "on_step", [None, 2, False], session)
+    assert step["success"] and "t = 2" in json.dumps(step["output"]["data"])
+    words = run_event(http, "on_words", [None, True], session)
+    assert words["success"] and "words" in json.dumps(words["output"]["data"])
+    deps = http.get("/config").json()["dependencies"]
+    components = {c["id"]: c for c in http.get("/config").json()["components"]}
+    files = [i for i, c in components.items() if c.get("props", {}).get("label") == "Files"]
+    export_name = next(d["api_name"] for d in deps if d.get("outputs") == files)
+    exported = run_event(http, export_name, [None, False], session)
+    assert exported["success"] and "attention.json" in json.dumps(exported["output"]["data"])
+    nothing = run_event(http, export_name, [None, False], "flow-new")        # another session has no result
+    assert not nothing["success"] and "translate a sentence first" in nothing["output"]["error"]
+
+
+def test_the_queues_empty_per_session_records_are_swept(served, http):
+    demo, _ = served
+    deps = http.get("/config").json()["dependencies"]
+    fn_index = next(d["id"] for d in deps if d.get("api_name") == "on_step")
+    for i in range(3):                                 # as the page does: read each stream to its end
+        session = f"records-{i}"
+        r = post(http, "/gradio_api/queue/join", json.dumps({"data": [None, 1, False], "fn_index": fn_index,
+                                                             "session_hash": session}))
+        assert r.status_code == 200
+        with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            assert "close_stream" in "".join(stream.iter_lines())
+    queue = demo._queue
+    assert all(queue.pending_event_ids_session.get(f"records-{i}") == set() for i in range(3))
+    assert serving.sweep_queue_records(queue) >= 3
+    assert not any(f"records-{i}" in queue.pending_event_ids_session for i in range(3))
