@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_app import full_request, percentile, png_encoder, sentences  # noqa: E402
+from bench_app import full_request, percentile, sentences  # noqa: E402
 
 
 def timed(request, texts: list[str], n: int) -> list[float]:
@@ -63,19 +63,18 @@ def main(argv=None) -> int:
 
     import torch
 
-    from demo import handlers, toy_tab
+    from demo import state, toy_tab
     from demo.ui import configure_torch
 
     configure_torch(1)                            # as build_demo does
-    tr, problems, fatal = handlers.load_translator(Path(args.assets))
+    tr, problems, fatal = state.load_translator(Path(args.assets))
     if fatal or tr is None:
         print(f"cannot load models: {fatal}", file=sys.stderr)
         return 2
-    encode_png = png_encoder()
     texts = sentences()
 
     def request(text):
-        return full_request(tr, text, encode_png)
+        return full_request(tr, text)
 
     print(f"{len(texts)} sentences, variants {', '.join(tr.variants)}, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

@@ -74,7 +74,7 @@ def _curve(variant: str, steps: tuple, scores: tuple, at: int) -> np.ndarray:
     ax.set_ylabel("dev chrF")
     ax.set_title(f"{variant}: dev chrF (at step {at}: {scores[i]:.1f})", fontsize=9, parse_math=False)
     ax.grid(alpha=0.3)
-    pixels = plots.draw(fig)
+    pixels = plots.figure_pixels(fig)
     pixels.setflags(write=False)
     return pixels
 
@@ -108,8 +108,8 @@ def history_view(histories: dict[str, dict], example, step) -> dict:
         source = hist["probe"][i]["source_pieces"]
         pictures = []
         if out["attention"] is not None:
-            pictures.append(plots.to_array(plots.heatmap(np.array(out["attention"]), out["target_pieces"], source,
-                                                         f"{v}: α at step {point['step']}")))
+            pictures.append(plots.heatmap(np.array(out["attention"]), out["target_pieces"], source,
+                                          f"{v}: α at step {point['step']}").pixels)
         pictures.append(curve_pixels(hist, step))
         note = "" if out["attention"] is not None else "<p>No attention: only the output changes.</p>"
         panels[v] = (f'<p class="history-out" data-variant="{v}"><b>{v}</b>, step {point["step"]}: '

@@ -63,7 +63,7 @@ def img_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
 def alpha_pixels(alpha: np.ndarray, rows: list[str], cols: list[str], title: str) -> np.ndarray:
     from . import plots
 
-    return plots.to_array(plots.heatmap(alpha, rows, cols, title))
+    return plots.heatmap(alpha, rows, cols, title).pixels
 
 
 def loss_pixels(losses: list[tuple[int, float]], steps: int) -> np.ndarray:
@@ -80,7 +80,7 @@ def loss_pixels(losses: list[tuple[int, float]], steps: int) -> np.ndarray:
     ax.set_ylabel("training loss")
     ax.set_title("loss (cross-entropy per digit)", fontsize=9)
     ax.grid(alpha=0.3)
-    return plots.draw(fig)
+    return plots.figure_pixels(fig)
 
 
 def side_by_side(*images: np.ndarray) -> np.ndarray:

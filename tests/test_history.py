@@ -160,7 +160,7 @@ def test_history_flag_needs_a_variant_placeholder_for_all(tmp_path, capsys):
 
 
 def test_the_page_examples_are_the_probe():
-    from demo.handlers import load_examples
+    from demo.state import load_examples
 
     assert history.load_probe() == load_examples()
 
