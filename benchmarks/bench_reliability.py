@@ -4,7 +4,7 @@ memory soak and thread safety, against ``python app.py`` started on 127.0.0.1.
 Every phase is bounded in count and time, and prints its figures:
 
 * fuzz      N random, malformed or hostile calls through the API (raw HTTP) and as
-            many through the page's handlers in-process: successes, clean refusals,
+            many in-process through what the page's events call: successes, clean refusals,
             server errors (HTTP 5xx, a null error, an exception that is not the app's
             own), hangs (> 5 s) and connection resets
 * xss       script payloads typed into the page in Chromium (greedy, and beam with
@@ -60,7 +60,7 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def sentences(data: Path, n: int = 200, min_words: int = 4, max_words: int = 15, seed: int = 0) -> list[str]:
-    from demo.handlers import load_examples
+    from demo.state import load_examples
 
     out = [s for s, _ in load_examples()]
     test = data / "test.tsv"
@@ -104,11 +104,9 @@ class Server:
         else:
             raise RuntimeError("the server did not answer within 240 s")
         deps = self.config["dependencies"]
-        comps = {c["id"]: c for c in self.config["components"]}
         self.compare_index = next(d["id"] for d in deps if d.get("api_name") == "on_compare")
-        self.step_index = next(d["id"] for d in deps if d.get("api_name") == "on_step")
-        files = [i for i, c in comps.items() if c.get("props", {}).get("label") == "Files"]
-        self.export_index = next((d["id"] for d in deps if d.get("outputs") == files), None)
+        self.words_index = next(d["id"] for d in deps if d.get("api_name") == "on_words")
+        self.export_index = next(d["id"] for d in deps if d.get("api_name") == "on_zip")
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -297,42 +295,42 @@ def fuzz_api(server: Server, n: int, seed: int) -> dict[str, int]:
 
 
 def fuzz_handlers(n: int, seed: int) -> dict[str, int]:
-    """The page's handlers called in-process with the same kind of values (compare, step, align,
-    export, the API function), as far as a client controls them (align's variant is fixed by the
-    component clicked): their own gr.Error is a refusal, any other exception a server error."""
+    """What the page's events and the API call, in-process, with the same kind of values
+    (``state.translate``, ``views.results_html``, ``export.export_zip``, ``state.translate_api``),
+    as far as a client controls them (the result comes from the session's ``gr.State``, never
+    from the client; the words box arrives as ``bool``, as ``on_words`` passes it): their own
+    gr.Error is a refusal, any other exception a server error."""
     import warnings
 
     import gradio as gr
 
-    from demo import handlers
-    from seq2seq.attention import VARIANTS
+    from demo import export, state, views
 
     warnings.simplefilter("ignore")      # gr.Warning outside a running app (the page's notes)
-    tr, _, _ = handlers.load_translator()
+    tr, _, _ = state.load_translator()
     rng = random.Random(seed)
     text, number, variant, method = fuzz_values(rng)
     counts: dict[str, int] = {}
     examples: dict[str, str] = {}
     result = None
-    calls = ["translate_api", "compare", "step_view", "align", "export"]
+    calls = ["translate_api", "translate + results_html", "results_html", "export_zip"]
     for _ in range(n):
-        which = rng.randrange(5)
+        which = rng.randrange(4)
         started = time.monotonic()
         try:
             if which == 0:
-                handlers.translate_api(tr, text(), variant(), method(), number(1, 10), number(0, 3), number(0, 99))
-            elif which == 1:
+                state.translate_api(tr, text(), variant(), method(), number(1, 10), number(0, 3), number(0, 99))
+            elif which == 1:                      # on_compare
                 variants = rng.choice([[variant()], [variant(), variant()], variant(), None])
-                res, _ = handlers.compare(tr, text(), variants, method(), number(1, 10), number(1, 10),
-                                          number(0, 3), number(0, 99), rng.choice([True, False, None, "x"]))
+                res = state.translate(tr, text(), variants, method(), number(1, 10), number(1, 10),
+                                      number(0, 3), number(0, 99))
+                views.results_html(res, bool(rng.choice([True, False, None, "x"])))
                 result = res
-            elif which == 2:
-                handlers.step_view(rng.choice([result, None, {}]), number(1, 30), rng.choice([True, False]))
-            elif which == 3:
-                handlers.align(rng.choice([result, None]), rng.choice(list(VARIANTS)), rng.choice([number(0, 30), [1, 2], "3", None]),
-                               rng.choice([True, False]))
-            else:
-                handlers.export(rng.choice([result, None]), rng.choice([True, False]))
+            elif which == 2:                      # on_words: redraws only a result there is
+                if result:
+                    views.results_html(result, bool(rng.choice([True, False, None, "x", 0])))
+            else:                                 # on_zip
+                export.export_zip(rng.choice([result, None]), bool(rng.choice([True, False, None, "x"])))
             kind = "ok"
         except gr.Error:
             kind = "refused"
@@ -381,6 +379,10 @@ def xss_payloads() -> list[str]:
     return base
 
 
+SHOWN = ("() => (document.querySelector('#results')?.innerHTML ?? '') + '|' + "
+         "(document.querySelector('#message')?.innerText ?? '')")   # what a run changes: the results or the message
+
+
 def run_xss(server: Server, modes: list[str], limit: int | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -397,21 +399,21 @@ def run_xss(server: Server, modes: list[str], limit: int | None = None) -> dict:
             page.locator("#source-text textarea").wait_for(timeout=120_000)
             for mode in modes:
                 if mode == "beam+words":
-                    page.get_by_label("beam").check()
-                    page.get_by_label("Aggregate to words").check()
+                    page.get_by_label("beam", exact=True).check()
+                    page.locator("#words input").check()
                 for i, payload in enumerate(payloads):
-                    before = page.locator("#status").inner_text()
+                    before = page.evaluate(SHOWN)
                     toasts = page.locator(".toast-body").count()
                     page.locator("#source-text textarea").fill(f"{i} {payload}"[:500])
                     page.locator("#run").click()
                     try:
                         page.wait_for_function(
-                            "([b, t]) => document.querySelector('#status').innerText !== b || "
+                            f"([b, t]) => ({SHOWN})() !== b || "
                             "document.querySelectorAll('.toast-body').length > t", arg=[before, toasts], timeout=30_000)
-                        page.wait_for_timeout(300)       # the step view and tokens follow
-                        tokens = page.locator("#tokens-dot span, #tokens-additive span").first
+                        page.wait_for_timeout(300)       # the step view (page.js) follows
+                        tokens = page.locator("#cell-dot .tokens.out .tok, #cell-additive .tokens.out .tok").first
                         if tokens.count():
-                            tokens.click(timeout=2_000)  # click-to-align renders the source shaded
+                            tokens.click(timeout=2_000)  # a clicked output token moves the step view
                             page.wait_for_timeout(200)
                     except Exception:                    # noqa: BLE001 - a slow run counts, not stops
                         pass
@@ -559,8 +561,8 @@ def soak_request(client: httpx.Client, server: Server, rng: random.Random, sessi
     else:
         out = call_event(client, server.compare_index, compare_data(text), session)
     if out.kind == "ok":
-        call_event(client, server.step_index, [None, 2, False], session)
-        if r >= 0.9 and server.export_index is not None:
+        call_event(client, server.words_index, [None, r < 0.75], session)
+        if r >= 0.9:
             call_event(client, server.export_index, [None, r >= 0.95], session)
     return out.kind
 
@@ -616,14 +618,14 @@ def serving_sweep_s() -> float:
 def thread_safety(texts: list[str], threads: int = 8) -> dict:
     import numpy as np
 
-    from demo import handlers
+    from demo import state
     from seq2seq.attention import VARIANTS
 
-    tr, _, _ = handlers.load_translator()
+    tr, _, _ = state.load_translator()
 
     def run(text):
-        r = handlers.translate_all(tr, text, list(VARIANTS))
-        return [(v, h["text"], h["attention"]) for v, e in r["variants"].items() for h in e["hypotheses"]]
+        r = state.translate(tr, text, list(VARIANTS))
+        return [(v, h["text"], h["attention"]) for v, e in r["variants"].items() for h in e.get("hypotheses", [])]
 
     alone = [run(t) for t in texts]
     with ThreadPoolExecutor(threads) as pool:

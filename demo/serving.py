@@ -25,8 +25,8 @@ figures are in the README, "Reliability"):
 * the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``;
   its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
-  ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders the handlers write,
-  swept on the same schedule.
+  ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders of ``demo/export.py``
+  and ``demo/question.py`` (``export_roots``), swept on the same schedule.
 * uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
   ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
   session's values to a file, is refused too.
@@ -51,7 +51,7 @@ from pathlib import Path
 
 # ---- the queue (measured on 2 cores: see README, "Reliability") -----------------------------
 
-DEFAULT_CONCURRENCY = 2      # events of one kind running at once (compare, the API, steps ...)
+DEFAULT_CONCURRENCY = 2      # events of one kind running at once (compare, the API, words, zip ...)
 QUEUE_MAX_SIZE = 16          # events waiting, all kinds together; one more is refused as "busy"
 ANALYTICS_MAX_EVENTS = 500   # per-event records the queue keeps (Gradio: 10,000)
 
@@ -343,10 +343,11 @@ def sweep_folders(root: Path, max_age_s: float = CACHE_MAX_AGE_S, now: float | N
     return removed
 
 
-def _export_root() -> Path | None:
-    from . import handlers
+def export_roots() -> tuple[Path, ...]:
+    """The folders the app writes exports into: the page's zip and the question tab's files."""
+    from . import export, question
 
-    return getattr(handlers, "EXPORT_ROOT", None)
+    return export.EXPORT_ROOT, question.EXPORT_ROOT
 
 
 @asynccontextmanager
@@ -365,8 +366,7 @@ async def _lifespan(app):
                 await asyncio.to_thread(release_free_memory)
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
-                    root = _export_root()
-                    if root is not None:
+                    for root in export_roots():
                         await asyncio.to_thread(sweep_folders, root)
             except Exception as exc:  # a failed sweep must not end the sweeping
                 print(f"serving: cleanup failed: {exc!r}")
@@ -384,10 +384,16 @@ def serve(demo):
     """Set the queue, the cache schedule and the allocator for a built page; returns it for ``.launch``."""
     configure_malloc()
     demo.delete_cache = (CACHE_SWEEP_EVERY_S, CACHE_MAX_AGE_S)
-    # One handler wired to several triggers (a button, Enter, an example) is one kind of work:
-    # its events share one concurrency limit, the lowest any of them set.
+    # Every event that runs Python goes through the queue: with ``api_open=False`` the queue
+    # is the only way in, so none of them can be run off it (``/gradio_api/run/...``), and the
+    # queue's size bounds them all. One handler wired to several triggers (a button, Enter, an
+    # example) is one kind of work: its events share one concurrency limit, the lowest any of
+    # them set. An event with its own queue (the toy tab's live training) keeps it.
     for fn in demo.fns.values():
-        if fn.queue and fn.fn is not None and fn.name.isidentifier():      # not a lambda
+        if fn.fn is None:                                                  # runs in the browser only
+            continue
+        fn.queue = True
+        if fn.concurrency_id == str(id(fn.fn)) and fn.name.isidentifier():  # named, not given its own queue
             fn.concurrency_id = f"handler:{fn.name}"
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
     demo._queue.ANALYTICS_MAX_EVENTS = ANALYTICS_MAX_EVENTS

@@ -181,7 +181,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
     toy_tab, history_panel = build_toy_tab(), build_history_panel()
-    with gr.Blocks(title="Attention in seq2seq: German → English", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="Attention in seq2seq: German → English") as demo:
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
                     "sentence, compare the translations and where each model looked (α_{t,i}: how much output "

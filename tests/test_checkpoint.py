@@ -296,7 +296,7 @@ def _pickle_in_place(path: Path, marker: Path) -> None:
                                     "config zero size", "config string size", "config unknown variant",
                                     "config huge vocab"])
 def test_a_damaged_variant_is_dropped_with_its_file_named_and_the_others_serve(assets, tmp_path, damage):
-    from demo.handlers import compare, load_translator
+    from demo.state import load_translator, translate
 
     weights, config = ckpt.model_paths("dot", assets)
     marker = tmp_path / "unpickled"
@@ -329,7 +329,7 @@ def test_a_damaged_variant_is_dropped_with_its_file_named_and_the_others_serve(a
     assert fatal is None and tr is not None
     assert "dot" not in tr.models and named.name in problems["dot"]
     assert set(tr.models) == set(VARIANTS) - {"dot"}
-    result, views = compare(tr, "Es sieht nach Regen aus.", ["additive", "dot"])
+    result = translate(tr, "Es sieht nach Regen aus.", ["additive", "dot"])
     assert result["variants"]["additive"]["hypotheses"][0]["text"]
     assert "missing" in result["variants"]["dot"]
     assert not marker.exists()                         # nothing was unpickled
@@ -354,7 +354,7 @@ def test_a_huge_config_is_refused_before_memory_is_allocated(assets):
 
 @pytest.mark.parametrize("keep", [0, 0.5, 0.99])
 def test_a_truncated_manifest_is_named_and_the_page_still_starts(assets, keep):
-    from demo.handlers import load_translator
+    from demo.state import load_translator
 
     manifest = assets / ckpt.MANIFEST
     raw = manifest.read_bytes()

@@ -14,7 +14,7 @@ import gradio as gr
 import httpx
 import pytest
 
-from demo import handlers, serving
+from demo import export, question, serving, state
 
 ROOT = Path(__file__).resolve().parent.parent
 SIX = ["Es sieht nach Regen aus.", "dot", "greedy", 5, 1.0, 0]
@@ -95,10 +95,10 @@ def test_file_payloads_are_refused(http, where):
 
 
 @pytest.mark.parametrize("number, message", [
-    ("1" + "0" * 400, "Beam width must be between"),      # beyond float range: the app's own message
-    ("-1" + "0" * 400, "Beam width must be between"),
-    ("1e400", "Beam width must be between"),              # inf as JSON
-    ("NaN", "Beam width must be between"),
+    ("1" + "0" * 400, "Beam width must be a number between"),      # beyond float range: the app's own message
+    ("-1" + "0" * 400, "Beam width must be a number between"),
+    ("1e400", "Beam width must be a number between"),              # inf as JSON
+    ("NaN", "Beam width must be a number between"),
 ])
 def test_huge_and_non_finite_numbers_get_the_apps_message(http, number, message):
     status, stream = call_translate(http, f'{{"data": ["Hallo", "dot", "beam", {number}, 1.0, 0]}}')
@@ -170,12 +170,26 @@ def test_a_large_malformed_call_writes_nothing_large_to_the_log(http, capfd):
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/run/on_compare", "/gradio_api/run/translate",
-                                  "/gradio_api/api/on_compare", "/gradio_api/run/on_step"])
+                                  "/gradio_api/api/on_compare", "/gradio_api/run/on_words",
+                                  "/gradio_api/run/on_zip", "/gradio_api/run/on_train"])
 def test_off_queue_runs_are_refused(http, path):
     data = (["Hallo", ["dot"], "greedy", 5, 1, 1.0, 0, False] if "compare" in path
-            else [None, 1, False] if "step" in path else SIX)
+            else [None, False] if "words" in path or "zip" in path
+            else ["copy", "additive", 0] if "train" in path else SIX)
     r = post(http, path, json.dumps({"data": data}))
     assert r.status_code == 404 and "join the queue" in r.json()["detail"]
+
+
+def test_no_event_of_any_tab_runs_off_the_queue(served, http):
+    """Every event that runs Python (the page, the question tab, the toy tab, the About plot and the
+    small toggles) is refused by index through ``/run/predict``, the page's route for unqueued events."""
+    demo, _ = served
+    python_events = [fn for fn in demo.fns.values() if fn.fn is not None]
+    assert len(python_events) > 20 and all(fn.queue for fn in python_events)
+    for fn in python_events:
+        r = post(http, "/gradio_api/run/predict", json.dumps({"data": [None] * len(fn.inputs), "fn_index": fn._id,
+                                                              "session_hash": "off-queue"}))
+        assert r.status_code == 404 and "join the queue" in r.json()["detail"], (fn.name, r.text)
 
 
 def test_uploads_are_refused(http):
@@ -196,8 +210,23 @@ def test_max_file_size_and_session_capacity_reach_gradio(served):
 
 def test_every_event_of_one_handler_shares_one_concurrency_limit(served):
     demo, _ = served
-    compare = [fn for fn in demo.fns.values() if fn.name == "on_compare"]
-    assert len(compare) >= 2 and len({fn.concurrency_id for fn in compare}) == 1
+    for name in ("on_compare", "on_score", "on_run"):          # page, question tab, toy tab
+        events = [fn for fn in demo.fns.values() if fn.name == name]
+        assert len(events) >= 2 and {fn.concurrency_id for fn in events} == {f"handler:{name}"}, name
+        assert {fn.concurrency_limit for fn in events} - {"default"} == {2}, name
+    for name in ("on_words", "on_zip"):
+        (fn,) = [fn for fn in demo.fns.values() if fn.name == name]
+        assert fn.concurrency_id == f"handler:{name}" and fn.concurrency_limit == "default"
+    assert demo._queue.default_concurrency_limit == serving.DEFAULT_CONCURRENCY
+
+
+def test_live_training_keeps_its_own_queue_of_one(served):
+    from demo.toy_tab import LIVE_QUEUE
+
+    demo, _ = served
+    (train,) = [fn for fn in demo.fns.values() if fn.name == "on_train"]
+    assert train.queue and train.concurrency_id == LIVE_QUEUE and train.concurrency_limit == 1
+    assert all(fn.concurrency_id != LIVE_QUEUE for fn in demo.fns.values() if fn is not train)
 
 
 @pytest.mark.parametrize("path", [
@@ -215,11 +244,16 @@ def test_files_outside_the_apps_own_are_not_served(http, path):
 
 def test_an_export_is_served_only_under_its_secret_cache_path(served, http):
     demo, url = served
-    result, _ = handlers.compare(demo.translator, "Es sieht nach Regen aus.", ["dot"])
-    files = handlers.export(result)
-    for f in files:                                   # the folder the handler writes: never served
+    result = state.translate(demo.translator, "Es sieht nach Regen aus.", ["dot"])
+    files = [export.export_zip(result)]
+    analysed = question.analyse(demo.translator, "Es sieht nach Regen aus.", "It looks like rain.", ["dot"])
+    files += question.export_question(analysed)
+    assert len(files) >= 3 and all(Path(f).is_file() for f in files)
+    config = http.get("/config").text
+    for f in files:                                   # the folders the handlers write: never served
         assert http.get(f"/gradio_api/file={f}").status_code == 403
-    assert str(handlers.EXPORT_ROOT) not in http.get("/config").text
+    for root in serving.export_roots():
+        assert str(root) not in config
 
 
 def test_config_and_info_expose_nothing_private(http, tiny_assets):
@@ -251,6 +285,10 @@ def test_old_export_folders_are_swept(tmp_path):
     assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 30) == 0
     assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 120) == 2
     assert not old.exists() and not new.exists()
+
+
+def test_the_sweep_covers_both_export_folders():
+    assert set(serving.export_roots()) == {export.EXPORT_ROOT, question.EXPORT_ROOT}
 
 
 def test_a_full_queue_refuses_at_once_and_the_app_recovers():
@@ -353,32 +391,29 @@ def run_event(http, api_name: str, data: list, session: str) -> dict:
 
 
 def test_a_result_carries_across_a_sessions_events(http):
-    """compare → step → words → export in one session, with the lean session store."""
+    """compare → words → zip in one session, with the lean session store: the later events send
+    no result (the page's ``gr.State`` is the session's), yet redraw and export it."""
     session = "flow-1"
     done = run_event(http, "on_compare", ["Es sieht nach Regen aus.", ["dot", "additive"], "greedy", 5, 1, 1.0, 0,
                                           False], session)
     assert done["success"], done
-    step = run_event(http, "on_step", [None, 2, False], session)
-    assert step["success"] and "t = 2" in json.dumps(step["output"]["data"])
+    pieces = json.dumps(done["output"]["data"])
     words = run_event(http, "on_words", [None, True], session)
-    assert words["success"] and "words" in json.dumps(words["output"]["data"])
-    deps = http.get("/config").json()["dependencies"]
-    components = {c["id"]: c for c in http.get("/config").json()["components"]}
-    files = [i for i, c in components.items() if c.get("props", {}).get("label") == "Files"]
-    export_name = next(d["api_name"] for d in deps if d.get("outputs") == files)
-    exported = run_event(http, export_name, [None, False], session)
-    assert exported["success"] and "attention.json" in json.dumps(exported["output"]["data"])
-    nothing = run_event(http, export_name, [None, False], "flow-new")        # another session has no result
+    redrawn = json.dumps(words["output"]["data"])
+    assert words["success"] and "attention-dot-words.png" in redrawn and "attention-dot-words.png" not in pieces
+    exported = run_event(http, "on_zip", [None, True], session)
+    assert exported["success"] and "attention-words.zip" in json.dumps(exported["output"]["data"])
+    nothing = run_event(http, "on_zip", [None, False], "flow-new")           # another session has no result
     assert not nothing["success"] and "translate a sentence first" in nothing["output"]["error"]
 
 
 def test_the_queues_empty_per_session_records_are_swept(served, http):
     demo, _ = served
     deps = http.get("/config").json()["dependencies"]
-    fn_index = next(d["id"] for d in deps if d.get("api_name") == "on_step")
+    fn_index = next(d["id"] for d in deps if d.get("api_name") == "on_words")
     for i in range(3):                                 # as the page does: read each stream to its end
         session = f"records-{i}"
-        r = post(http, "/gradio_api/queue/join", json.dumps({"data": [None, 1, False], "fn_index": fn_index,
+        r = post(http, "/gradio_api/queue/join", json.dumps({"data": [None, False], "fn_index": fn_index,
                                                              "session_hash": session}))
         assert r.status_code == 200
         with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
