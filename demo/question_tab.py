@@ -125,7 +125,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
 
         with gr.Accordion("Export", open=False):
             gr.Markdown("α per variant as CSV, attribution matrices (once computed), Pharaoh `i-j` word alignments "
-                        f"(argmax and thresholded at α ≥ {q.THRESHOLD}), everything also in one JSON.")
+                        f"(argmax and thresholded at α ≥ {q.THRESHOLD}), everything also in one JSON.", latex_delimiters=[])
             export_btn = gr.Button("Export")
             export_files = gr.File(label="Files", file_count="multiple", interactive=False)
 
