@@ -66,16 +66,20 @@ def _csv(rows: list[str], cols: list[str], m) -> str:
     return buf.getvalue()
 
 
-def _prune(root: Path = EXPORT_ROOT, max_age: float = EXPORT_MAX_AGE_S) -> None:
-    now = time.time()
+def sweep_folders(root: Path = EXPORT_ROOT, max_age_s: float = EXPORT_MAX_AGE_S, now: float | None = None) -> int:
+    """Remove the folders directly under ``root`` last modified over ``max_age_s`` ago."""
+    now = time.time() if now is None else now
+    removed = 0
     if not root.is_dir():
-        return
+        return 0
     for d in root.iterdir():
         try:
-            if d.is_dir() and now - d.stat().st_mtime > max_age:
+            if d.is_dir() and now - d.stat().st_mtime > max_age_s:
                 shutil.rmtree(d, ignore_errors=True)
+                removed += 1
         except OSError:
             pass
+    return removed
 
 
 def export_zip(result: dict | None, words: bool = False, hashes: dict[str, str] | None = None) -> str:
@@ -83,7 +87,7 @@ def export_zip(result: dict | None, words: bool = False, hashes: dict[str, str] 
     PNG and CSV) into a fresh temp dir; returns its path."""
     if not result:
         raise gr.Error("Nothing to export yet: translate a sentence first.", print_exception=False)
-    _prune()
+    sweep_folders()
     EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_ROOT))
     path = d / f"attention-{unit(words)}.zip"

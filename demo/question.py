@@ -19,7 +19,6 @@ import json
 import math
 import os
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from seq2seq.translator import MAX_BEAM, MAX_OUTPUT, InputError, Translator, cle
 
 DROP_P = 0.1                 # a forced token the model gives less than this probability is marked as a drop
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-question-exports"
-EXPORT_MAX_AGE_S = 3600
 ALIGNER_FILE = "question/eflomal_examples.json"   # under assets/: eflomal's links for the page's examples
 AGREEMENT_FILE = "question/agreement.json"        # under assets/: the scripts' agreement tables
 
@@ -533,24 +531,13 @@ def _fmt(x, pct: bool = False) -> str:
 
 # ---- 6. export -----------------------------------------------------------------------------
 
-def _prune(root: Path = EXPORT_ROOT, max_age: float = EXPORT_MAX_AGE_S) -> None:
-    import shutil
-
-    if root.is_dir():
-        now = time.time()
-        for d in root.iterdir():
-            try:
-                if d.is_dir() and now - d.stat().st_mtime > max_age:
-                    shutil.rmtree(d, ignore_errors=True)
-            except OSError:
-                pass
-
-
 def export_question(result) -> list[str]:
     """Files: per variant a CSV of α (and of attribution if computed), Pharaoh alignments (argmax and
     thresholded, word level), and one JSON with everything."""
     result = _need(result)
-    _prune()
+    from .export import sweep_folders   # imports matplotlib: not at start-up
+
+    sweep_folders(EXPORT_ROOT)
     EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
     rows, cols = result["target_pieces"], result["source_pieces"]

@@ -44,7 +44,6 @@ import ctypes
 import datetime
 import itertools
 import json
-import shutil
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -327,20 +326,11 @@ def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None
     return len(stale)
 
 
-def sweep_folders(root: Path, max_age_s: float = CACHE_MAX_AGE_S, now: float | None = None) -> int:
-    """Remove the folders directly under ``root`` last modified over ``max_age_s`` ago."""
-    now = time.time() if now is None else now
-    removed = 0
-    if not root.is_dir():
-        return 0
-    for d in root.iterdir():
-        try:
-            if d.is_dir() and now - d.stat().st_mtime > max_age_s:
-                shutil.rmtree(d, ignore_errors=True)
-                removed += 1
-        except OSError:
-            pass
-    return removed
+def sweep_export_folders(root: Path) -> int:
+    """``demo/export.py``'s sweep, imported when it first runs (it imports matplotlib)."""
+    from .export import sweep_folders
+
+    return sweep_folders(root, CACHE_MAX_AGE_S)
 
 
 def export_roots() -> tuple[Path, ...]:
@@ -367,7 +357,7 @@ async def _lifespan(app):
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
                     for root in export_roots():
-                        await asyncio.to_thread(sweep_folders, root)
+                        await asyncio.to_thread(sweep_export_folders, root)
             except Exception as exc:  # a failed sweep must not end the sweeping
                 print(f"serving: cleanup failed: {exc!r}")
 

@@ -282,8 +282,8 @@ def test_old_export_folders_are_swept(tmp_path):
     old, new = tmp_path / "export-old", tmp_path / "export-new"
     old.mkdir(), new.mkdir()
     (old / "attention.json").write_text("{}")
-    assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 30) == 0
-    assert serving.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 120) == 2
+    assert export.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 30) == 0
+    assert export.sweep_folders(tmp_path, max_age_s=60, now=time.time() + 120) == 2
     assert not old.exists() and not new.exists()
 
 
