@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from attribution_agreement import SETS, update_json  # noqa: E402
+from attribution_agreement import SETS, update_json, write_cards  # noqa: E402
 from seq2seq import checkpoint as ckpt  # noqa: E402
 from seq2seq import data  # noqa: E402
 from seq2seq.alignment import (THRESHOLD, Counts, argmax_links, from_pharaoh, grow_diag_final,  # noqa: E402
@@ -152,6 +152,8 @@ def main(argv=None) -> None:
         "aligner": "eflomal 2.0.0 (default settings), priors from the training split; sure = intersection, "
                    "possible = grow-diag-final", "rows": rows})
     update_json(out_dir / "eflomal_examples.json", "examples", example_links)
+    if args.out_dir is None:
+        write_cards(args.assets, out_dir / "agreement.json")
     print(f"wrote {out_dir / 'agreement.json'} and {out_dir / 'eflomal_examples.json'} ({time.time() - t0:.0f} s)")
 
 

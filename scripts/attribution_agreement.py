@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from seq2seq import checkpoint as ckpt  # noqa: E402
 from seq2seq import data  # noqa: E402
+from seq2seq.attention import VARIANTS  # noqa: E402
 from seq2seq.attribution import agreement, gradient_x_input  # noqa: E402
 from seq2seq.search import force_decode  # noqa: E402
 from seq2seq.translator import MAX_OUTPUT, MAX_PIECES, Translator  # noqa: E402
@@ -45,6 +46,26 @@ def update_json(path: Path, key: str, value) -> None:
     doc[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=True) + "\n", encoding="utf-8")
+
+
+def write_cards(assets: Path, agreement: Path) -> list[str]:
+    """Copy each variant's rows of ``agreement`` (both scripts' tables) into its model card, under
+    "agreement", and rewrite the manifest; → the variants whose card was updated."""
+    doc = json.loads(agreement.read_text(encoding="utf-8"))
+    updated = []
+    for v in VARIANTS:
+        card_file = ckpt.card_path(v, assets)
+        if not card_file.is_file():
+            continue
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+        card["agreement"] = {key: {**{k: x for k, x in table.items() if k != "rows"},
+                                   "rows": [r for r in table["rows"] if r["variant"].split(" (")[0] == v]}
+                             for key, table in doc.items()}
+        card_file.write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        updated.append(v)
+    if updated:
+        ckpt.write_manifest(assets)
+    return updated
 
 
 def test_pairs(data_dir: Path, stem: str, sample: int, seed: int) -> list[tuple[str, str]]:
@@ -96,6 +117,8 @@ def main(argv=None) -> None:
                                      "method": "gradient × input, |Σ_d ∂log p(y_t)/∂x_i · x_i|, rows sum to 1; "
                                                "target forced to the reference",
                                      "rows": rows})
+    if args.out is None:
+        write_cards(args.assets, out)
     print(f"wrote {out}")
 
 

@@ -165,3 +165,32 @@ def test_agreement_script_writes_its_table(tiny_assets, tmp_path):
         else:
             assert -1 <= r["spearman"] <= 1 and 0 <= r["argmax"] <= 1
     assert doc["attribution"]["command"].startswith("python scripts/attribution_agreement.py")
+
+
+def test_write_cards_gives_each_card_its_own_rows(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    from seq2seq import checkpoint as ckpt
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import attribution_agreement
+
+    (tmp_path / "cards").mkdir()
+    for v in ("dot", "none"):
+        ckpt.card_path(v, tmp_path).write_text(json.dumps({"variant": v}), encoding="utf-8")
+    table = {"attribution": {"command": "c1", "rows": [{"variant": "dot", "spearman": 0.5},
+                                                       {"variant": "none", "spearman": None}]},
+             "eflomal": {"command": "c2", "rows": [{"variant": "dot (argmax)", "aer": 0.3},
+                                                  {"variant": "general (argmax)", "aer": 0.2}]}}
+    agreement = tmp_path / "agreement.json"
+    agreement.write_text(json.dumps(table), encoding="utf-8")
+    assert attribution_agreement.write_cards(tmp_path, agreement) == ["none", "dot"]
+    dot = json.loads(ckpt.card_path("dot", tmp_path).read_text(encoding="utf-8"))
+    assert dot["variant"] == "dot"
+    assert dot["agreement"] == {"attribution": {"command": "c1", "rows": [{"variant": "dot", "spearman": 0.5}]},
+                                "eflomal": {"command": "c2", "rows": [{"variant": "dot (argmax)", "aer": 0.3}]}}
+    none = json.loads(ckpt.card_path("none", tmp_path).read_text(encoding="utf-8"))
+    assert none["agreement"]["eflomal"]["rows"] == []
+    ckpt.verify(ckpt.card_path("dot", tmp_path), tmp_path)          # the manifest was rewritten
