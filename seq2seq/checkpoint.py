@@ -116,27 +116,49 @@ def load_weights(model: Seq2Seq, weights: Path) -> None:
         raise CheckpointError(f"{weights} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
-def check_shapes(cfg: ModelConfig, config: Path, weights: Path) -> None:
-    """Raise CheckpointError unless ``cfg`` builds a model (negative or zero sizes, a wrong type
-    or variant do not) whose tensors have the shapes stored in ``weights``. The model is built on
-    the meta device and the file's header read, so a config that asks for a huge model is refused
-    before any memory is allocated for it."""
-    try:
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in Seq2Seq(cfg).state_dict().items()
-                        if not k.startswith(("decoder.embed.", "encoder.embed."))}
-    except (RuntimeError, ValueError, TypeError, ArithmeticError) as exc:
-        raise CheckpointError(f"invalid model config in {config}: {exc}") from exc
+def stored_shapes(weights: Path) -> dict[str, tuple]:
+    """Tensor shapes from a safetensors file's header (no tensor is read)."""
     try:
         with safe_open(str(weights), framework="pt") as f:
-            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"unreadable safetensors file: {weights}") from exc
+
+
+def build_for(cfg: ModelConfig, config: Path, weights: Path) -> Seq2Seq:
+    """The model ``cfg`` describes, once it is clear that it can hold the tensors in ``weights``.
+
+    1) A config whose sizes are positive whole numbers no larger than the file's largest tensor
+       dimension (every size of a model that fits the file is one) is built directly.
+    2) Any other config is first built on the meta device, so one that cannot build a model
+       (negative or zero sizes, a wrong type or variant) or asks for a huge one is refused before
+       memory is allocated for it. Only broken configs take this path: its first use imports
+       torch's reference kernels, about a second.
+    3) Either way the built model's tensor shapes must be the file's."""
+    stored = stored_shapes(weights)
+    largest = max((d for shape in stored.values() for d in shape), default=0)
+    sizes = (cfg.vocab_size, cfg.emb_size, cfg.enc_hidden, cfg.dec_hidden)
+    plausible = (all(type(x) is int and 0 < x <= largest for x in sizes)
+                 and type(cfg.dropout) in (int, float) and 0 <= cfg.dropout < 1)
+    try:
+        if plausible:
+            model = Seq2Seq(cfg)
+        else:
+            with torch.device("meta"):
+                model = Seq2Seq(cfg)
+    except (RuntimeError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
+        raise CheckpointError(f"invalid model config in {config}: {exc}") from exc
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()
+                if not k.startswith(("decoder.embed.", "encoder.embed."))}
     wrong = [k for k in expected if k in stored and stored[k] != expected[k]]
     if wrong:
         k = wrong[0]
         raise CheckpointError(f"{weights} does not fit the model of {config}: {k} is {list(stored[k])} in the "
                               f"file, {list(expected[k])} in the config")
+    if not plausible:
+        raise CheckpointError(f"{weights} does not fit the model of {config}: its sizes must be whole numbers "
+                              f"from 1 to {largest} (the file's largest tensor dimension), its dropout in [0, 1)")
+    return model
 
 
 def load_model(weights: Path, config: Path, assets: Path | None = ASSETS) -> tuple[Seq2Seq, dict]:
@@ -149,8 +171,7 @@ def load_model(weights: Path, config: Path, assets: Path | None = ASSETS) -> tup
         cfg = ModelConfig.from_dict(info["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"invalid model config in {config}: {exc}") from exc
-    check_shapes(cfg, config, weights)
-    model = Seq2Seq(cfg)
+    model = build_for(cfg, config, weights)
     load_weights(model, weights)
     model.eval()
     return model, info
