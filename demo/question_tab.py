@@ -11,9 +11,8 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, Translator
 
 from . import question as q
-from .state import load_examples
+from .state import RESULT_TTL_S, load_examples
 
-RESULT_TTL_S = 3600
 
 INTRO = (
     "Is attention an alignment? Does the output follow it? Type a German sentence and an English "

@@ -26,7 +26,8 @@ figures are in the README, "Reliability"):
   its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
   ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders of ``demo/export.py``
-  and ``demo/question.py`` (``export_roots``), swept on the same schedule.
+  and ``demo/question.py`` (``export_roots``), swept on the same schedule after
+  ``demo/export.py``'s ``EXPORT_MAX_AGE_S``.
 * uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
   ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
   session's values to a file, is refused too.
@@ -62,7 +63,7 @@ SWEEP_EVERY_S = 30           # sessions, then free memory handed back
 EVICT_LOOKAHEAD = 64         # when full, how many of the oldest sessions are searched for one without a result
 MMAP_THRESHOLD = 256 * 1024  # allocations from this size get their own mapping, returned when freed
 MALLOC_ARENAS = 2
-CACHE_MAX_AGE_S = 3600       # files in Gradio's cache and exports (a page may still link to them)
+CACHE_MAX_AGE_S = 3600       # files in Gradio's cache (a page may still link to them)
 CACHE_SWEEP_EVERY_S = 600
 
 # ---- what a request may carry ----------------------------------------------------------------
@@ -330,7 +331,7 @@ def sweep_export_folders(root: Path) -> int:
     """``demo/export.py``'s sweep, imported when it first runs (it imports matplotlib)."""
     from .export import sweep_folders
 
-    return sweep_folders(root, CACHE_MAX_AGE_S)
+    return sweep_folders(root)
 
 
 def export_roots() -> tuple[Path, ...]:

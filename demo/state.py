@@ -142,6 +142,7 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
 
 
 DEFAULT_API_VARIANT = "additive"
+RESULT_TTL_S = 3600      # a session's last result (words toggle, export, the question tab) lives this long
 
 
 def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, method="greedy", beam=5,

@@ -27,7 +27,6 @@ from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
 
-RESULT_TTL_S = 3600      # a session's last result (for the words toggle and export) lives this long
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
 SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('results-area');"
@@ -85,7 +84,7 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
         example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
                                   label="Examples from the test split (click one to run it)", examples_per_page=10)
     message = gr.Markdown("", visible=False, elem_id="message", latex_delimiters=[])
-    result_state = gr.State(None, time_to_live=RESULT_TTL_S)
+    result_state = gr.State(None, time_to_live=state.RESULT_TTL_S)
     with gr.Column(visible=False, elem_id="results-area") as area:
         results = gr.HTML("", elem_id="results", js_on_load=PAGE_JS, css_template=PAGE_CSS, apply_default_css=False)
         with gr.Row():
