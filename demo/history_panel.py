@@ -1,5 +1,5 @@
 """The "attention over training" panel of the Translate tab: ``build_history_panel()``
-returns a Blocks to ``.render()`` there.
+lays it out in place (an accordion), called inside that tab.
 
 For one of the page's example sentences, a "training step" slider shows every
 variant's greedy output and α at that point of a from-scratch training run, beside
@@ -131,36 +131,37 @@ def budget_md(histories: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
-def build_history_panel(folder: Path = HISTORY_DIR) -> gr.Blocks:
+def build_history_panel(folder: Path = HISTORY_DIR) -> gr.Accordion:
+    """Lay out the panel where it is called and wire its events (in place, not a ``gr.Blocks``:
+    see ``build_toy_tab``)."""
     histories, problems = load_histories(folder)
-    with gr.Blocks() as panel:
-        with gr.Accordion("Attention over training", open=False, elem_id="history") as accordion:
-            if not histories:
-                gr.Markdown("No training history is installed (assets/history/).", latex_delimiters=[])
-                return panel
-            first = next(iter(histories.values()))
-            gr.Markdown("Each variant trained **from scratch** on the same data with the shipped configuration, "
-                        "for a short budget (the shipped models trained far longer). Pick an example and move "
-                        "the slider: the heatmap is α of that model's greedy translation at that step, beside its "
-                        "dev chrF (200 Ding and 200 Tatoeba dev pairs). Attention forms in these early steps.\n\n"
-                        + budget_md(histories), latex_delimiters=[])
-            if problems:
-                gr.Markdown("⚠️ " + html.escape("; ".join(problems)), latex_delimiters=[])
-            example = gr.Dropdown([(p["source"], k) for k, p in enumerate(first["probe"])], value=0,
-                                  label="Example sentence", elem_id="history-example")
-            last = max(h["points"][-1]["step"] for h in histories.values())
-            step = gr.Slider(0, last, value=0, step=1, label="Training step", elem_id="history-step")
-            status = gr.Markdown("", latex_delimiters=[], elem_id="history-status")
-            with gr.Row(equal_height=False):
-                boxes = {v: gr.HTML("", elem_id=f"history-{v}", min_width=300) for v in VARIANTS}
+    with gr.Accordion("Attention over training", open=False, elem_id="history") as accordion:
+        if not histories:
+            gr.Markdown("No training history is installed (assets/history/).", latex_delimiters=[])
+            return accordion
+        first = next(iter(histories.values()))
+        gr.Markdown("Each variant trained **from scratch** on the same data with the shipped configuration, "
+                    "for a short budget (the shipped models trained far longer). Pick an example and move "
+                    "the slider: the heatmap is α of that model's greedy translation at that step, beside its "
+                    "dev chrF (200 Ding and 200 Tatoeba dev pairs). Attention forms in these early steps.\n\n"
+                    + budget_md(histories), latex_delimiters=[])
+        if problems:
+            gr.Markdown("⚠️ " + html.escape("; ".join(problems)), latex_delimiters=[])
+        example = gr.Dropdown([(p["source"], k) for k, p in enumerate(first["probe"])], value=0,
+                              label="Example sentence", elem_id="history-example")
+        last = max(h["points"][-1]["step"] for h in histories.values())
+        step = gr.Slider(0, last, value=0, step=1, label="Training step", elem_id="history-step")
+        status = gr.Markdown("", latex_delimiters=[], elem_id="history-status")
+        with gr.Row(equal_height=False):
+            boxes = {v: gr.HTML("", elem_id=f"history-{v}", min_width=300) for v in VARIANTS}
 
-            def on_change(example_, step_):
-                view = history_view(histories, example_, step_)
-                return {status: view["status"], **{boxes[v]: view["panels"][v] for v in VARIANTS}}
+        def on_change(example_, step_):
+            view = history_view(histories, example_, step_)
+            return {status: view["status"], **{boxes[v]: view["panels"][v] for v in VARIANTS}}
 
-            example.change(on_change, [example, step], [status, *boxes.values()], api_visibility="private")
-            step.input(on_change, [example, step], [status, *boxes.values()], api_visibility="private",
-                       trigger_mode="always_last")
-            # drawn when opened: the page's start-up imports no matplotlib
-            accordion.expand(on_change, [example, step], [status, *boxes.values()], api_visibility="private")
-    return panel
+        example.change(on_change, [example, step], [status, *boxes.values()], api_visibility="private")
+        step.input(on_change, [example, step], [status, *boxes.values()], api_visibility="private",
+                   trigger_mode="always_last")
+        # drawn when opened: the page's start-up imports no matplotlib
+        accordion.expand(on_change, [example, step], [status, *boxes.values()], api_visibility="private")
+    return accordion

@@ -1,4 +1,4 @@
-"""The "Toy tasks" tab: ``build_toy_tab()`` returns a Blocks to ``.render()`` in a Tab.
+"""The "Toy tasks" tab: ``build_toy_tab()``, called inside the page's ``gr.Tabs``.
 
 Copy, reverse or sort a digit sequence with the shipped tiny models (``assets/toy``,
 ``seq2seq/toy.py``), one per attention variant, and see each one's output and α;
@@ -185,11 +185,13 @@ def stop_live(trainer: toy.LiveTrainer, owner=None) -> str:
 
 # ---- the tab --------------------------------------------------------------------------------
 
-def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None = None) -> gr.Blocks:
-    """The tab's components and events, as a Blocks to ``.render()`` inside ``gr.Tab``."""
+def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None = None) -> gr.Tab:
+    """Lay out the tab (call inside ``gr.Tabs``) and wire its events. It is built in place rather
+    than as a ``gr.Blocks`` to ``.render()``: every ``gr.Blocks`` builds its own web app twice,
+    which start-up would pay for nothing."""
     models, problems = toy.load_all(Path(assets))
     trainer = trainer or toy.LiveTrainer()
-    with gr.Blocks() as tab:
+    with gr.Tab("Toy tasks", id="toy") as tab:
         gr.Markdown(INTRO, latex_delimiters=[])
         if problems or not models:
             gr.Markdown("⚠️ " + ("  \n".join(html.escape(p) for p in problems) if problems else

@@ -179,7 +179,6 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
-    toy_tab, history_panel = build_toy_tab(), build_history_panel()
     with gr.Blocks(title="Attention in seq2seq: German → English") as demo:
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
@@ -195,10 +194,9 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
-                history_panel.render()
+                build_history_panel()
             build_question_tab(tr, assets)
-            with gr.Tab("Toy tasks", id="toy"):
-                toy_tab.render()
+            build_toy_tab()
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards, assets)
 

@@ -34,13 +34,11 @@ def toy_url(tmp_path_factory):
     from demo.history_panel import build_history_panel
     from demo.toy_tab import build_toy_tab
 
-    tab, panel = build_toy_tab(trainer=toy.LiveTrainer(time_cap=300)), build_history_panel()
     with gr.Blocks() as demo:
         with gr.Tabs():
             with gr.Tab("Translate and compare"):
-                panel.render()
-            with gr.Tab("Toy tasks"):
-                tab.render()
+                build_history_panel()
+            build_toy_tab(trainer=toy.LiveTrainer(time_cap=300))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
