@@ -151,11 +151,20 @@ def token_spans(labels: list[str], words: bool, step_attr: bool) -> str:
     return "".join(out)
 
 
+def piece_text(piece: str) -> str:
+    """One piece as plain text: a word-opening piece without its ▁, a piece that continues a
+    word after "·" (so "▁The" reads "The" and "ing" reads "·ing"); a bare ▁ reads "␣"."""
+    if piece.startswith("<") and piece.endswith(">"):
+        return piece
+    shown = piece[1:] if piece.startswith("▁") and len(piece) > 1 else piece
+    return ("" if piece.startswith("▁") else "·") + shown.replace("▁", "␣")
+
+
 def step_data(result: dict, words: bool = False) -> dict:
     """What the browser needs to show any step: per variant the row labels, α rows (or None),
     p, H(α_t) and the top-5 candidates of each step, in the unit shown."""
     src = result["source_pieces"]
-    cols = words_from_pieces(src) if words else list(src)
+    cols = words_from_pieces(src) if words else [piece_text(s) for s in src]
     variants, steps = {}, 1
     for v, e in result["variants"].items():
         if "hypotheses" not in e:
@@ -164,12 +173,13 @@ def step_data(result: dict, words: bool = False) -> dict:
         m, rows, _ = analysis.view(h["attention"], src, h["pieces"], words)
         groups = analysis.target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
         steps = max(steps, len(rows))
+        shown = (lambda s: s) if words else piece_text
         variants[v] = {
-            "rows": rows,
+            "rows": [shown(r) for r in rows],
             "alpha": None if m is None else np.round(m, 4).tolist(),
             "entropy": None if m is None else np.round(analysis.entropy_bits(m), 2).tolist(),
             "p": [round(float(np.exp(sum(h["logprobs"][i] for i in g))), 4) for g in groups],
-            "top": [[[c, round(p, 4)] for c, p in h["candidates"][g[0]]] for g in groups],
+            "top": [[[piece_text(c), round(p, 4)] for c, p in h["candidates"][g[0]]] for g in groups],
             "colour": VARIANT_COLOURS.get(v),
         }
     lut = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in plots.LUT]

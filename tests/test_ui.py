@@ -238,13 +238,13 @@ def test_summary_rows_log_p_per_piece_and_chrf(tr):
 
 def test_step_data_matches_the_result(result):
     d = views.step_data(result)
-    assert d["cols"] == result["source_pieces"] and len(d["lut"]) == 256
+    assert d["cols"] == [views.piece_text(s) for s in result["source_pieces"]] and len(d["lut"]) == 256
     assert d["steps"] == max(len(e["hypotheses"][0]["pieces"]) for e in result["variants"].values())
     for v in VARIANTS:
         h, s = result["variants"][v]["hypotheses"][0], d["variants"][v]
-        assert s["rows"] == h["pieces"]
+        assert s["rows"] == [views.piece_text(p) for p in h["pieces"]]
         np.testing.assert_allclose(s["p"], np.exp(h["logprobs"]), atol=1e-4)
-        assert s["top"][0][0][0] == h["candidates"][0][0][0]
+        assert s["top"][0][0][0] == views.piece_text(h["candidates"][0][0][0])
         if v == "none":
             assert s["alpha"] is None
         else:
@@ -267,6 +267,11 @@ def test_step_data_in_words(result):
             assert s["p"][t] == pytest.approx(np.exp(sum(h["logprobs"][i] for i in g)), abs=1e-4)
     html = views.results_html(result, words=True)
     assert "attention-dot-words.png" in html and "Words, not pieces" in html
+
+
+def test_piece_text_reads_as_words():
+    assert [views.piece_text(p) for p in ["▁The", "ing", "▁", "</s>", "▁."]] == ["The", "·ing", "␣", "</s>", "."]
+    assert all("▁" not in views.piece_text(p) for p in ["▁▁", "a▁b", "▁"])
 
 
 def test_tokens_keep_word_boundaries():
