@@ -7,7 +7,7 @@
 A result is ``{"text", "source_pieces", "settings", "notes", "reference", "variants": {name:
 entry}}`` where an entry is ``{"missing": message}`` or ``{"hypotheses": [{"text", "pieces",
 "logprob", "score", "logprobs", "attention" (T×S float32 or None), "heads" (T×k×S float32 or
-None), "candidates" [[(piece, p)] per step]}]}``. The views (``demo/views.py``) and export
+None), "candidates" (``Candidates``: per step, a list of (piece, p))}]}``. The views (``demo/views.py``) and export
 (``demo/export.py``) read nothing else.
 """
 from __future__ import annotations
@@ -109,6 +109,35 @@ def available(tr: Translator | None) -> list[str]:
     return [] if tr is None else [v for v in VARIANTS if v in tr.models]
 
 
+@lru_cache(maxsize=4)
+def piece_table(tok) -> tuple[str, ...]:
+    """Every piece of a tokenizer by id, "</s>" for end of sentence: one string object per piece."""
+    pieces = tok.pieces(list(range(tok.vocab_size)))
+    return tuple("</s>" if i == EOS_ID else p for i, p in enumerate(pieces))
+
+
+class Candidates:
+    """Each step's top-k as a list of (piece, p), held as two small arrays: a session keeps
+    its result for an hour, and as Python tuples of strings and floats the candidates were most
+    of the memory of a large result."""
+    __slots__ = ("ids", "probs", "table")
+
+    def __init__(self, steps: list[list[tuple[int, float]]], table: tuple[str, ...]):
+        k = min((len(s) for s in steps), default=0)
+        self.ids = np.array([[i for i, _ in s[:k]] for s in steps], np.int32).reshape(len(steps), k)
+        self.probs = np.array([[p for _, p in s[:k]] for s in steps], np.float32).reshape(len(steps), k)
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, t: int) -> list[tuple[str, float]]:
+        return [(self.table[i], float(p)) for i, p in zip(self.ids[t].tolist(), self.probs[t].tolist())]
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+
 def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
               seed=0) -> dict:
     """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
@@ -117,9 +146,7 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
     with refused():
         c = tr.translate_many(text, variants, method, beam, n_best, temperature, seed)
 
-    def piece(i: int) -> str:
-        return "</s>" if i == EOS_ID else tr.tok.pieces([i])[0]
-
+    table = piece_table(tr.tok)
     entries = {}
     for v in (v for v in VARIANTS if v in c.translations or v in c.missing):
         if v in c.missing:
@@ -134,7 +161,7 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
             "logprobs": [float(x) for x in h.logprobs],
             "attention": None if h.heads is None else np.asarray(h.attention, np.float32),
             "heads": None if h.heads is None else np.asarray(h.heads, np.float32),
-            "candidates": [[(piece(i), float(p)) for i, p in step] for step in h.candidates],
+            "candidates": Candidates(h.candidates, table),
         } for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts)]}
     notes = list(c.source.notes) + ([FILLED_UNKNOWN_NOTE] if c.fills_unknown else [])
     return {"text": c.source.text, "source_pieces": c.source.pieces, "settings": c.settings.as_dict(),

@@ -19,7 +19,7 @@ from PIL import Image
 from demo import about, export, plots, state, ui, views
 from seq2seq import analysis, checkpoint as ckpt, data
 from seq2seq.attention import VARIANTS
-from seq2seq.tokenizer import word_groups, words_from_pieces
+from seq2seq.tokenizer import EOS_ID, word_groups, words_from_pieces
 from seq2seq.translator import MAX_BEAM, MAX_CHARS
 
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
@@ -66,6 +66,20 @@ def _copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
 
 
 # ---- state: one request's result ------------------------------------------------------------------
+
+def test_candidates_read_back_as_the_library_gave_them(tr):
+    """The compact candidates give each step's (piece, p) as the tokenizer names the ids."""
+    c = tr.translate_many(SENTENCE, ["dot"], "beam", 3, 2)
+    for h in c.translations["dot"].hypotheses:
+        cands = state.Candidates(h.candidates, state.piece_table(tr.tok))
+        assert len(cands) == len(h.candidates)
+        for t, step in enumerate(h.candidates):
+            expected = [("</s>" if i == EOS_ID else tr.tok.sp.id_to_piece(i), p) for i, p in step]
+            assert [c for c, _ in cands[t]] == [c for c, _ in expected]
+            np.testing.assert_allclose([p for _, p in cands[t]], [p for _, p in expected], rtol=1e-6)
+        assert list(cands) == [cands[t] for t in range(len(cands))]
+    assert len(state.Candidates([], state.piece_table(tr.tok))) == 0
+
 
 def test_result_structure_for_every_variant(result):
     S = len(result["source_pieces"])
