@@ -20,8 +20,9 @@ figures are in the README, "Reliability"):
 * freed memory: a large request (beam 10, fifty heatmaps) allocates far more than
   its session keeps, and glibc's allocator keeps what Python frees, so RSS grew
   with every such request. Large blocks are mapped and returned at once
-  (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas, and each sweep
-  hands free memory back (``malloc_trim``).
+  (``M_MMAP_THRESHOLD``), threads share ``MALLOC_ARENAS`` arenas, and free memory
+  is handed back (``malloc_trim``) at each sweep and, within ``TRIM_CHECK_S``, as soon
+  as RSS has grown by ``TRIM_GROWTH_MB`` since the last hand-back (``trim_when_grown``).
 * the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``;
   its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
@@ -45,6 +46,7 @@ import ctypes
 import datetime
 import itertools
 import json
+import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +65,8 @@ SWEEP_EVERY_S = 30           # sessions, then free memory handed back
 EVICT_LOOKAHEAD = 64         # when full, how many of the oldest sessions are searched for one without a result
 MMAP_THRESHOLD = 256 * 1024  # allocations from this size get their own mapping, returned when freed
 MALLOC_ARENAS = 2
+TRIM_CHECK_S = 1.0           # how often RSS is read (a read costs microseconds, a hand-back milliseconds)
+TRIM_GROWTH_MB = 16          # growth since the last hand-back that triggers one
 CACHE_MAX_AGE_S = 3600       # files in Gradio's cache (a page may still link to them)
 CACHE_SWEEP_EVERY_S = 600
 
@@ -303,6 +307,28 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
+def rss_mb() -> float | None:
+    """This process's resident memory (Linux); None where /proc is not there."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def trim_when_grown(baseline_mb: float | None) -> float | None:
+    """Hand free memory back if RSS grew by ``TRIM_GROWTH_MB`` since ``baseline_mb`` (RSS after
+    the last hand-back, or lower since); returns the new baseline. A large request frees most
+    of what it allocated when it ends, but glibc would keep that until the next sweep."""
+    now = rss_mb()
+    if now is None or baseline_mb is None or now < baseline_mb:
+        return now
+    if now - baseline_mb < TRIM_GROWTH_MB:
+        return baseline_mb
+    release_free_memory()
+    return rss_mb()
+
+
 # ---- scheduled cleanup -----------------------------------------------------------------------
 
 def sweep_queue_records(queue) -> int:
@@ -362,11 +388,21 @@ async def _lifespan(app):
             except Exception as exc:  # a failed sweep must not end the sweeping
                 print(f"serving: cleanup failed: {exc!r}")
 
-    task = asyncio.create_task(sweep())
+    async def trim():
+        baseline = None
+        while True:
+            await asyncio.sleep(TRIM_CHECK_S)
+            try:
+                baseline = await asyncio.to_thread(trim_when_grown, baseline)
+            except Exception as exc:  # as above
+                print(f"serving: trim failed: {exc!r}")
+
+    tasks = [asyncio.create_task(sweep()), asyncio.create_task(trim())]
     try:
         yield
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 # ---- applying it ---------------------------------------------------------------------------

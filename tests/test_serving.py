@@ -355,6 +355,26 @@ def test_the_allocator_is_tuned_where_it_is_glibc():
     serving.release_free_memory()                      # and handing memory back is harmless
 
 
+def test_free_memory_is_handed_back_once_rss_has_grown(monkeypatch):
+    readings, trims = iter([400.0, 410.0, 420.0, 430.0, 405.0, 380.0]), []
+    monkeypatch.setattr(serving, "rss_mb", lambda: next(readings))
+    monkeypatch.setattr(serving, "release_free_memory", lambda: trims.append(1))
+    monkeypatch.setattr(serving, "TRIM_GROWTH_MB", 16)
+    baseline = serving.trim_when_grown(None)                             # first reading: 400
+    assert baseline == 400.0 and not trims
+    assert serving.trim_when_grown(baseline) == 400.0 and not trims     # 410: under the growth
+    assert serving.trim_when_grown(baseline) == 430.0 and trims == [1]  # 420: trim, then read 430
+    assert serving.trim_when_grown(430.0) == 405.0                      # fell: the new baseline
+    assert serving.trim_when_grown(405.0) == 380.0 and trims == [1]
+    monkeypatch.setattr(serving, "rss_mb", lambda: None)                 # no /proc: nothing to do
+    assert serving.trim_when_grown(380.0) is None and trims == [1]
+
+
+def test_rss_is_read_where_proc_is_there():
+    mb = serving.rss_mb()
+    assert mb is None or 10 < mb < 100_000
+
+
 def test_a_lean_session_has_every_attribute_of_gradios_and_keeps_no_config_copy(served, http):
     from gradio.state_holder import SessionState
 
