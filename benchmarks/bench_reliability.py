@@ -108,10 +108,11 @@ class Server:
         self.words_index = next(d["id"] for d in deps if d.get("api_name") == "on_words")
         self.export_index = next(d["id"] for d in deps if d.get("api_name") == "on_zip")
 
-    def rss_mb(self) -> float:
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory now, or its peak so far with ``field="VmHWM"``."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return float("nan")
 
@@ -581,7 +582,7 @@ def soak(server: Server, n: int, warmup: int, every: int, one_session: bool, tex
             if i % every == 0:
                 samples.append((i, server.rss_mb()))
     return {"rss": samples, "growth": samples[-1][1] - samples[0][1], "max": max(m for _, m in samples),
-            "outcomes": kinds}
+            "peak": server.rss_mb("VmHWM"), "outcomes": kinds}
 
 
 def per_session(server: Server, n: int, n_beam: int) -> list[tuple[str, int, float, float]]:
@@ -715,7 +716,8 @@ def main(argv=None) -> None:
                 label = "all in one session" if one else "each from a new session"
                 print(f"soak, {n} mixed requests {label} after {warmup} warm-up: RSS "
                       + ", ".join(f"{i}: {m:.0f}" for i, m in r["rss"])
-                      + f" MB; growth {r['growth']:+.1f} MB, max {r['max']:.0f} MB; {r['outcomes']}", flush=True)
+                      + f" MB; growth {r['growth']:+.1f} MB, max {r['max']:.0f} MB (the server's peak so far, within "
+                      f"requests: {r['peak']:.0f} MB); {r['outcomes']}", flush=True)
         errors = [line for line in server.log_text().splitlines() if "Traceback" in line]
         print(f"tracebacks in the server's log: {len(errors)}")
     finally:
