@@ -38,6 +38,7 @@ DPI = 100
 CMAP = colormaps["Blues"]
 NORM = Normalize(vmin=0.0, vmax=1.0, clip=True)           # the same scale in every figure
 LUT = (CMAP(np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
+LUT_HEX = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in LUT]   # the same scale, for the browser
 GRID = np.array([217, 217, 217], np.uint8)
 DARK = np.array([34, 34, 34], np.float32)
 LIGHT = np.array([255, 255, 255], np.float32)

@@ -182,8 +182,7 @@ def step_data(result: dict, words: bool = False) -> dict:
             "top": [[[piece_text(c), round(p, 4)] for c, p in h["candidates"][g[0]]] for g in groups],
             "colour": VARIANT_COLOURS.get(v),
         }
-    lut = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in plots.LUT]
-    return {"steps": steps, "unit": unit(words), "cols": cols, "variants": variants, "lut": lut}
+    return {"steps": steps, "unit": unit(words), "cols": cols, "variants": variants, "lut": plots.LUT_HEX}
 
 
 # ---- diagnostics --------------------------------------------------------------------------------
