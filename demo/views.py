@@ -286,12 +286,14 @@ def _nbest_html(result: dict, words: bool) -> str:
             "<th>variant</th><th>#</th><th>beam score</th><th>log p</th><th>translation</th><th>α</th></tr>"
             "</thead><tbody>"]
     count = max(len(e.get("hypotheses", [])) for e in result["variants"].values())
-    maps = [heatmaps(result, words, k) for k in range(count)]
+    uris = {}                       # encoded rank by rank: only one rank's pixels are held at a time
+    for k in range(count):
+        uris.update({(v, k): data_uri(pic.pixels) for v, pic in heatmaps(result, words, k).items()})
     for v, e in result["variants"].items():
         for k, h in enumerate(e.get("hypotheses", [])):
-            pic = maps[k].get(v)
-            img = ("" if pic is None else f'<img class="nbest-map" alt="{esc(v)} #{k + 1}: attention heatmap" '
-                   f'src="{data_uri(pic.pixels)}">')
+            uri = uris.get((v, k))
+            img = ("" if uri is None else f'<img class="nbest-map" alt="{esc(v)} #{k + 1}: attention heatmap" '
+                   f'src="{uri}">')
             rows.append(f"<tr><td class='v'>{esc(v)}</td><td>{k + 1}</td><td class='num'>{h['score']:.3f}</td>"
                         f"<td class='num'>{h['logprob']:.2f}</td><td>{esc(h['text'])}</td><td>{img}</td></tr>")
     return "".join(rows) + "</tbody></table></details>"
