@@ -116,6 +116,21 @@ class Server:
                     return int(line.split()[1]) / 1024
         return float("nan")
 
+    def rss_at_rest(self) -> float:
+        """RSS after a pause in which the server's trim loop can hand freed memory back."""
+        from demo import serving
+
+        time.sleep(serving.TRIM_CHECK_S + 1.0)
+        return self.rss_mb()
+
+    def reset_peak(self) -> None:
+        """Start VmHWM again from the current RSS (Linux: clear_refs 5)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
     def log_text(self) -> str:
         self.log.flush()
         self.log.seek(0)
@@ -569,18 +584,22 @@ def soak_request(client: httpx.Client, server: Server, rng: random.Random, sessi
 
 
 def soak(server: Server, n: int, warmup: int, every: int, one_session: bool, texts: list[str], seed: int) -> dict:
+    """RSS at rest every ``every`` requests (after a pause long enough for the server to hand
+    freed memory back: what the requests left behind), and the peak over the measured requests
+    (what they used while they ran)."""
     rng = random.Random(seed)
     session = new_session(rng)
     samples, kinds = [], {}
     with httpx.Client(base_url=server.url, timeout=120) as client:
         for i in range(warmup):
             soak_request(client, server, rng, session if one_session else new_session(rng), texts)
-        samples.append((0, server.rss_mb()))
+        samples.append((0, server.rss_at_rest()))
+        server.reset_peak()
         for i in range(1, n + 1):
             kind = soak_request(client, server, rng, session if one_session else new_session(rng), texts)
             kinds[kind] = kinds.get(kind, 0) + 1
             if i % every == 0:
-                samples.append((i, server.rss_mb()))
+                samples.append((i, server.rss_at_rest()))
     return {"rss": samples, "growth": samples[-1][1] - samples[0][1], "max": max(m for _, m in samples),
             "peak": server.rss_mb("VmHWM"), "outcomes": kinds}
 
@@ -716,8 +735,8 @@ def main(argv=None) -> None:
                 label = "all in one session" if one else "each from a new session"
                 print(f"soak, {n} mixed requests {label} after {warmup} warm-up: RSS "
                       + ", ".join(f"{i}: {m:.0f}" for i, m in r["rss"])
-                      + f" MB; growth {r['growth']:+.1f} MB, max {r['max']:.0f} MB (the server's peak so far, within "
-                      f"requests: {r['peak']:.0f} MB); {r['outcomes']}", flush=True)
+                      + f" MB; growth {r['growth']:+.1f} MB, max {r['max']:.0f} MB at rest; peak while "
+                      f"the requests ran {r['peak']:.0f} MB; {r['outcomes']}", flush=True)
         errors = [line for line in server.log_text().splitlines() if "Traceback" in line]
         print(f"tracebacks in the server's log: {len(errors)}")
     finally:
