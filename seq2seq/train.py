@@ -230,9 +230,11 @@ def load_start(variant: str, run_dir: Path, assets: Path, model: Seq2Seq, optimi
         for key in ("step", "epoch", "train_seconds", "target_tokens", "best_chrf", "hardware", "dev_fingerprint"):
             meta[key] = info.get("training", {}).get(key, meta.get(key))
         meta["history"] = info.get("history", [])
-        meta["warm_start"] = meta.get("warm_start") or {"from": str(weights), "sha256": ckpt.sha256_file(weights),
-                                                          "step": meta["step"],
-                                                          "train_seconds": meta["train_seconds"]}
+        # Shipped weights that were themselves warm-started keep that first record: the card says
+        # where training on today's data began, and ``commands`` lists every stretch since.
+        meta["warm_start"] = info.get("training", {}).get("warm_start") or {
+            "from": str(weights), "sha256": ckpt.sha256_file(weights), "step": meta["step"],
+            "train_seconds": meta["train_seconds"]}
         meta["commands"] = info.get("commands") or ([info["command"]] if info.get("command") else [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)

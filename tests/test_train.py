@@ -130,10 +130,19 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
 
     shutil.rmtree(run_dir)  # no training state: warm start from the shipped weights
     shipped, _ = ckpt.load_variant("dot", assets)
+    shipped_sha = ckpt.sha256_file(weights)
     meta = _run(setup, max_steps=6)
     assert "warm-started dot" in capsys.readouterr().err
     assert meta["step"] == 6 and [h["step"] for h in meta["history"]][:4] == [2, 3, 4, 5]
     assert meta["commands"] == ["pytest"] * 3        # carried over from the shipped weights
+    first_warm = meta["warm_start"]
+    assert first_warm["sha256"] == shipped_sha
+    assert first_warm["step"] == 5
+
+    shutil.rmtree(run_dir)  # warm start again, from weights that were themselves warm-started
+    meta = _run(setup, max_steps=7)
+    assert meta["warm_start"] == first_warm           # where training on this data began
+    assert ckpt.load_variant("dot", assets)[1]["training"]["warm_start"] == first_warm
 
     meta = _run(setup, max_steps=2, restart=True)  # from scratch
     assert meta["step"] == 2
