@@ -137,7 +137,7 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
     assert meta["commands"] == ["pytest"] * 3        # carried over from the shipped weights
     first_warm = meta["warm_start"]
     assert first_warm["sha256"] == shipped_sha
-    assert first_warm["step"] == 5
+    assert first_warm["step"] == 5 and first_warm["from"] == str(weights)   # outside the repo: as given
 
     shutil.rmtree(run_dir)  # warm start again, from weights that were themselves warm-started
     meta = _run(setup, max_steps=7)
