@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from conftest import SHIPPED_TOKENIZER, tiny_config
 from seq2seq import checkpoint as ckpt
 from seq2seq.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from seq2seq.train import TrainConfig, batch_tensors, loss_fn, make_batches, throughput_note, train
+from seq2seq.train import TrainConfig, _shown, batch_tensors, loss_fn, make_batches, throughput_note, train
 
 PROPS = settings(deadline=None, max_examples=40, derandomize=True)
 
@@ -146,6 +146,15 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
 
     meta = _run(setup, max_steps=2, restart=True)  # from scratch
     assert meta["step"] == 2
+
+
+def test_warm_start_names_shipped_weights_relative_to_the_repository(tmp_path):
+    # A card must not carry this machine's folders: inside the repository the path is relative.
+    inside = ckpt.ASSETS / "models" / "dot.safetensors"
+    assert _shown(inside) == "assets/models/dot.safetensors"
+    assert _shown(ckpt.ASSETS / "models" / ".." / "models" / "dot.safetensors") == "assets/models/dot.safetensors"
+    outside = tmp_path / "dot.safetensors"
+    assert _shown(outside) == str(outside)
 
 
 def test_train_is_reproducible(setup, tmp_path):
