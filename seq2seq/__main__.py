@@ -416,8 +416,18 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
-    args.invocation = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)  # recorded with the results
+    args.invocation = recorded_command(argv)
     return args.func(args)
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command as cards and training histories record it: absolute paths inside the
+    repository become relative (``--data /home/me/repo/data`` → ``--data data``)."""
+    def shown(arg: str) -> str:
+        flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        return flag + eq + ckpt.shown_path(value) if value.startswith("/") else arg
+
+    return "python -m seq2seq " + " ".join(shlex.quote(shown(a)) for a in argv)
 
 
 if __name__ == "__main__":

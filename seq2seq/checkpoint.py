@@ -30,6 +30,15 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt or does not match the manifest."""
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as cards and recorded commands show it: relative to the repository when inside
+    it, so no machine's folders travel with the shipped files; other paths as given."""
+    try:
+        return str(Path(path).resolve().relative_to(ASSETS.parent))
+    except ValueError:
+        return str(path)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

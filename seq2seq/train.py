@@ -233,21 +233,13 @@ def load_start(variant: str, run_dir: Path, assets: Path, model: Seq2Seq, optimi
         # Shipped weights that were themselves warm-started keep that first record: the card says
         # where training on today's data began, and ``commands`` lists every stretch since.
         meta["warm_start"] = info.get("training", {}).get("warm_start") or {
-            "from": _shown(weights), "sha256": ckpt.sha256_file(weights), "step": meta["step"],
+            "from": ckpt.shown_path(weights), "sha256": ckpt.sha256_file(weights), "step": meta["step"],
             "train_seconds": meta["train_seconds"]}
         meta["commands"] = info.get("commands") or ([info["command"]] if info.get("command") else [])
         # The shipped weights are the best so far: continuing only replaces them if dev chrF improves.
         ckpt.save_model(model, run_dir / "best.safetensors", run_dir / "best.json", half=False)
         print(f"warm-started {variant} from {weights} (step {meta['step']})", file=sys.stderr)
     return saved_average
-
-
-def _shown(path: Path) -> str:
-    """A path as a card shows it: relative to the repository when inside it (no machine's folders)."""
-    try:
-        return str(path.resolve().relative_to(ckpt.ASSETS.parent))
-    except ValueError:
-        return str(path)
 
 
 def encode_pairs(tok: Tokenizer, pairs, max_src_len: int) -> tuple[list[list[int]], list[list[int]]]:

@@ -276,3 +276,15 @@ def test_cards_keep_one_result_per_beam_for_the_same_weights(tiny_assets, tmp_pa
     assert main(base + ["--beam", "3"]) == 0
     card = json.loads(ckpt.card_path("dot", assets).read_text())
     assert sorted(card["test_by_beam"]) == ["3"]
+
+
+def test_recorded_command_names_repository_paths_relative_to_it(tmp_path):
+    # Cards and histories record the command; this machine's folders must not travel with them.
+    from seq2seq.__main__ import recorded_command
+
+    data = str(ROOT / "data")
+    outside = str(tmp_path / "deu.txt")
+    got = recorded_command(["train", "--variant", "dot", "--data", data, f"--runs={ROOT / 'runs'}",
+                            "--tatoeba", outside, "--minutes", "5", "two words"])
+    assert got == (f"python -m seq2seq train --variant dot --data data --runs=runs "
+                   f"--tatoeba {outside} --minutes 5 'two words'")

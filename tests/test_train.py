@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from conftest import SHIPPED_TOKENIZER, tiny_config
 from seq2seq import checkpoint as ckpt
 from seq2seq.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from seq2seq.train import TrainConfig, _shown, batch_tensors, loss_fn, make_batches, throughput_note, train
+from seq2seq.train import TrainConfig, batch_tensors, loss_fn, make_batches, throughput_note, train
 
 PROPS = settings(deadline=None, max_examples=40, derandomize=True)
 
@@ -151,10 +151,10 @@ def test_train_exports_resumes_and_warm_starts(setup, capsys):
 def test_warm_start_names_shipped_weights_relative_to_the_repository(tmp_path):
     # A card must not carry this machine's folders: inside the repository the path is relative.
     inside = ckpt.ASSETS / "models" / "dot.safetensors"
-    assert _shown(inside) == "assets/models/dot.safetensors"
-    assert _shown(ckpt.ASSETS / "models" / ".." / "models" / "dot.safetensors") == "assets/models/dot.safetensors"
+    assert ckpt.shown_path(inside) == "assets/models/dot.safetensors"
+    assert ckpt.shown_path(ckpt.ASSETS / "models" / ".." / "models" / "dot.safetensors") == "assets/models/dot.safetensors"
     outside = tmp_path / "dot.safetensors"
-    assert _shown(outside) == str(outside)
+    assert ckpt.shown_path(outside) == str(outside)
 
 
 def test_train_is_reproducible(setup, tmp_path):
