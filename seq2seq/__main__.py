@@ -14,10 +14,12 @@ from . import data
 from . import distributed
 from . import tatoeba
 from .attention import VARIANTS
+from .tokenizer import DEFAULT_DIRECTION, DIRECTIONS
 
 DATA_DIR = Path("data")
 RUNS_DIR = Path("runs")
 TATOEBA_FILES = {"dev": "tatoeba-dev.tsv", "test": "tatoeba-test.tsv"}
+TATOEBA_TOKENIZER_WEIGHT = 8   # chosen by pieces per word on Tatoeba train+dev (docs/training.md)
 
 
 def cmd_prepare(args) -> int:
@@ -49,20 +51,23 @@ def cmd_prepare(args) -> int:
             return 2
         print("tatoeba: " + ", ".join(f"{s} {len(p)} pairs" for s, p in sentence_splits.items()), file=sys.stderr)
     # 1) no German sentence that is scored (dev or test, either corpus) is trained on
-    held_out = {de for corpus_splits in (splits, sentence_splits) for s in ("dev", "test")
-                for de, _ in corpus_splits.get(s, [])}
-    splits["train"], dropped = tatoeba.drop_held_out(splits["train"], held_out)
+    #    in either direction: neither side of a scored pair is a training source
+    held_out = [pair for corpus_splits in (splits, sentence_splits) for s in ("dev", "test")
+                for pair in corpus_splits.get(s, [])]
+    held_out_de, held_out_en = {de for de, _ in held_out}, {en for _, en in held_out}
+    splits["train"], dropped = tatoeba.drop_held_out(splits["train"], held_out_de, held_out_en)
     info_tatoeba = None
     if args.tatoeba:
-        sentence_splits["train"], dropped_tatoeba = tatoeba.drop_held_out(sentence_splits["train"], held_out)
+        sentence_splits["train"], dropped_tatoeba = tatoeba.drop_held_out(sentence_splits["train"], held_out_de,
+                                                                          held_out_en)
         info_tatoeba = {"path": str(args.tatoeba), "sha256": ckpt.sha256_file(Path(args.tatoeba)),
                         "expected_sha256": tatoeba.EXPORT_SHA256,
                         "splits": {s: {"pairs": len(p)} for s, p in sentence_splits.items()},
                         "dropped_held_out_german": len(dropped_tatoeba)}
-        print(f"tatoeba train: dropped {len(dropped_tatoeba)} pairs whose German is a dev or test sentence",
+        print(f"tatoeba train: dropped {len(dropped_tatoeba)} pairs with a side that is a dev or test sentence",
               file=sys.stderr)
     counts["train"]["pairs"] = len(splits["train"])
-    print(f"ding train: dropped {len(dropped)} pairs whose German is a dev or test sentence", file=sys.stderr)
+    print(f"ding train: dropped {len(dropped)} pairs with a side that is a dev or test sentence", file=sys.stderr)
     # 2) the training mix: every pair of both corpora once (README, "Data and split")
     out = Path(args.out)
     data.write_tsv(out / "train.tsv", splits["train"] + sentence_splits.get("train", []))
@@ -74,11 +79,14 @@ def cmd_prepare(args) -> int:
         elif stale.exists():  # a Ding-only prepare must not leave another run's Tatoeba splits behind
             stale.unlink()
     if not args.keep_tokenizer:
-        train_pairs = data.read_tsv(Path(args.out) / "train.tsv")
+        # Tatoeba's sentences count TATOEBA_TOKENIZER_WEIGHT times: the dictionary has more pairs,
+        # mostly terms, and left alone it splits everyday words ("sister" → ▁ s ist er).
+        sentences = [s for p in splits["train"] for s in p]
+        sentences += [s for p in sentence_splits.get("train", []) for s in p] * TATOEBA_TOKENIZER_WEIGHT
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / ckpt.TOKENIZER_FILE
             try:
-                train_tokenizer([s for p in train_pairs for s in p], fresh, vocab_size=args.vocab)
+                train_tokenizer(sentences, fresh, vocab_size=args.vocab)
             except RuntimeError as exc:  # e.g. a vocabulary larger than this train split allows
                 print(f"error: the tokenizer could not be trained: {str(exc).splitlines()[0]}", file=sys.stderr)
                 return 2
@@ -96,7 +104,8 @@ def cmd_prepare(args) -> int:
     info = {"corpus": str(corpus), "format": "tsv" if args.tsv else "ding", "cleaning": rules.to_dict(),
             "splits": counts, "dropped_held_out_german": len(dropped), "tatoeba": info_tatoeba,
             "train_pairs": len(splits["train"]) + len(sentence_splits.get("train", [])), "vocab_size": Tokenizer(tokenizer).vocab_size,
-            "tokenizer": {"sha256": ckpt.sha256_file(tokenizer), "trained": not args.keep_tokenizer},
+            "tokenizer": {"sha256": ckpt.sha256_file(tokenizer), "trained": not args.keep_tokenizer,
+                          **({"tatoeba_weight": TATOEBA_TOKENIZER_WEIGHT} if args.tatoeba and not args.keep_tokenizer else {})},
             "command": args.invocation}
     (Path(args.out) / "prepare.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"tokenizer: {tokenizer} ({info['vocab_size']} pieces, "
@@ -144,7 +153,8 @@ def _train_variants(args) -> int:
         return 2
     for variant in variants:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
-                           enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout)
+                           enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout,
+                           directions=tuple(args.directions.split(",")))
         tcfg = TrainConfig(max_tokens=args.max_tokens, eval_every=args.eval_every,
                            lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
@@ -156,6 +166,7 @@ def _train_variants(args) -> int:
             recorder = HistoryRecorder(
                 Path(args.history.replace("{variant}", variant)), tok, load_probe(),
                 dev_pairs if isinstance(dev_pairs, dict) else {"ding": dev_pairs}, every=args.history_every,
+                directions=mcfg.directions,
                 info={"variant": variant, "model": mcfg.to_dict(), "train_config": asdict(tcfg),
                       "command": args.invocation,
                       "budget": {"restart": args.restart, "dev_pairs_per_corpus": args.dev_sample}})
@@ -367,6 +378,9 @@ def main(argv=None) -> int:
     pt.add_argument("--minutes", type=float, default=None, help="time budget for this invocation")
     pt.add_argument("--max-steps", type=int, default=None)
     pt.add_argument("--restart", action="store_true", help="ignore saved state and shipped weights")
+    pt.add_argument("--directions", default=DEFAULT_DIRECTION,
+                    help="what the model translates: one direction, or both as 'de-en,en-de' (one model, "
+                         "each source opened by its target-language tag) (default: %(default)s)")
     pt.add_argument("--emb", type=int, default=256)
     pt.add_argument("--enc-hidden", type=int, default=192)
     pt.add_argument("--dec-hidden", type=int, default=384)

@@ -14,10 +14,12 @@ LONG_WORDS = 10
 
 
 def translate_corpus(model: Seq2Seq, tok: Tokenizer, sources: list[str], beam: int = 1,
-                     batch_size: int = 128, max_len: int = 100, alpha: float = LENGTH_PENALTY) -> list[str]:
-    """Translate many sentences in length-sorted batches (greedy, or beam search when beam > 1)."""
-    ids = tok.encode_batch(sources)
-    ids = [x if x else [tok.sp.unk_id()] for x in ids]
+                     batch_size: int = 128, max_len: int = 100, alpha: float = LENGTH_PENALTY,
+                     direction: str | None = None) -> list[str]:
+    """Translate many sentences in length-sorted batches (greedy, or beam search when beam > 1),
+    in ``direction`` (default: the model's first)."""
+    prefix = tok.source_prefix(model.cfg.directions, direction or model.cfg.directions[0])
+    ids = [prefix + (x if x else [tok.sp.unk_id()]) for x in tok.encode_batch(sources)]
     out: list[str] = [""] * len(ids)
     if beam > 1:
         batch_size = max(1, batch_size // beam)  # each sentence takes ``beam`` rows

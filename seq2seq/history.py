@@ -28,14 +28,15 @@ from pathlib import Path
 
 import torch
 
-from .model import Seq2Seq
+from .model import Seq2Seq, orient
 from .search import greedy
-from .tokenizer import EOS_ID, Tokenizer
+from .tokenizer import EOS_ID, UNK_ID, Tokenizer
 
 SCHEMA = 1
 MAX_BYTES = 1_000_000            # one history file
-EXAMPLES = Path(__file__).resolve().parent.parent / "demo" / "examples.tsv"
-EARLY_STEPS = (1, 2, 4, 8, 12, 16, 20, 30, 40)
+EXAMPLES = Path(__file__).resolve().parent.parent / "demo" / "examples_everyday.tsv"
+MAX_POINTS = 32                  # regular points kept; past it the interval doubles (every other is dropped)
+DEV_PAIRS = 200                  # dev pairs per set scored at each point: a trend, not the checkpoint's figure
 MAX_OUTPUT = 40                  # pieces per recorded output (an untrained model babbles to the limit)
 DIGITS = 3                       # α is stored rounded to this many decimals
 
@@ -55,8 +56,13 @@ def load_probe(path: Path = EXAMPLES) -> list[tuple[str, str]]:
 
 
 def record_steps(every: int, last: int) -> list[int]:
-    """The steps ≤ ``last`` that ``HistoryRecorder`` records: 0, the early ones, then every ``every``."""
-    return sorted({0, *[s for s in EARLY_STEPS if s < every], *range(every, last + 1, every)})
+    """The steps ≤ ``last`` a run with interval ``every`` records, before any thinning:
+    0, the powers of two below ``every``, then every ``every``."""
+    return sorted({0, *[s for s in early_steps(every)], *range(every, last + 1, every)})
+
+
+def early_steps(every: int) -> list[int]:
+    return [2 ** k for k in range(every.bit_length()) if 2 ** k < every]
 
 
 class HistoryRecorder:
@@ -64,24 +70,34 @@ class HistoryRecorder:
     so an interrupted run keeps what it recorded."""
 
     def __init__(self, path: Path, tok: Tokenizer, probe: list[tuple[str, str]], dev_sets: dict[str, list],
-                 every: int = 25, info: dict | None = None):
+                 every: int = 25, info: dict | None = None, directions: tuple[str, ...] = ("de-en",)):
+        from .train import dev_runs
+
         if every < 1:
             raise ValueError("the history's interval must be at least 1 step")
-        self.path, self.tok, self.every = Path(path), tok, every
-        self.dev_sets = dev_sets
-        self.probe = probe
-        self.probe_ids = [tok.encode(src) or [tok.sp.unk_id()] for src, _ in probe]
+        self.path, self.tok, self.first_every = Path(path), tok, every
+        # The probe and dev sentences in each direction the model translates.
+        self.dev_sets = dev_runs({name: pairs[:DEV_PAIRS] for name, pairs in dev_sets.items()}, directions)
+        self.probe = [(d, src, ref) for d in directions for src, ref in orient(probe, d, directions)]
+        prefixes = [tok.source_prefix(directions, d) for d, _, _ in self.probe]
+        self.probe_ids = [prefix + (tok.encode(src) or [UNK_ID]) for prefix, (_, src, _) in zip(prefixes, self.probe)]
         info = dict(info or {})
         info["commands"] = [info["command"]] if info.get("command") else []
         self.data = {"schema": SCHEMA, **info,
-                     "weights": "current weights (not the moving average used for the best checkpoint)",
-                     "dev": {"pairs": {name: len(pairs) for name, pairs in dev_sets.items()}},
-                     "max_output": MAX_OUTPUT,
-                     "probe": [{"source": src, "reference": ref, "source_pieces": tok.text_pieces(src)}
-                               for src, ref in probe],
+                     "weights": "current weights (not the moving average used for the best checkpoint); "
+                                "a point marked 'shipped' holds the weights the run exported",
+                     "dev": {"pairs": {name: len(pairs) for name, (_, pairs) in self.dev_sets.items()}},
+                     "max_output": MAX_OUTPUT, "every": every,
+                     "probe": [{"source": src, "reference": ref, "direction": d,
+                                "source_pieces": tok.pieces(prefix) + tok.text_pieces(src)}
+                               for (d, src, ref), prefix in zip(self.probe, prefixes)],
                      "points": []}
         if self.path.exists() and not (info.get("budget") or {}).get("restart"):
             self._go_on(load(self.path), info)
+
+    @property
+    def every(self) -> int:
+        return self.data["every"]
 
     def _go_on(self, old: dict, info: dict) -> None:
         """A resumed run adds its points to the history its earlier invocations wrote."""
@@ -89,18 +105,36 @@ class HistoryRecorder:
                 old.get("dev") != self.data["dev"]:
             raise HistoryError(f"{self.path} records another variant, probe or dev set; give another path")
         earlier = old.get("commands") or ([old["command"]] if old.get("command") else [])
-        self.data.update(points=old["points"], command=old.get("command", ""), commands=earlier + info["commands"],
+        self.data.update(points=[p for p in old["points"] if not p.get("shipped")], command=old.get("command", ""),
+                         commands=earlier + info["commands"], every=old.get("every", self.every),
                          budget={k: v for k, v in old["budget"].items() if k not in ("minutes", "max_steps")})
 
     def due(self, step: int) -> bool:
-        return step == 0 or step % self.every == 0 or (step < self.every and step in EARLY_STEPS)
+        return step == 0 or step % self.every == 0 or step in early_steps(self.first_every)
+
+    def _thin(self) -> None:
+        """Past MAX_POINTS regular points the interval doubles and the points off the new grid
+        go, so a run of any length keeps its early steps and even intervals to its end."""
+        early = {0, *early_steps(self.first_every)}
+
+        def regular() -> int:   # the latest point always stays: it is where the run stands
+            return sum(p["step"] not in early for p in self.data["points"][:-1])
+
+        while regular() and (regular() > MAX_POINTS or len(self._text().encode()) > 0.95 * MAX_BYTES):
+            self.data["every"] *= 2
+            last = self.data["points"][-1]
+            self.data["points"] = [p for p in self.data["points"]
+                                   if p["step"] in early or p["step"] % self.every == 0 or p is last]
 
     @torch.no_grad()
-    def record(self, step: int, model: Seq2Seq, train_seconds: float) -> float:
-        """Record one point (unless this step already is); returns the seconds it took."""
+    def record(self, step: int, model: Seq2Seq, train_seconds: float, shipped: bool = False) -> float:
+        """Record one point (unless this step already is; the shipped weights replace the
+        current ones at their step); returns the seconds it took."""
         from .evaluate import chrf, translate_corpus   # sacrebleu: not needed by the page, which only reads
 
         t0 = time.time()
+        if shipped and self.data["points"] and self.data["points"][-1]["step"] >= step:
+            self.data["points"].pop()
         if self.data["points"] and self.data["points"][-1]["step"] >= step:
             return 0.0
         was_training = model.training
@@ -113,13 +147,15 @@ class HistoryRecorder:
                             "target_pieces": ["</s>" if i == EOS_ID else p for i, p in zip(ids, self.tok.pieces(ids))],
                             "attention": None if att is None else [[round(float(a), DIGITS) for a in row] for row in att]})
         by_corpus = {}
-        for name, pairs in self.dev_sets.items():
-            hyps = translate_corpus(model, self.tok, [p[0] for p in pairs])
+        for name, (direction, pairs) in self.dev_sets.items():
+            hyps = translate_corpus(model, self.tok, [p[0] for p in pairs], direction=direction)
             by_corpus[name] = round(chrf(hyps, [p[1] for p in pairs]), 2)
         model.train(was_training)
-        self.data["points"].append({"step": int(step), "train_seconds": round(float(train_seconds), 1),
-                                    "dev_chrf": round(sum(by_corpus.values()) / len(by_corpus), 2),
-                                    "dev_by_corpus": by_corpus, "outputs": outputs})
+        point = {"step": int(step), "train_seconds": round(float(train_seconds), 1),
+                 "dev_chrf": round(sum(by_corpus.values()) / len(by_corpus), 2),
+                 "dev_by_corpus": by_corpus, "outputs": outputs}
+        self.data["points"].append({**point, "shipped": True} if shipped else point)
+        self._thin()
         self.write()
         return time.time() - t0
 
@@ -128,9 +164,12 @@ class HistoryRecorder:
         self.data["budget"] = {**self.data.get("budget", {}), **info}
         self.write()
 
+    def _text(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+
     def write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        text = self._text()
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(self.path)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import make_attention
-from .tokenizer import PAD_ID
+from .tokenizer import DIRECTIONS, PAD_ID
 
 
 @dataclass
@@ -29,9 +29,24 @@ class ModelConfig:
     enc_hidden: int = 192        # per direction; memory size is 2 × this
     dec_hidden: int = 384        # = 2 × enc_hidden, so ``dot`` needs no projection
     dropout: float = 0.2
+    # One direction: the source is plain text. Two: one model translates both ways, each
+    # source opened by its target-language tag (``Tokenizer.source_prefix``).
+    directions: tuple[str, ...] = ("de-en",)
+
+    def __post_init__(self):
+        self.directions = tuple(self.directions)
+        if not self.directions or len(set(self.directions)) != len(self.directions) or len(self.directions) > 2:
+            raise ValueError(f"directions must be one or two distinct directions, got {self.directions}")
+        if len(self.directions) == 2 and self.directions[1] != reverse(self.directions[0]):
+            raise ValueError(f"two directions must be one language pair both ways, got {self.directions}")
+        for d in self.directions:
+            if d.count("-") != 1 or not all(d.split("-")):
+                raise ValueError(f"a direction reads 'source-target', e.g. {DIRECTIONS[0]}; got {d!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["directions"] = list(self.directions)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -40,6 +55,19 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**d)
+
+
+def reverse(direction: str) -> str:
+    src, tgt = direction.split("-")
+    return f"{tgt}-{src}"
+
+
+def orient(pairs: list[tuple[str, str]], direction: str, directions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(source, target) pairs for ``direction``: data files hold pairs in the order of the
+    model's first direction, so the second reads them reversed."""
+    if direction not in directions:
+        raise ValueError(f"this model translates {', '.join(directions)}, not {direction}")
+    return list(pairs) if direction == directions[0] else [(t, s) for s, t in pairs]
 
 
 class Encoder(nn.Module):

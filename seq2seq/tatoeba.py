@@ -108,10 +108,12 @@ def read_splits(path: Path | str) -> dict[str, list[tuple[str, str]]]:
     return split_pairs(read_pairs(path))
 
 
-def drop_held_out(train: list[tuple[str, str]], held_out_german: set[str]) -> tuple[list, list]:
-    """Split ``train`` into the pairs kept and those whose German side is a dev or test
-    sentence (of any corpus): a model must never have trained on a sentence it is scored on."""
+def drop_held_out(train: list[tuple[str, str]], held_out_german: set[str],
+                  held_out_english: frozenset[str] | set[str] = frozenset()) -> tuple[list, list]:
+    """Split ``train`` into the pairs kept and those with a side that is a dev or test sentence
+    (of any corpus): a model must never have trained on a sentence it is scored on, in either
+    direction (German for de→en, English for en→de)."""
     kept, dropped = [], []
     for pair in train:
-        (dropped if pair[0] in held_out_german else kept).append(pair)
+        (dropped if pair[0] in held_out_german or pair[1] in held_out_english else kept).append(pair)
     return kept, dropped

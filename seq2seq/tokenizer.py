@@ -14,6 +14,22 @@ import sentencepiece as spm
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 SPECIAL_IDS = (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
 
+# Translation directions, "source-target". The corpora store pairs German first, so
+# "de-en" reads them as written and "en-de" reads them reversed.
+DIRECTIONS = ("de-en", "en-de")
+DEFAULT_DIRECTION = "de-en"
+
+
+def direction_tag(direction: str) -> str:
+    """The target-language token that steers a model trained on several directions
+    (Johnson et al. 2017): it opens the source, ``<2en> Ich habe …``."""
+    return f"<2{direction.split('-')[-1]}>"
+
+
+# Control symbols: they have ids, but no text ever encodes to them, so a visitor who
+# types "<2de>" gets ordinary pieces, not the steering token.
+DIRECTION_TAGS = tuple(direction_tag(d) for d in DIRECTIONS)
+
 
 def train_tokenizer(sentences: Iterable[str], model_path: Path | str, vocab_size: int = 8000,
                     seed: int = 1234) -> None:
@@ -29,6 +45,7 @@ def train_tokenizer(sentences: Iterable[str], model_path: Path | str, vocab_size
         model_type="unigram",
         character_coverage=0.9999,
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        control_symbols=list(DIRECTION_TAGS),
         num_threads=1,
         input_sentence_size=0,
         shuffle_input_sentence=False,
@@ -73,6 +90,22 @@ class Tokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode([int(i) for i in ids if int(i) not in SPECIAL_IDS])
+
+    def tag_id(self, direction: str) -> int:
+        """The id of ``direction``'s tag; ValueError if this tokenizer was trained without it."""
+        tag = direction_tag(direction)
+        i = self.sp.piece_to_id(tag)
+        if i == UNK_ID or self.sp.id_to_piece(i) != tag:
+            raise ValueError(f"the tokenizer {self.path.name} has no {tag} token: it was trained for one "
+                             "direction only (train a new one with `python -m seq2seq prepare`)")
+        return i
+
+    def source_prefix(self, directions: tuple[str, ...], direction: str) -> list[int]:
+        """The ids that open a source for a model trained on ``directions``: its tag where the
+        model knows several directions, nothing for a one-direction model."""
+        if direction not in directions:
+            raise ValueError(f"this model translates {', '.join(directions)}, not {direction}")
+        return [self.tag_id(direction)] if len(directions) > 1 else []
 
 
 def word_groups(pieces: list[str]) -> list[list[int]]:

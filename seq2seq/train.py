@@ -36,7 +36,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from . import distributed
 from .evaluate import bleu, chrf, translate_corpus
-from .model import ModelConfig, Seq2Seq
+from .model import ModelConfig, Seq2Seq, orient
 from .search import pad_batch
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 
@@ -242,12 +242,27 @@ def load_start(variant: str, run_dir: Path, assets: Path, model: Seq2Seq, optimi
     return saved_average
 
 
-def encode_pairs(tok: Tokenizer, pairs, max_src_len: int) -> tuple[list[list[int]], list[list[int]]]:
-    """Piece ids of the training pairs, without empty sides and over-long pairs."""
-    src = tok.encode_batch([p[0] for p in pairs])
-    tgt = tok.encode_batch([p[1] for p in pairs])
-    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= max_src_len and 0 < len(tgt[i]) <= 2 * max_src_len]
-    return [src[i] for i in keep], [tgt[i] for i in keep]
+def encode_pairs(tok: Tokenizer, pairs, max_src_len: int,
+                 directions: tuple[str, ...] = ("de-en",)) -> tuple[list[list[int]], list[list[int]]]:
+    """Piece ids of the training pairs in every direction of the model (each source opened by
+    its tag where there are several), without empty sides and over-long pairs."""
+    src, tgt = [], []
+    for direction in directions:
+        oriented = orient(pairs, direction, directions)
+        prefix = tok.source_prefix(directions, direction)
+        s_ids, t_ids = tok.encode_batch([p[0] for p in oriented]), tok.encode_batch([p[1] for p in oriented])
+        keep = [i for i in range(len(s_ids)) if 0 < len(s_ids[i]) <= max_src_len and 0 < len(t_ids[i]) <= 2 * max_src_len]
+        src += [prefix + s_ids[i] for i in keep]
+        tgt += [t_ids[i] for i in keep]
+    return src, tgt
+
+
+def dev_runs(dev_sets: dict[str, list], directions: tuple[str, ...]) -> dict[str, tuple[str, list]]:
+    """Each dev set in each direction of the model: name → (direction, (source, target) pairs).
+    A one-direction model keeps the corpus names alone, as its earlier runs recorded them."""
+    if len(directions) == 1:
+        return {name: (directions[0], pairs) for name, pairs in dev_sets.items()}
+    return {f"{name} {d}": (d, orient(pairs, d, directions)) for d in directions for name, pairs in dev_sets.items()}
 
 
 def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg, ranks, minutes, max_steps,
@@ -276,10 +291,10 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
         meta["hardware"] = meta["hardware"] + [hw]
 
     # 3) data: every rank builds the same global batches and steps on its shard of each
-    src, tgt = encode_pairs(tok, train_pairs, cfg.max_src_len)
+    src, tgt = encode_pairs(tok, train_pairs, cfg.max_src_len, model_cfg.directions)
     dev_sets = dev_pairs if isinstance(dev_pairs, dict) else {"dev": dev_pairs}
-    dev_sets = {name: pairs[: cfg.dev_sample] for name, pairs in dev_sets.items()}
-    fingerprint = dev_fingerprint(dev_sets)
+    dev_sets = dev_runs({name: pairs[: cfg.dev_sample] for name, pairs in dev_sets.items()}, model_cfg.directions)
+    fingerprint = dev_fingerprint({name: pairs for name, (_, pairs) in dev_sets.items()})
     if meta.get("dev_fingerprint") != fingerprint:
         # A best score measured on other dev sentences is no bar for this dev set.
         meta["best_chrf"], meta["bad_evals"], meta["dev_fingerprint"] = -1.0, 0, fingerprint
@@ -290,8 +305,9 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
         model.eval()
         by_set = {}
         with average.swapped_in() if average else nullcontext():
-            for name, dev in dev_sets.items():
-                hyps, refs = translate_corpus(model, tok, [p[0] for p in dev]), [p[1] for p in dev]
+            for name, (direction, dev) in dev_sets.items():
+                hyps = translate_corpus(model, tok, [p[0] for p in dev], direction=direction)
+                refs = [p[1] for p in dev]
                 by_set[name] = {"chrf": round(chrf(hyps, refs), 2), "bleu": round(bleu(hyps, refs), 2)}
             score = sum(r["chrf"] for r in by_set.values()) / len(by_set)
             if score > meta["best_chrf"]:
@@ -389,7 +405,6 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
 
     if history is not None and ranks.main:
         history.record(meta["step"], model, meta["train_seconds"])
-        history.finish(steps=meta["step"], train_minutes=round(meta["train_seconds"] / 60, 1), stopped=stop_reason)
 
     # 5) rank 0: the last evaluation, the state (saved once, also when interrupted) and the export
     if not ranks.main:
@@ -405,6 +420,11 @@ def _train(variant, train_pairs, dev_pairs, tok, run_dir, assets, model_cfg, cfg
         export_best(variant, run_dir, assets, meta, cfg, command, data_info or {})
     elif export:  # interrupted before the first evaluation: nothing better than what is shipped
         print(f"{variant}: no evaluated checkpoint yet, nothing exported", file=sys.stderr)
+    if history is not None:
+        if export and (run_dir / "best.safetensors").exists():   # the history ends on the weights exported
+            best, _ = ckpt.load_model(run_dir / "best.safetensors", run_dir / "best.json", None)
+            history.record(meta["step"], best, meta["train_seconds"], shipped=True)
+        history.finish(steps=meta["step"], train_minutes=round(meta["train_seconds"] / 60, 1), stopped=stop_reason)
     return meta
 
 

@@ -42,6 +42,22 @@ def tiny_assets(tmp_path_factory) -> Path:
     return assets
 
 
+SYNTHETIC_PAIRS = [(f"{de} {n}", f"{en} {n}") for n in ("eins", "zwei", "drei", "vier")
+                   for de, en in (("das Haus ist rot", "the house is red"), ("der Hund schläft", "the dog sleeps"),
+                                  ("ich habe den Schlüssel vergessen", "I have forgotten the key"),
+                                  ("wir gehen morgen nach Hause", "we are going home tomorrow"))]
+
+
+@pytest.fixture(scope="session")
+def two_way_tokenizer(tmp_path_factory) -> Path:
+    """A small tokenizer with both direction tags, trained on synthetic sentences."""
+    from seq2seq.tokenizer import train_tokenizer
+
+    path = tmp_path_factory.mktemp("two_way") / ckpt.TOKENIZER_FILE
+    train_tokenizer([s for pair in SYNTHETIC_PAIRS for s in pair] * 5, path, vocab_size=60)
+    return path
+
+
 @pytest.fixture(scope="session")
 def app_url(tiny_assets, tmp_path_factory):
     """The demo served on a free localhost port (temp and examples-cache dirs in tmp)."""

@@ -97,7 +97,7 @@ def test_recording_does_not_change_training(setup, tmp_path):
 
 
 def test_record_steps_schedule():
-    assert history.record_steps(25, 100) == [0, 1, 2, 4, 8, 12, 16, 20, 25, 50, 75, 100]
+    assert history.record_steps(25, 100) == [0, 1, 2, 4, 8, 16, 25, 50, 75, 100]
     assert history.record_steps(3, 7) == [0, 1, 2, 3, 6]
     with pytest.raises(ValueError):
         history.HistoryRecorder.__init__(object.__new__(history.HistoryRecorder), "x", None, [], {}, every=0)
@@ -159,10 +159,38 @@ def test_history_flag_needs_a_variant_placeholder_for_all(tmp_path, capsys):
     assert code == 2 and "{variant}" in capsys.readouterr().err
 
 
-def test_the_page_examples_are_the_probe():
-    from demo.state import load_examples
+def test_the_probe_is_written_for_the_project():
+    """The probe sentences come from no corpus: none is a side of a Ding pair (Tatoeba is not
+    read by tests; its check is in docs/training.md)."""
+    from seq2seq.data import DING_PATH, parse_ding_line
 
-    assert history.load_probe() == load_examples()
+    probe = history.load_probe()
+    assert len(probe) >= 5 and all(src and ref for src, ref in probe)
+    sides = {s for src, ref in probe for s in (src, ref)}
+    with open(DING_PATH, encoding="utf-8") as f:
+        assert not any(s in sides for line in f for pair in parse_ding_line(line.rstrip("\n")) for s in pair)
+
+
+def test_a_long_run_keeps_its_early_steps_even_intervals_and_last_point(setup, tmp_path, monkeypatch):
+    """Past MAX_POINTS the interval doubles: the file stays small however long the run."""
+    monkeypatch.setattr(history, "MAX_POINTS", 4)
+    path = tmp_path / "dot.json"
+    _train(setup, tmp_path, "dot", _recorder(setup, path, every=2), steps=13)
+    data = history.load(path)
+    steps = [p["step"] for p in data["points"]]
+    assert steps == [0, 1, 4, 8, 12, 13] and data["every"] == 4
+
+
+def test_a_two_direction_recorder_probes_both_ways(tmp_path, two_way_tokenizer):
+    tok = Tokenizer(two_way_tokenizer)
+    rec = history.HistoryRecorder(tmp_path / "h.json", tok, PROBE, {"ding": DEV}, every=2,
+                                  info={"variant": "dot", "model": {}, "budget": {"restart": True}},
+                                  directions=("de-en", "en-de"))
+    probe = rec.data["probe"]
+    assert [p["direction"] for p in probe] == ["de-en"] * len(PROBE) + ["en-de"] * len(PROBE)
+    assert [(p["source"], p["reference"]) for p in probe[len(PROBE):]] == [(e, d) for d, e in PROBE]
+    assert {p["source_pieces"][0] for p in probe} == {"<2en>", "<2de>"}
+    assert set(rec.data["dev"]["pairs"]) == {"ding de-en", "ding en-de"}
 
 
 # ---- the shipped histories ------------------------------------------------------------------
@@ -175,7 +203,9 @@ def test_shipped_history_is_valid_small_and_from_scratch(variant):
     steps = [p["step"] for p in data["points"]]
     assert data["variant"] == variant and len(steps) >= 20 and steps[0] == 0 and steps[:3] == [0, 1, 2]
     assert data["budget"]["restart"] is True and "--restart" in data["commands"][0]
-    assert [p["source"] for p in data["probe"]] == [s for s, _ in history.load_probe()]
+    # Recorded on the page's examples of the time (demo/examples.tsv) until the both-ways models ship.
+    assert [p["source"] for p in data["probe"]] in ([s for s, _ in history.load_probe(path)]
+                                                     for path in (history.EXAMPLES, ROOT / "demo" / "examples.tsv"))
     assert all((o["attention"] is None) == (variant == "none") for p in data["points"] for o in p["outputs"])
 
 

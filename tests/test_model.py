@@ -126,3 +126,19 @@ def test_config_round_trip_and_unknown_keys():
 def test_unknown_variant_is_refused():
     with pytest.raises(ValueError):
         Seq2Seq(ModelConfig(variant="bogus", vocab_size=VOCAB))
+
+
+def test_directions_are_one_pair_both_ways_and_survive_the_config_file():
+    from seq2seq.model import orient
+
+    cfg = ModelConfig(directions=["de-en", "en-de"])
+    assert cfg.directions == ("de-en", "en-de") and ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert ModelConfig().directions == ("de-en",)       # configs written before directions existed
+    for bad in ((), ("de-en", "de-en"), ("de-en", "fr-en"), ("de-en", "en-de", "de-fr"), ("deen",), ("de-",)):
+        with pytest.raises(ValueError):
+            ModelConfig(directions=bad)
+    pairs = [("das Haus", "the house")]
+    assert orient(pairs, "de-en", cfg.directions) == pairs
+    assert orient(pairs, "en-de", cfg.directions) == [("the house", "das Haus")]
+    with pytest.raises(ValueError):
+        orient(pairs, "en-de", ("de-en",))

@@ -100,10 +100,12 @@ def test_split_keeps_shared_sentences_together_and_never_yields_reserved():
     assert len(kept) < len(pairs), "the sample should contain some reserved groups"
 
 
-def test_leak_rule_drops_training_pairs_whose_german_is_held_out():
+def test_leak_rule_drops_training_pairs_with_a_held_out_side():
     train = [("Ich habe Hunger.", "I'm hungry."), ("Das Haus", "the house"), ("Guten Tag", "hello")]
     kept, dropped = tatoeba.drop_held_out(train, {"Das Haus", "Unbekannt"})
     assert kept == [train[0], train[2]] and dropped == [train[1]]
+    kept, dropped = tatoeba.drop_held_out(train, {"Unbekannt"}, {"hello"})   # English, for en→de
+    assert kept == train[:2] and dropped == [train[2]]
 
 
 def _ding(path: Path, german: list[str]):
@@ -128,6 +130,18 @@ def test_prepare_mixes_both_corpora_without_a_leak(tmp_path, capsys):
 
     held_out = set().union(*(german_of(n) for n in ("dev.tsv", "test.tsv", "tatoeba-dev.tsv", "tatoeba-test.tsv")))
     assert held_out and not held_out & german_of("train.tsv")
+
+    # Both directions read the same files, so no scored sentence, German or English, is a
+    # training source or target in either direction.
+    from seq2seq.data import read_tsv
+    from seq2seq.tokenizer import Tokenizer
+    from seq2seq.train import encode_pairs
+
+    scored = [p for n in ("dev.tsv", "test.tsv", "tatoeba-dev.tsv", "tatoeba-test.tsv") for p in read_tsv(out / n)]
+    tok = Tokenizer(tmp_path / "assets" / "spm.model")
+    src, tgt = encode_pairs(tok, read_tsv(out / "train.tsv"), 60, ("de-en", "en-de"))
+    trained = {tuple(ids) for ids in src + tgt} | {tuple(ids[1:]) for ids in src}   # with and without the tag
+    assert scored and not any(tuple(tok.encode(s)) in trained for pair in scored for s in pair)
     t = info["tatoeba"]
     assert t["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
     assert t["dropped_held_out_german"] + info["dropped_held_out_german"] > 0, "the data was built to collide"

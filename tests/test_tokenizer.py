@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import SHIPPED_TOKENIZER
-from seq2seq.tokenizer import (BOS_ID, EOS_ID, PAD_ID, SPECIAL_IDS, UNK_ID, Tokenizer, train_tokenizer,
+from seq2seq.tokenizer import (BOS_ID, DIRECTIONS, EOS_ID, PAD_ID, SPECIAL_IDS, UNK_ID, Tokenizer, direction_tag,
+                               train_tokenizer,
                                word_groups, words_from_pieces)
 
 PROPS = settings(deadline=None, max_examples=50, derandomize=True)
@@ -145,3 +146,23 @@ def test_word_groups_partition_the_pieces(pieces):
     assert len(words) == len(groups)
     assert all(w and "▁" not in w or w == "▁" for w in words)
     assert "".join(words).replace("▁", "") == "".join(pieces).replace("▁", "")
+
+
+def test_direction_tags_are_ids_no_text_can_produce(two_way_tokenizer):
+    tok = Tokenizer(two_way_tokenizer)
+    tags = [tok.tag_id(d) for d in DIRECTIONS]
+    assert len(set(tags)) == len(DIRECTIONS) and not set(tags) & set(SPECIAL_IDS)
+    assert tok.pieces(tags) == [direction_tag(d) for d in DIRECTIONS] == ["<2en>", "<2de>"]
+    typed = tok.encode("<2de> <2en> das Haus")
+    assert not set(tags) & set(typed)                  # a visitor cannot steer the model by typing a tag
+    assert tok.decode(tags + tok.encode("das Haus")) == "das Haus"
+    assert tok.source_prefix(("de-en", "en-de"), "en-de") == [tok.tag_id("en-de")]
+    assert tok.source_prefix(("de-en",), "de-en") == []          # a one-direction model reads plain text
+    with pytest.raises(ValueError, match="not en-de"):
+        tok.source_prefix(("de-en",), "en-de")
+
+
+def test_a_one_direction_tokenizer_has_no_tags():
+    tok = Tokenizer(SHIPPED_TOKENIZER)
+    with pytest.raises(ValueError, match="no <2de> token"):
+        tok.tag_id("en-de")

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import SHIPPED_TOKENIZER, tiny_config
 from seq2seq import checkpoint as ckpt
+from seq2seq.model import ModelConfig, Seq2Seq
 from seq2seq.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from seq2seq.train import TrainConfig, batch_tensors, loss_fn, make_batches, throughput_note, train
 
@@ -285,3 +286,32 @@ def test_record_commands_puts_each_change_of_data_before_the_training_it_fed():
     cmds = record_commands(cmds, prep_b, "train 3")
     assert cmds == [prep_a, "train 1", "train 2", prep_b, "train 3"]
     assert record_commands(["train 0"], None, "train 1") == ["train 0", "train 1"]   # data of unknown origin
+
+
+def test_a_two_direction_model_trains_on_every_pair_both_ways_each_source_tagged(two_way_tokenizer):
+    from seq2seq.train import dev_runs, encode_pairs
+
+    tok = Tokenizer(two_way_tokenizer)
+    pairs = [("das Haus ist rot", "the house is red"), ("der Hund schläft", "the dog sleeps")]
+    src, tgt = encode_pairs(tok, pairs, 60, ("de-en", "en-de"))
+    to_en, to_de = tok.tag_id("de-en"), tok.tag_id("en-de")
+    assert src == [[to_en] + tok.encode(d) for d, _ in pairs] + [[to_de] + tok.encode(e) for _, e in pairs]
+    assert tgt == [tok.encode(e) for _, e in pairs] + [tok.encode(d) for d, _ in pairs]
+    assert encode_pairs(tok, pairs, 60) == ([tok.encode(d) for d, _ in pairs], [tok.encode(e) for _, e in pairs])
+    runs = dev_runs({"ding": pairs}, ("de-en", "en-de"))
+    assert runs["ding en-de"] == ("en-de", [(e, d) for d, e in pairs]) and runs["ding de-en"][1] == pairs
+    assert dev_runs({"ding": pairs}, ("de-en",)) == {"ding": ("de-en", pairs)}
+
+
+def test_translate_corpus_steers_a_two_direction_model_by_its_tag(two_way_tokenizer, monkeypatch):
+    from seq2seq import evaluate
+
+    tok = Tokenizer(two_way_tokenizer)
+    model = Seq2Seq(ModelConfig(variant="dot", vocab_size=tok.vocab_size, emb_size=8, enc_hidden=4, dec_hidden=8,
+                                directions=("de-en", "en-de")))
+    seen = []
+    monkeypatch.setattr(evaluate, "greedy", lambda m, batch, max_len: seen.extend(batch) or
+                        [type("H", (), {"tokens": []})() for _ in batch])
+    evaluate.translate_corpus(model, tok, ["das Haus"], direction="en-de")
+    evaluate.translate_corpus(model, tok, ["das Haus"])
+    assert seen == [[tok.tag_id("en-de")] + tok.encode("das Haus"), [tok.tag_id("de-en")] + tok.encode("das Haus")]
