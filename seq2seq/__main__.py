@@ -141,7 +141,15 @@ def _train_variants(args) -> int:
     ranks = distributed.start(args.dist_timeout)   # one process, or one rank of those torchrun started
     data_dir, assets = Path(args.data), Path(args.assets)
     info = _load_prepared(data_dir)
-    tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
+    directions = tuple(args.directions.split(","))
+    try:
+        tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
+        ModelConfig(directions=directions)
+        for d in directions if len(directions) > 1 else ():
+            tok.tag_id(d)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     train_pairs = data.read_tsv(data_dir / "train.tsv")
     dev_pairs = data.sample(data.read_tsv(data_dir / "dev.tsv"), args.dev_sample, seed=0)
     if (data_dir / TATOEBA_FILES["dev"]).exists():  # a mix is tuned on both corpora's dev sentences
@@ -154,7 +162,7 @@ def _train_variants(args) -> int:
     for variant in variants:
         mcfg = ModelConfig(variant=variant, vocab_size=tok.vocab_size, emb_size=args.emb,
                            enc_hidden=args.enc_hidden, dec_hidden=args.dec_hidden, dropout=args.dropout,
-                           directions=tuple(args.directions.split(",")))
+                           directions=directions)
         tcfg = TrainConfig(max_tokens=args.max_tokens, eval_every=args.eval_every,
                            lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
@@ -179,7 +187,8 @@ def _train_variants(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .evaluate import report, translate_corpus
-    from .translator import Translator
+    from .model import orient
+    from .translator import Translator, check_direction
 
     assets = Path(args.assets)
     variants = list(VARIANTS) if args.variant == "all" else [args.variant]
@@ -189,13 +198,17 @@ def cmd_evaluate(args) -> int:
         return 2
     try:
         tr = Translator(assets, variants)
+        check_direction(args.direction, tr.directions)
     except (ckpt.CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    test_sets = {"ding": data.read_tsv(Path(args.data) / f"{args.split}.tsv")}
+    # The files hold pairs in the models' first direction; the other reads them reversed.
+    test_sets = {"ding": orient(data.read_tsv(Path(args.data) / f"{args.split}.tsv"), args.direction, tr.directions)}
     tatoeba_file = Path(args.data) / TATOEBA_FILES[args.split]
     if tatoeba_file.exists():
-        test_sets["tatoeba"] = data.read_tsv(tatoeba_file)
+        test_sets["tatoeba"] = orient(data.read_tsv(tatoeba_file), args.direction, tr.directions)
+    if args.pieces:
+        print(pieces_per_word(tr.tok, test_sets), file=sys.stderr)
     if args.limit:
         test_sets = {name: pairs[: args.limit] for name, pairs in test_sets.items()}
     results = {}
@@ -204,10 +217,11 @@ def cmd_evaluate(args) -> int:
         by_corpus = {}
         for name, pairs in test_sets.items():
             sources, refs = [p[0] for p in pairs], [p[1] for p in pairs]
-            hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam, alpha=args.alpha)
+            hyps = translate_corpus(tr.models[v], tr.tok, sources, beam=args.beam, alpha=args.alpha,
+                                    direction=args.direction)
             by_corpus[name] = report(sources, hyps, refs)
         # The Ding figures stay at the top level (as before Tatoeba joined); other corpora by name.
-        results[v] = {"split": args.split, "beam": args.beam, "length_penalty": args.alpha if args.beam > 1 else None,
+        results[v] = {"split": args.split, "direction": args.direction, "beam": args.beam, "length_penalty": args.alpha if args.beam > 1 else None,
                       "seconds": round(time.time() - t0, 1), **by_corpus.pop("ding"), **by_corpus}
         for name in test_sets:
             shown = results[v] if name == "ding" else results[v][name]
@@ -226,6 +240,18 @@ def cmd_evaluate(args) -> int:
         print(json.dumps({v: {k: r[k] for k in ("all", "min4words", "min10words", *CORPORA[1:]) if k in r}
                           for v, r in results.items()}, indent=1))
     return 0
+
+
+def pieces_per_word(tok, test_sets: dict[str, list]) -> str:
+    """Pieces per whitespace word on each side of each test set (the tokenizer's target: ≤ 1.5)."""
+    lines = []
+    for name, pairs in test_sets.items():
+        for side, label in ((0, "source"), (1, "target")):
+            texts = [p[side] for p in pairs]
+            words = sum(len(t.split()) for t in texts)
+            pieces = sum(len(ids) for ids in tok.encode_batch(texts))
+            lines.append(f"pieces per word, {name} {label}: {pieces / max(words, 1):.3f} ({pieces} / {words})")
+    return "\n".join(lines)
 
 
 def _fmt(score) -> str:
@@ -264,21 +290,40 @@ def _markdown_table(results: dict) -> str:
 
 
 def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
-    """Write the model card. ``test`` holds this evaluation; ``test_by_beam`` keeps one result
-    per beam width, but only those measured on these exact weights (same sha256)."""
+    """Write the model card. ``test`` holds this evaluation in the model's first direction;
+    ``test_by_beam`` keeps one result per beam width, but only those measured on these exact
+    weights (same sha256). A model's other direction has both under ``other_directions``."""
+    from .translator import direction_name
+
     tr = info.get("training", {})
+    directions = tuple(info.get("model", {}).get("directions") or ("de-en",))
+    direction = result.get("direction", directions[0])
     weights_sha = ckpt.sha256_file(ckpt.model_paths(variant, assets)[0])
     result = {**result, "weights_sha256": weights_sha}
-    by_beam = {}
+
+    def same_weights(results) -> dict:
+        return {k: r for k, r in (results or {}).items() if isinstance(r, dict) and r.get("weights_sha256") == weights_sha}
+
     try:
-        old = json.loads(ckpt.card_path(variant, assets).read_text(encoding="utf-8")).get("test_by_beam", {})
-        by_beam = {k: r for k, r in old.items() if isinstance(r, dict) and r.get("weights_sha256") == weights_sha}
-    except (OSError, ValueError, AttributeError):
-        pass
-    by_beam[str(result["beam"])] = result
+        old = json.loads(ckpt.card_path(variant, assets).read_text(encoding="utf-8"))
+        old = old if isinstance(old, dict) else {}
+    except (OSError, ValueError):
+        old = {}
+    first = {"test": old.get("test"), "test_by_beam": same_weights(old.get("test_by_beam"))}
+    if not first["test_by_beam"]:
+        first["test"] = None
+    others = {d: {"test": (old.get("other_directions") or {}).get(d, {}).get("test"),
+                  "test_by_beam": same_weights((old.get("other_directions") or {}).get(d, {}).get("test_by_beam"))}
+              for d in directions[1:]}
+    shown = first if direction == directions[0] else others[direction]
+    shown["test"] = result
+    shown["test_by_beam"] = dict(sorted({**shown["test_by_beam"], str(result["beam"]): result}.items(),
+                                        key=lambda kv: int(kv[0])))
     card = {
         "variant": variant,
-        "task": "German → English translation",
+        "task": " and ".join(direction_name(d) for d in directions) + " translation"
+                + (" (one model, steered by a target-language token)" if len(directions) > 1 else ""),
+        "directions": list(directions),
         "architecture": "bidirectional GRU encoder, GRU decoder with input feeding, tied joint embeddings",
         "attention": variant,
         "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
@@ -302,9 +347,11 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
         "reproduce": {"commands": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"
                                   + (f" --alpha {result['length_penalty']}" if result.get("length_penalty") is not None else "")
+                                  + (f" --direction {direction}" if direction != DEFAULT_DIRECTION else "")
                                   + " --write-cards"},
-        "test": result,
-        "test_by_beam": dict(sorted(by_beam.items(), key=lambda kv: int(kv[0]))),
+        "test": first["test"],
+        "test_by_beam": first["test_by_beam"],
+        **({"other_directions": others} if others else {}),
     }
     path = ckpt.card_path(variant, assets)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,10 +360,11 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
 
 def cmd_translate(args) -> int:
     from .evaluate import translate_corpus
-    from .translator import InputError, Translator, clean_input
+    from .translator import LANGUAGES, InputError, Translator, check_direction, clean_input
 
     try:
         tr = Translator(Path(args.assets), [args.variant])
+        check_direction(args.direction, tr.directions)
     except (ckpt.CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -328,7 +376,7 @@ def cmd_translate(args) -> int:
     cleaned, ok = [], []
     for n, line in enumerate(lines, 1):
         try:
-            cleaned.append(clean_input(line))
+            cleaned.append(clean_input(line, LANGUAGES[args.direction.split("-")[0]]))
             ok.append(True)
         except InputError as exc:
             print(f"line {n}: {exc} (printed an empty line)", file=sys.stderr)
@@ -336,7 +384,7 @@ def cmd_translate(args) -> int:
             ok.append(False)
     todo = [i for i, good in enumerate(ok) if good]
     outs = translate_corpus(tr.models[args.variant], tr.tok, [cleaned[i] for i in todo], beam=args.beam,
-                            alpha=args.alpha)
+                            alpha=args.alpha, direction=args.direction)
     result = [""] * len(lines)
     for i, o in zip(todo, outs):
         result[i] = o
@@ -411,6 +459,9 @@ def main(argv=None) -> int:
     pe.add_argument("--beam", type=int, default=5)
     pe.add_argument("--alpha", type=float, default=LENGTH_PENALTY,
                     help=f"beam length penalty: hypotheses rank by Σ log p / T^alpha (default {LENGTH_PENALTY}, chosen on dev)")
+    pe.add_argument("--direction", choices=DIRECTIONS, default=DEFAULT_DIRECTION,
+                    help="which way to translate the test pairs (default: %(default)s)")
+    pe.add_argument("--pieces", action="store_true", help="also print the tokenizer's pieces per word on each side")
     pe.add_argument("--limit", type=int, default=0, help="only the first N pairs (no cards written)")
     pe.add_argument("--data", default=str(DATA_DIR))
     pe.add_argument("--assets", default=str(ckpt.ASSETS))
@@ -422,6 +473,8 @@ def main(argv=None) -> int:
     px = sub.add_parser("translate", help="translate TEXT arguments, or stdin line by line")
     px.add_argument("text", nargs="*")
     px.add_argument("--variant", choices=list(VARIANTS), default="additive")
+    px.add_argument("--direction", choices=DIRECTIONS, default=DEFAULT_DIRECTION,
+                    help="de-en: German in, English out; en-de: the other way (default: %(default)s)")
     px.add_argument("--beam", type=int, default=1)
     px.add_argument("--alpha", type=float, default=LENGTH_PENALTY,
                     help=f"beam length penalty (default {LENGTH_PENALTY})")

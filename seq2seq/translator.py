@@ -16,7 +16,10 @@ import torch
 from . import checkpoint as ckpt
 from .attention import VARIANTS
 from .search import Hypothesis, beam_search, greedy, sample
-from .tokenizer import EOS_ID, SPECIAL_IDS, UNK_ID, Tokenizer
+from .language import suggested_direction
+from .tokenizer import DEFAULT_DIRECTION, DIRECTIONS, EOS_ID, SPECIAL_IDS, UNK_ID, Tokenizer
+
+LANGUAGES = {"de": "German", "en": "English"}
 
 # Limits on user input, enforced here for the CLI, the page and the API alike (one source of truth).
 MAX_CHARS = 500          # characters, checked before tokenising
@@ -33,7 +36,27 @@ class InputError(ValueError):
     """User input that cannot be translated; the message is safe to show."""
 
 
-def clean_input(text) -> str:
+def direction_name(direction: str) -> str:
+    """"German → English" for "de-en"."""
+    src, tgt = direction.split("-")
+    return f"{LANGUAGES.get(src, src)} → {LANGUAGES.get(tgt, tgt)}"
+
+
+def check_direction(value, supported: tuple[str, ...] = DIRECTIONS) -> str:
+    """A direction these models translate, or InputError naming what they do translate."""
+    if not isinstance(value, str) or value not in DIRECTIONS:
+        raise InputError(f"Unknown direction {_shown(value)}; choose from {', '.join(DIRECTIONS)}.")
+    if value not in supported:
+        raise InputError(f"The installed models translate {' and '.join(map(direction_name, supported))} "
+                         f"only, not {direction_name(value)}.")
+    return value
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "AEIOU" else "a ") + word
+
+
+def clean_input(text, language: str = "German") -> str:
     """Validate and normalise user text, or raise InputError with a clear message.
 
     Control and format characters become spaces, lone surrogates are refused,
@@ -41,7 +64,7 @@ def clean_input(text) -> str:
     (they become unknown pieces).
     """
     if text is None:
-        raise InputError("No text was given. Type a German sentence.")
+        raise InputError(f"No text was given. Type {_a(language)} sentence.")
     if not isinstance(text, str):
         raise InputError(f"Text must be a string, not {type(text).__name__}.")
     if len(text) > MAX_CHARS:
@@ -51,7 +74,7 @@ def clean_input(text) -> str:
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
     text = " ".join(unicodedata.normalize("NFC", text).split())
     if not text:
-        raise InputError("The text is empty. Type a German sentence.")
+        raise InputError(f"The text is empty. Type {_a(language)} sentence.")
     return text
 
 
@@ -159,10 +182,12 @@ def fill_unknown(ids: list[int], attention, source_pieces: list[str], tok: Token
 class Source:
     """User text, cleaned and tokenised once (``Translator.prepare``)."""
     text: str                        # as cleaned: NFC, control characters as spaces, whitespace collapsed
-    ids: list[int]
-    pieces: list[str]                # an unknown piece reads as the text it stands for
+    ids: list[int]                   # a two-direction model's start with the target-language tag
+    pieces: list[str]                # one per id; an unknown piece reads as the text it stands for
     unknown: list[str]               # characters the vocabulary lacks, in typed order, each once
     notes: list[str] = field(default_factory=list)   # what the cleaning changed or the models cannot read
+    direction: str = DEFAULT_DIRECTION
+    suggested_direction: str | None = None   # the text is plainly in the target language: offer this one
 
 
 @dataclass
@@ -233,18 +258,29 @@ class Translator:
     def variants(self) -> list[str]:
         return list(self.models)
 
-    def source_ids(self, text: str) -> list[int]:
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions every loaded model translates (those of the first direction only, if none)."""
+        configs = [m.cfg.directions for m in self.models.values()] or [(DEFAULT_DIRECTION,)]
+        return tuple(d for d in configs[0] if all(d in c for c in configs))
+
+    def source_ids(self, text: str, direction: str = DEFAULT_DIRECTION) -> list[int]:
+        """The ids the models read for ``text``: its pieces, opened by the direction's tag
+        where the models translate several directions."""
         ids = self.tok.encode(text)
         if len(ids) > MAX_PIECES:
             raise InputError(f"The text has {len(ids)} pieces after tokenising; the limit is {MAX_PIECES}.")
         if not ids:
             raise InputError("The text is empty after tokenising.")
-        return ids
+        return self.tok.source_prefix(self.directions, check_direction(direction, self.directions)) + ids
 
-    def prepare(self, text) -> Source:
+    def prepare(self, text, direction: str = DEFAULT_DIRECTION) -> Source:
         """Clean, check and tokenise user text once, with notes on what the models cannot read."""
-        cleaned = clean_input(text)
-        ids = self.source_ids(cleaned)
+        direction = check_direction(direction, self.directions)
+        language = LANGUAGES.get(direction.split("-")[0], "source")
+        cleaned = clean_input(text, language)
+        ids = self.source_ids(cleaned, direction)
+        prefix = self.tok.source_prefix(self.directions, direction)
         notes = []
         if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\t\n\r" for c in text):
             notes.append("Control or invisible formatting characters were replaced by spaces.")
@@ -253,8 +289,15 @@ class Translator:
             unknown = list(dict.fromkeys(c for c in cleaned if c.strip() and UNK_ID in self.tok.encode(c)))
             notes.append(unknown_note(unknown) if unknown else unknown_note(["some characters"]))
         if any(unicodedata.bidirectional(c) in ("R", "AL") for c in cleaned):
-            notes.append("The text contains right-to-left script; the models were trained on German only.")
-        return Source(cleaned, ids, self.tok.text_pieces(cleaned), unknown, notes)
+            notes.append("The text contains right-to-left script; the models were trained on German and English only.")
+        suggestion = suggested_direction(cleaned, direction)
+        if suggestion:
+            other = LANGUAGES[suggestion.split("-")[0]]
+            notes.append(f"This looks like {other}, but the models read it as {language} ({direction_name(direction)})."
+                         + (f" Switch to {direction_name(suggestion)}?" if suggestion in self.directions else
+                            f" These models translate {direction_name(direction)} only."))
+        return Source(cleaned, ids, self.tok.pieces(prefix) + self.tok.text_pieces(cleaned), unknown, notes,
+                      direction, suggestion if suggestion in self.directions else None)
 
     def _pieces(self, ids: list[int]) -> list[str]:
         return ["</s>" if i == EOS_ID else p for i, p in zip(ids, self.tok.pieces(ids))]
@@ -273,7 +316,7 @@ class Translator:
                            [fill_unknown(h.tokens, h.attention, source.pieces, self.tok) for h in hyps])
 
     def translate_many(self, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
-                       seed=0) -> Comparison:
+                       seed=0, direction: str = DEFAULT_DIRECTION) -> Comparison:
         """Check everything first, tokenise once, then decode with each chosen variant.
 
         The models are independent and torch releases the GIL inside its kernels, so the
@@ -281,7 +324,7 @@ class Translator:
         chosen = check_variants(variants)
         settings = (method if isinstance(method, DecodingSettings)
                     else DecodingSettings.check(method, beam, n_best, temperature, seed))
-        source = self.prepare(text)
+        source = self.prepare(text, direction)
         ready = [v for v in chosen if v in self.models]
         with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(ready)))) as pool:
             futures = {v: pool.submit(self._decode, source, v, settings) for v in ready}
@@ -289,9 +332,10 @@ class Translator:
         return Comparison(source, settings, {v: futures[v].result() for v in ready}, missing)
 
     def translate(self, text, variant: str, method: str = "greedy", beam: int = 5, n_best: int = 1,
-                  temperature: float = 1.0, seed: int = 0) -> Translation:
+                  temperature: float = 1.0, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> Translation:
         """One variant: ``translate_many`` for a single name; a variant that is not installed is an error."""
         check_variant(variant)
         if variant not in self.models:
             raise InputError(f"The {variant!r} model is not installed.")
-        return self.translate_many(text, [variant], method, beam, n_best, temperature, seed).translations[variant]
+        return self.translate_many(text, [variant], method, beam, n_best, temperature, seed,
+                                   direction).translations[variant]

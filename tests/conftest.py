@@ -59,6 +59,22 @@ def two_way_tokenizer(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_way_assets(tmp_path_factory, two_way_tokenizer) -> Path:
+    """An assets folder of tiny random models of every variant that translate both ways."""
+    assets = tmp_path_factory.mktemp("two_way_assets")
+    shutil.copy(two_way_tokenizer, assets / ckpt.TOKENIZER_FILE)
+    vocab = Tokenizer(assets / ckpt.TOKENIZER_FILE).vocab_size
+    for i, variant in enumerate(VARIANTS):
+        torch.manual_seed(i)
+        cfg = ModelConfig(**{**tiny_config(variant, vocab).to_dict(), "directions": ("de-en", "en-de")})
+        model = Seq2Seq(cfg)
+        weights, config = ckpt.model_paths(variant, assets)
+        ckpt.save_model(model, weights, config, {"variant": variant, "parameters": model.num_parameters()})
+    ckpt.write_manifest(assets)
+    return assets
+
+
+@pytest.fixture(scope="session")
 def app_url(tiny_assets, tmp_path_factory):
     """The demo served on a free localhost port (temp and examples-cache dirs in tmp)."""
     mp = pytest.MonkeyPatch()

@@ -288,3 +288,44 @@ def test_recorded_command_names_repository_paths_relative_to_it(tmp_path):
                             "--tatoeba", outside, "--minutes", "5", "two words"])
     assert got == (f"python -m seq2seq train --variant dot --data data --runs=runs "
                    f"--tatoeba {outside} --minutes 5 'two words'")
+
+
+def test_both_directions_from_the_command_line(two_way_assets, tmp_path, capsys):
+    """translate and evaluate take --direction; a card keeps each direction's figures."""
+    assets = tmp_path / "assets"
+    shutil.copytree(two_way_assets, assets)
+    assert main(["translate", "--assets", str(assets), "--variant", "dot", "--direction", "en-de",
+                 "the house is red"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "test.tsv").write_text("das Haus ist rot eins\tthe house is red eins\n", encoding="utf-8")
+    (data_dir / "prepare.json").write_text(json.dumps({"splits": {}, "cleaning": {}, "vocab_size": 60}))
+    base = ["evaluate", "--assets", str(assets), "--data", str(data_dir), "--variant", "dot", "--write-cards",
+            "--beam", "1", "--json", str(tmp_path / "r.json")]
+    assert main(base) == 0
+    assert main(base + ["--direction", "en-de", "--pieces"]) == 0
+    err = capsys.readouterr().err
+    assert "pieces per word, ding source: " in err and "Traceback" not in err
+    card = json.loads(ckpt.card_path("dot", assets).read_text())
+    assert card["directions"] == ["de-en", "en-de"] and "German → English and English → German" in card["task"]
+    assert card["test"]["direction"] == "de-en" and card["other_directions"]["en-de"]["test"]["direction"] == "en-de"
+    assert card["other_directions"]["en-de"]["test"]["all"]["n"] == 1
+    # A one-direction model refuses the other direction with one clear line.
+    one_way = ["translate", "--assets", str(ROOT / "assets"), "--variant", "dot", "--direction", "en-de", "x"]
+    assert main(one_way) == 2 and "German → English only" in capsys.readouterr().err
+
+
+def test_train_refuses_bad_directions_and_a_missing_tokenizer(tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "prepare.json").write_text("{}")
+    assets = tmp_path / "assets"
+    base = ["train", "--variant", "dot", "--data", str(data_dir), "--assets", str(assets)]
+    assert main(base) == 2 and "tokenizer model not found" in capsys.readouterr().err
+    assets.mkdir()
+    shutil.copy(ROOT / "assets" / ckpt.TOKENIZER_FILE, assets / ckpt.TOKENIZER_FILE)
+    for bad, says in (("de-en,fr-en", "both ways"), ("de-en,en-de", "no <2en> token")):
+        assert main(base + ["--directions", bad]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err

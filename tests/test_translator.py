@@ -291,3 +291,42 @@ def test_translate_many_fuzz(tr, text, variants, method, number):
         assert type(exc) is InputError and str(exc)
         return
     assert c.source.ids and set(c.translations) <= set(VARIANTS)
+
+
+# ---- directions ------------------------------------------------------------------------------
+
+def test_a_two_direction_translator_opens_each_source_with_its_tag(two_way_assets):
+    tr = Translator(two_way_assets)
+    assert tr.directions == ("de-en", "en-de")
+    de = tr.prepare("das Haus ist rot")
+    en = tr.prepare("the house is red", "en-de")
+    assert de.direction == "de-en" and de.pieces[0] == "<2en>" and de.ids[0] == tr.tok.tag_id("de-en")
+    assert en.pieces[0] == "<2de>" and en.ids[1:] == tr.tok.encode("the house is red")
+    assert len(en.pieces) == len(en.ids)
+    result = tr.translate_many("the house is red", ["dot", "none"], direction="en-de")
+    assert result.source == en and set(result.translations) == {"dot", "none"}
+    for t in result.translations.values():
+        assert t.source_pieces == en.pieces
+        att = t.best.attention
+        assert att is None or att.shape[1] == len(en.ids)
+
+
+def test_the_wrong_language_is_named_and_the_switch_offered(two_way_assets, tiny_assets):
+    source = Translator(two_way_assets).prepare("I have forgotten my key.")
+    assert source.suggested_direction == "en-de"
+    assert any("looks like English" in n and "Switch to English → German?" in n for n in source.notes)
+    assert Translator(two_way_assets).prepare("Ich habe den Schlüssel vergessen.").suggested_direction is None
+    one_way = Translator(tiny_assets).prepare("I have forgotten my key.")
+    assert one_way.suggested_direction is None and any("German → English only" in n for n in one_way.notes)
+
+
+@pytest.mark.parametrize("direction, message", [("fr-en", "Unknown direction"), (None, "Unknown direction"),
+                                                (3, "Unknown direction"), ("en-de", "German → English only")])
+def test_directions_the_models_cannot_translate_are_refused(tiny_assets, direction, message):
+    with pytest.raises(InputError, match=message):
+        Translator(tiny_assets).translate_many("das Haus", ["dot"], direction=direction)
+
+
+def test_the_messages_name_the_source_language(two_way_assets):
+    with pytest.raises(InputError, match="Type an English sentence"):
+        Translator(two_way_assets).prepare("   ", "en-de")
