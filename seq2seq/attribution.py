@@ -116,3 +116,42 @@ def agreement(attention: np.ndarray, attribution: np.ndarray) -> dict:
     same = attention.argmax(-1) == attribution.argmax(-1)
     return {"spearman": float(np.mean(defined)) if defined else float("nan"),
             "argmax": float(same.mean()), "steps": len(rhos), "rho_steps": len(defined)}
+
+
+# ---- contrastive questions ------------------------------------------------------------------
+#
+# Why y_t and not y'_t? (Yin & Neubig 2022, "Interpreting Language Models with Contrastive
+# Explanations"). The contrast is the log-odds of the two tokens at step t, with y_<t forced:
+#
+#     Δ_t = log p(y_t | y_<t, x) − log p(y'_t | y_<t, x)        the softmax's normaliser cancels
+#     c_{t,i} = (∂ Δ_t / ∂ x_i) · x_i                             signed: > 0 pushes towards y_t
+#
+# Unlike a_{t,i} it keeps its sign, since a source piece can speak for the chosen token or for
+# the alternative. Every variant has it, ``none`` included.
+
+def contrastive_x_input(model: Seq2Seq, source: list[int], target: list[int], step: int,
+                        alternative: int) -> dict:
+    """Why ``target[step]`` and not ``alternative``, with ``target[:step]`` forced.
+
+    → {"chosen": log p(y_t), "alternative": log p(y'_t), "difference": Δ_t,
+       "attribution": c_t (S,) signed, "share": |c_t| / Σ_i |c_{t,i}| (S,)}."""
+    if model.training:
+        raise ValueError("attribution needs the model in eval mode (dropout off)")
+    if not 0 <= step < len(target):
+        raise ValueError(f"step {step} is outside the target's {len(target)} tokens")
+    model = float_model(model)
+    src = torch.tensor([source])                                               # (1, S)
+    with torch.enable_grad():
+        x = model.embed(src).detach().requires_grad_(True)                    # (1, S, E)
+        memory, mask, (s, feed, keys) = model.encode(src, torch.tensor([len(source)]), embedded=x)
+        for prev in [BOS_ID, *target[:step]]:                                  # steps 0..t, teacher-forced
+            s, feed, _ = model.decoder.step(torch.tensor([prev]), s, feed, memory, mask, keys)
+        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)[0]            # (V,)
+        difference = logp[target[step]] - logp[alternative]
+        (grad,) = torch.autograd.grad(difference, x)                           # (1, S, E)
+    c = (grad * x.detach()).sum(-1)[0].double().numpy()                        # (S,)
+    total = np.abs(c).sum()
+    share = np.abs(c) / total if total > 0 else np.full(len(c), 1.0 / len(c))
+    logp = logp.detach()
+    return {"chosen": float(logp[target[step]]), "alternative": float(logp[alternative]),
+            "difference": float(difference.detach()), "attribution": c, "share": share}

@@ -194,3 +194,50 @@ def test_write_cards_gives_each_card_its_own_rows(tmp_path):
     none = json.loads(ckpt.card_path("none", tmp_path).read_text(encoding="utf-8"))
     assert none["agreement"]["eflomal"]["rows"] == []
     ckpt.verify(ckpt.card_path("dot", tmp_path), tmp_path)          # the manifest was rewritten
+
+
+# ---- contrastive ----------------------------------------------------------------------------
+
+def _forced_logp(model: Seq2Seq, source: list[int], target: list[int], step: int, x: torch.Tensor) -> torch.Tensor:
+    """log p(· | y_<t, x) at ``step`` with the source embeddings ``x`` given (an independent loop)."""
+    src = torch.tensor([source])
+    memory, mask, (s, feed, keys) = model.encode(src, torch.tensor([len(source)]), embedded=x)
+    for prev in [BOS_ID, *target[:step]]:
+        s, feed, _ = model.decoder.step(torch.tensor([prev]), s, feed, memory, mask, keys)
+    return F.log_softmax(model.decoder.logits(feed), dim=-1)[0]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_contrastive_attribution_is_the_derivative_finite_differences_give(variant):
+    """c_{t,i} = d/dε Δ_t(x_i · (1 + ε)) at ε = 0, checked by central differences in float64."""
+    from seq2seq.attribution import contrastive_x_input
+
+    model = tiny(variant, seed=3)
+    source, target, step, alternative = [5, 9, 13, 17, 21], [22, 23, 24, EOS_ID], 2, 27
+    got = contrastive_x_input(model, source, target, step, alternative)
+    double = tiny(variant, seed=3).double()
+    with torch.no_grad():
+        x0 = double.embed(torch.tensor([source]))
+        logp = _forced_logp(double, source, target, step, x0)
+        assert got["chosen"] == pytest.approx(float(logp[target[step]]), abs=1e-5)
+        assert got["difference"] == pytest.approx(float(logp[target[step]] - logp[alternative]), abs=1e-5)
+        h = 1e-2      # the attention softmax runs in float32 even in a float64 model: a smaller h is noise
+        for i in range(len(source)):
+            deltas = []
+            for sign in (1, -1):
+                x = x0.clone()
+                x[0, i] *= 1 + sign * h
+                lp = _forced_logp(double, source, target, step, x)
+                deltas.append(float(lp[target[step]] - lp[alternative]))
+            assert got["attribution"][i] == pytest.approx((deltas[0] - deltas[1]) / (2 * h), abs=1e-5)
+    assert got["share"].sum() == pytest.approx(1.0) and (got["share"] >= 0).all()
+
+
+def test_contrastive_attribution_of_a_token_against_itself_is_zero_and_bad_steps_are_refused():
+    from seq2seq.attribution import contrastive_x_input
+
+    model = tiny("dot")
+    same = contrastive_x_input(model, [5, 9], [22, EOS_ID], 0, 22)
+    assert same["difference"] == 0 and not same["attribution"].any() and same["share"].sum() == pytest.approx(1)
+    with pytest.raises(ValueError, match="outside"):
+        contrastive_x_input(model, [5, 9], [22, EOS_ID], 2, 22)
