@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import make_attention
-from .tokenizer import DIRECTIONS, PAD_ID
+from .tokenizer import DEFAULT_DIRECTION, DIRECTIONS, PAD_ID
 
 
 @dataclass
@@ -63,11 +63,11 @@ def reverse(direction: str) -> str:
 
 
 def orient(pairs: list[tuple[str, str]], direction: str, directions: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(source, target) pairs for ``direction``: data files hold pairs in the order of the
-    model's first direction, so the second reads them reversed."""
+    """(source, target) pairs for ``direction``: data files hold pairs German first (as
+    ``DEFAULT_DIRECTION`` reads them), so the reverse direction reads them reversed."""
     if direction not in directions:
         raise ValueError(f"this model translates {', '.join(directions)}, not {direction}")
-    return list(pairs) if direction == directions[0] else [(t, s) for s, t in pairs]
+    return [(t, s) for s, t in pairs] if direction == reverse(DEFAULT_DIRECTION) else list(pairs)
 
 
 class Encoder(nn.Module):

@@ -261,7 +261,7 @@ def dev_runs(dev_sets: dict[str, list], directions: tuple[str, ...]) -> dict[str
     """Each dev set in each direction of the model: name → (direction, (source, target) pairs).
     A one-direction model keeps the corpus names alone, as its earlier runs recorded them."""
     if len(directions) == 1:
-        return {name: (directions[0], pairs) for name, pairs in dev_sets.items()}
+        return {name: (directions[0], orient(pairs, directions[0], directions)) for name, pairs in dev_sets.items()}
     return {f"{name} {d}": (d, orient(pairs, d, directions)) for d in directions for name, pairs in dev_sets.items()}
 
 

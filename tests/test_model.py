@@ -140,5 +140,6 @@ def test_directions_are_one_pair_both_ways_and_survive_the_config_file():
     pairs = [("das Haus", "the house")]
     assert orient(pairs, "de-en", cfg.directions) == pairs
     assert orient(pairs, "en-de", cfg.directions) == [("the house", "das Haus")]
+    assert orient(pairs, "en-de", ("en-de",)) == [("the house", "das Haus")]   # one-way English → German
     with pytest.raises(ValueError):
         orient(pairs, "en-de", ("de-en",))
