@@ -195,6 +195,7 @@ class Translation:
     hypotheses: list[Hypothesis]
     target_pieces: list[list[str]]   # per hypothesis, EOS shown as "</s>"
     texts: list[str]                 # per hypothesis, detokenised, unknown pieces filled in (fill_unknown)
+    forced: int = 0                  # how many leading tokens were given (forced decoding), not chosen
 
     @property
     def best(self) -> Hypothesis:
@@ -331,6 +332,10 @@ class Translator:
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(variants))) as pool:
             return dict(zip(variants, pool.map(fn, variants)))
 
+    def detokenise(self, ids: list[int]) -> str:
+        """Output ids as text (special tokens dropped)."""
+        return self.tok.decode(ids)
+
     def _pieces(self, ids: list[int]) -> list[str]:
         return ["</s>" if i == EOS_ID else p for i, p in zip(ids, self.tok.pieces(ids))]
 
@@ -389,7 +394,7 @@ class Translator:
 
         def run(v):
             return Translation(v, source.pieces, [force_decode(self.models[v], source.ids, ids)], [pieces],
-                               [target.text])
+                               [target.text], forced=len(ids))
 
         return self.each(chosen, run)
 
@@ -400,8 +405,13 @@ class Translator:
         chosen = self.installed(variants)
         _check(source, target)
         prefix = target.ids[: check_number(k, "The prefix length k", 0, len(target.ids), integer=True)]
-        return self.each(chosen, lambda v: self._translation(
-            v, source, [continue_decode(self.models[v], source.ids, prefix, max_len=MAX_OUTPUT)]))
+
+        def run(v):
+            t = self._translation(v, source, [continue_decode(self.models[v], source.ids, prefix, max_len=MAX_OUTPUT)])
+            t.forced = len(prefix)
+            return t
+
+        return self.each(chosen, run)
 
     def knock_out(self, source: Source, variants, pieces) -> dict[str, Intervened]:
         """Mask source ``pieces`` (positions from 0) out of the softmax at every output step."""
@@ -477,7 +487,7 @@ class Translator:
             candidates.append([(names[at + k], p) for k, (_, p) in enumerate(n.candidates)])
             at += len(n.candidates)
         return BeamTree(variant, settings, source, self._translation(variant, source, hyps), nodes, pieces,
-                        [self.tok.decode(node_path(nodes, n.id)) for n in nodes], candidates)
+                        [self.detokenise(node_path(nodes, n.id)) for n in nodes], candidates)
 
     def attribute(self, source: Source, target: Source, variants) -> dict[str, np.ndarray]:
         """Gradient × input attribution (``seq2seq/attribution.py``), (T, S) per chosen variant, on
