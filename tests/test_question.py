@@ -341,3 +341,74 @@ def test_export(tr, result):
     assert sorted(j for _, j in links) == list(range(n_target_words))   # one link per target word
     with pytest.raises(gr.Error, match="Score a translation first"):
         q.export_question(None)
+
+
+# ---- 7. a refused input on the page: one line, stale results hidden, nothing raised ----------
+
+def test_shows_refusal_turns_the_librarys_error_into_one_line_and_hides_stale_results():
+    from seq2seq.translator import InputError
+
+    message, box, table = gr.Markdown(), gr.Column(), gr.Dataframe()
+
+    def handler(x):
+        if x == "bad":
+            raise InputError("The text is <empty>.")
+        if x == "gr":
+            raise state.error("Score first.")
+        return {table: x}
+
+    run = state.shows_refusal(handler, message, hide=[box], clear=[table])
+    out = run("bad")                                        # no exception: Gradio shows no badge
+    assert out[message]["visible"] is True and "The text is &lt;empty&gt;\\." in out[message]["value"]
+    assert out[box]["visible"] is False and out[table] is None
+    assert "Score first" in run("gr")[message]["value"]
+    ok = run("fine")
+    assert ok[message]["visible"] is False and ok[box]["visible"] is True and ok[table] == "fine"
+
+    def stream(n):
+        yield {table: 1}
+        raise InputError(f"{n} is too many.")
+
+    assert [o.get(table) for o in state.shows_refusal(stream, message, clear=[table])(3)] == [1, None]
+
+    def with_request(x, request: gr.Request):
+        return {}
+
+    import inspect
+    assert list(inspect.signature(state.shows_refusal(with_request, message)).parameters) == ["x", "request"]
+
+
+@pytest.fixture(scope="module")
+def question_events(tr, tiny_assets):
+    from demo.question_tab import build_question_tab
+
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            build_question_tab(tr, tiny_assets)
+    by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+    return demo, by_id
+
+
+def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(question_events):
+    demo, by_id = question_events
+    score = next(fn for fn in demo.fns.values() if fn.name == "on_score")
+    out = dict(zip(score.outputs, [None] * len(score.outputs)))
+    got = score.fn("Der Hund.", "   ", ["dot"])
+    assert got[by_id["q-message"]]["visible"] is True and "Type the English translation" in \
+        got[by_id["q-message"]]["value"]
+    assert got[by_id["q-results"]]["visible"] is False
+    assert set(got) <= set(out)                                   # every key is an output of the event
+    fine = score.fn(SENTENCE, TARGET, ["dot", "additive"])
+    assert fine[by_id["q-message"]]["visible"] is False and fine[by_id["q-results"]]["visible"] is True
+    assert fine[by_id["q-heatmaps"]].count("<img") == 2
+    assert set(fine) <= set(out)
+    knock = next(fn for fn in demo.fns.values() if fn.outputs and fn.outputs[0] is by_id["q-knock-message"])
+    result = fine[next(c for c in fine if isinstance(c, gr.State))]
+    refused = knock.fn(result, [])
+    assert "at least one source piece" in refused[by_id["q-knock-message"]]["value"]
+    assert refused[by_id["q-knock-table"]]["visible"] is False
+    shown = knock.fn(result, [0])
+    assert shown[by_id["q-knock-message"]]["visible"] is False and len(shown[by_id["q-knock-table"]]["data"]) == 2
+    tree = next(fn for fn in demo.fns.values() if fn.name == "on_tree")
+    refused = tree.fn(SENTENCE, "dot", 0, 1)
+    assert "Beam width must be a whole number" in refused[by_id["q-tree-message"]]["value"]
