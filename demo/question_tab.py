@@ -34,6 +34,12 @@ def _message(elem_id: str) -> gr.Markdown:
     return gr.Markdown("", visible=False, elem_id=elem_id, latex_delimiters=[])
 
 
+def _answer(name: str, headers, label: str) -> tuple[gr.Markdown, gr.Dataframe]:
+    """A section's refusal line (``q-<name>-message``) and its result table (``q-<name>-table``)."""
+    return _message(f"q-{name}-message"), gr.Dataframe(headers=list(headers), interactive=False, wrap=True,
+                                                       label=label, elem_id=f"q-{name}-table")
+
+
 def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.Tab:
     """Lay out the tab (call inside ``gr.Tabs``) and wire its events."""
     installed = available(tr)
@@ -82,9 +88,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 with gr.Row():
                     k = gr.Slider(0, 20, value=2, step=1, label="k (forced pieces)")
                     cont_btn = gr.Button("Continue", scale=0, elem_id="q-continue")
-                cont_msg = _message("q-continue-message")
-                cont_table = gr.Dataframe(headers=list(q.CONTINUE_HEADERS), interactive=False, wrap=True,
-                                          label="Continuations", elem_id="q-continue-table")
+                cont_msg, cont_table = _answer("continue", q.CONTINUE_HEADERS, "Continuations")
 
             with gr.Accordion("Interventions: does the output follow attention?", open=False):
                 gr.Markdown(q.DELTA_NOTE, latex_delimiters=[])
@@ -92,24 +96,18 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 with gr.Row():
                     knock = gr.CheckboxGroup([], label="Source pieces to knock out", elem_id="q-knock")
                     knock_btn = gr.Button("Knock out and re-decode", scale=0, elem_id="q-knock-run")
-                knock_msg = _message("q-knock-message")
-                knock_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True,
-                                           label="Knock-out", elem_id="q-knock-table")
+                knock_msg, knock_table = _answer("knock", q.INTERVENTION_HEADERS, "Knock-out")
                 gr.Markdown(q.FORCE_MEANS, latex_delimiters=[])
                 with gr.Row():
                     force_t = gr.Number(1, precision=0, label="Step t", elem_id="q-force-t")
                     force_j = gr.Dropdown([], label="Source piece")
                     force_btn = gr.Button("Force α_t and continue", scale=0, elem_id="q-force-run")
-                force_msg = _message("q-force-message")
-                force_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True,
-                                           label="Forced α_t", elem_id="q-force-table")
+                force_msg, force_table = _answer("force", q.INTERVENTION_HEADERS, "Forced α_t")
                 gr.Markdown(q.DELETE_MEANS, latex_delimiters=[])
                 with gr.Row():
                     word = gr.Dropdown([], label="Source word to delete")
                     delete_btn = gr.Button("Delete and re-translate", scale=0, elem_id="q-delete-run")
-                delete_msg = _message("q-delete-message")
-                delete_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True,
-                                            label="Word deleted", elem_id="q-delete-table")
+                delete_msg, delete_table = _answer("delete", q.INTERVENTION_HEADERS, "Word deleted")
 
             with gr.Accordion("Attribution beside attention", open=False):
                 gr.Markdown(q.ATTRIBUTION_MEANS, latex_delimiters=[])
