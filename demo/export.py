@@ -12,13 +12,13 @@ import time
 import zipfile
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 
 from seq2seq import analysis
 from seq2seq.attention import FORMULAS
 
 from . import plots
+from .state import error
 from .views import heatmaps, png_name, unit
 
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-exports"
@@ -57,7 +57,8 @@ def export_data(result: dict, words: bool = False, hashes: dict[str, str] | None
     return out
 
 
-def _csv(rows: list[str], cols: list[str], m) -> str:
+def matrix_csv(rows: list[str], cols: list[str], m) -> str:
+    """A target × source matrix as CSV: a header of source tokens, then one row per target token."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["target \\ source", *cols])
@@ -82,20 +83,25 @@ def sweep_folders(root: Path = EXPORT_ROOT, max_age_s: float = EXPORT_MAX_AGE_S,
     return removed
 
 
+def export_folder(prefix: str) -> Path:
+    """A fresh folder under ``EXPORT_ROOT`` for one download, every tab's, after sweeping out
+    the old ones."""
+    sweep_folders(EXPORT_ROOT)
+    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=EXPORT_ROOT))
+
+
 def export_zip(result: dict | None, words: bool = False, hashes: dict[str, str] | None = None) -> str:
     """Write ``attention-<pieces|words>.zip`` (attention.json, and per variant with attention its
     PNG and CSV) into a fresh temp dir; returns its path."""
     if not result:
-        raise gr.Error("Nothing to export yet: translate a sentence first.", print_exception=False)
-    sweep_folders()
-    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_ROOT))
-    path = d / f"attention-{unit(words)}.zip"
+        raise error("Nothing to export yet: translate a sentence first.")
+    path = export_folder("export-") / f"attention-{unit(words)}.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("attention.json", json.dumps(export_data(result, words, hashes), ensure_ascii=False, indent=1))
         for v, pic in heatmaps(result, words).items():
             h = result["variants"][v]["hypotheses"][0]
             m, rows, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
             z.writestr(png_name(v, words), plots.png_bytes(pic.pixels))
-            z.writestr(f"attention-{v}-{unit(words)}.csv", _csv(rows, cols, m))
+            z.writestr(f"attention-{v}-{unit(words)}.csv", matrix_csv(rows, cols, m))
     return str(path)

@@ -19,15 +19,13 @@ import numpy as np
 from seq2seq import checkpoint as ckpt
 from seq2seq import history
 from seq2seq.attention import VARIANTS
+from seq2seq.translator import check_number
 
-from .toy_tab import img_html, side_by_side
+from .state import error, refused
+from .toy_tab import side_by_side
 
 HISTORY_DIR = ckpt.ASSETS / "history"
 CURVE_SIZE = (330, 220)
-
-
-def error(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
 
 
 def load_histories(folder: Path = HISTORY_DIR) -> tuple[dict[str, dict], list[str]]:
@@ -80,11 +78,8 @@ def _curve(variant: str, steps: tuple, scores: tuple, at: int) -> np.ndarray:
 
 
 def _index(value, n: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise error(f"The {name} must be a number.")
-    if not 0 <= value < n or int(value) != value:
-        raise error(f"The {name} must be a whole number from 0 to {n - 1}.")
-    return int(value)
+    with refused():
+        return check_number(value, f"The {name}", 0, n - 1, integer=True)
 
 
 def history_view(histories: dict[str, dict], example, step) -> dict:
@@ -114,7 +109,7 @@ def history_view(histories: dict[str, dict], example, step) -> dict:
         note = "" if out["attention"] is not None else "<p>No attention: only the output changes.</p>"
         panels[v] = (f'<p class="history-out" data-variant="{v}"><b>{v}</b>, step {point["step"]}: '
                      f"{html.escape(out['text']) or '(nothing)'}</p>{note}"
-                     + img_html(side_by_side(*pictures), f"{v}: attention and dev chrF at step {point['step']}",
+                     + plots.img_html(side_by_side(*pictures), f"{v}: attention and dev chrF at step {point['step']}",
                                 "history-plot"))
     ref = probe[i].get("reference", "")
     status = (f"Step {step}: each variant as recorded at its last point up to this step. Source: "

@@ -369,3 +369,22 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "png", compress_level=1)
     return buf.getvalue()
+
+
+def data_uri(pixels: np.ndarray) -> str:
+    """An image as a PNG data URI: pictures inside ``gr.HTML`` leave no file per visitor."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(np.ascontiguousarray(pixels))).decode("ascii")
+
+
+def img_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
+    """An ``<img>`` of the pixels at their own size, never wider than its box (and then scaled
+    down whole, never cropped); "" for None."""
+    if pixels is None:
+        return ""
+    import html
+
+    h, w = pixels.shape[:2]
+    return (f'<img class="{html.escape(elem_class)}" alt="{html.escape(alt)}" src="{data_uri(pixels)}" '
+            f'width="{w}" height="{h}" style="max-width:100%;height:auto">')

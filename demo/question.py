@@ -1,7 +1,8 @@
 """What the "Question the attention" tab does, as functions of plain data (``demo/question_tab.py``
-lays it out; tests call these directly). Every model computation goes through ``seq2seq``:
+lays it out; tests call these directly). Every model computation is a ``Translator`` method on a
+prepared source (``seq2seq/translator.py``), which checks its input and raises ``InputError``:
 
-* ``analyse``         score one given translation with every selected variant (forced decoding)
+* ``analyse``         score one given translation with every selected variant (``Translator.score``)
 * ``difference``      α_A − α_B of two variants on that translation
 * ``continue_view``   force the first k target tokens, let each variant decode the rest
 * ``knock_out_view``, ``force_alpha_view``, ``delete_word_view``   interventions, re-decoded
@@ -10,31 +11,27 @@ lays it out; tests call these directly). Every model computation goes through ``
 * ``export_question``  Pharaoh alignments, α and attribution as CSV, all as JSON
 
 A result (the dict ``analyse`` returns) lives in the tab's ``gr.State``; handlers raise
-``gr.Error`` with a message for bad input and never keep anything between requests.
+``gr.Error`` with a message for bad input (``state.refused``: the library's message) and never keep
+anything between requests.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from seq2seq.alignment import THRESHOLD, argmax_links, threshold_links, to_pharaoh, word_matrix
-from seq2seq.attention import VARIANTS
-from seq2seq.attribution import agreement, gradient_x_input
-from seq2seq.search import Intervention, beam_tree, continue_decode, force_decode, greedy, node_path
-from seq2seq.tokenizer import EOS_ID, word_groups, words_from_pieces
-from seq2seq.translator import MAX_BEAM, MAX_OUTPUT, InputError, Translator, clean_input
+from seq2seq.attribution import agreement
+from seq2seq.search import LENGTH_PENALTY
+from seq2seq.tokenizer import words_from_pieces
+from seq2seq.translator import DecodingSettings, Translator, check_number
 
+from .state import NO_MODELS, available, error, refused
 
 DROP_P = 0.1                 # a forced token the model gives less than this probability is marked as a drop
-EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-question-exports"
 ALIGNER_FILE = "question/eflomal_examples.json"   # under assets/: eflomal's links for the page's examples
 AGREEMENT_FILE = "question/agreement.json"        # under assets/: the scripts' agreement tables
 
@@ -68,15 +65,12 @@ ALIGNER_MEANS = (
     "Black squares mark eflomal's links (trained on the training split): filled where both directions "
     "agree (intersection, 'sure'), hollow where only grow-diag-final adds them ('possible'). eflomal is a "
     "statistical aligner, not a gold standard: this is agreement with eflomal, not accuracy.")
-
-
-WORKERS = min(2, os.cpu_count() or 1)   # variants computed in parallel per request (torch frees the GIL)
-
-
-def each(variants: list[str], fn) -> dict:
-    """{variant: fn(variant)}, computed on WORKERS threads."""
-    with ThreadPoolExecutor(WORKERS) as pool:
-        return dict(zip(variants, pool.map(fn, variants)))
+SCORE_MEANS = (
+    f"**Beam score** = Σ log p / T^{LENGTH_PENALTY:g}: the sum of the hypothesis's token log-probabilities "
+    f"divided by its length T to the power {LENGTH_PENALTY:g}, the length-normalised score beam search ranks "
+    "finished hypotheses by (closer to 0 is better). Without the division, shorter hypotheses would "
+    "always win, since every token adds a negative log p. Σ log p is the plain sum along the path.")
+NO_TRANSLATION = "Type the English translation to force, or pick an example to use its reference."
 
 
 def _plots():
@@ -87,68 +81,10 @@ def _plots():
     return question_plots
 
 
-def error(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
-
-
-def _installed(tr: Translator | None) -> list[str]:
-    return [] if tr is None else [v for v in VARIANTS if v in tr.models]
-
-
-def check_variants(tr: Translator | None, variants) -> list[str]:
-    if tr is None:
-        raise error("The models could not be loaded, so there is nothing to question.")
-    if isinstance(variants, str):
-        variants = [variants]
-    if not isinstance(variants, (list, tuple)) or not all(isinstance(v, str) for v in variants):
-        raise error("Variants must be a list of names.")
-    for v in variants:
-        if v not in VARIANTS:
-            raise error(f"Unknown variant {v!r}; choose from {', '.join(VARIANTS)}.")
-        if v not in tr.models:
-            raise error(f"The {v} model is not installed.")
-    chosen = [v for v in VARIANTS if v in variants]
-    if not chosen:
-        raise error("Choose at least one variant.")
-    return chosen
-
-
-def source_of(tr: Translator, text) -> tuple[str, list[int]]:
-    try:
-        text = clean_input(text)
-        return text, tr.source_ids(text)
-    except InputError as exc:
-        raise error(str(exc)) from None
-
-
-def target_of(tr: Translator, target) -> tuple[str, list[int]]:
-    """The forced translation, checked like the source text (same limits, Unicode checks, empty)."""
-    if target is None or (isinstance(target, str) and not target.strip()):
-        raise error("Type the English translation to force (or pick an example to use its reference).")
-    try:
-        target = clean_input(target)
-        ids = tr.source_ids(target)
-    except InputError as exc:
-        raise error(f"Translation: {exc}") from None
-    if len(ids) + 1 > MAX_OUTPUT:
-        raise error(f"The translation has {len(ids)} pieces; at most {MAX_OUTPUT - 1} can be forced.")
-    return target, ids
-
-
-def _whole(value, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or value is None:
-        raise error(f"{name} must be a whole number between {lo} and {hi}.")
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise error(f"{name} must be a whole number between {lo} and {hi}.") from None
-    if not math.isfinite(x) or x != int(x) or not lo <= x <= hi:
-        raise error(f"{name} must be a whole number between {lo} and {hi}.")
-    return int(x)
-
-
-def _pieces(tr: Translator, ids: list[int]) -> list[str]:
-    return ["</s>" if i == EOS_ID else p for i, p in zip(ids, tr.tok.pieces(ids))]
+def _ready(tr: Translator | None) -> Translator:
+    if tr is None or not available(tr):
+        raise error(NO_MODELS)
+    return tr
 
 
 def _need(result) -> dict:
@@ -162,21 +98,19 @@ def _need(result) -> dict:
 def analyse(tr: Translator | None, text, target, variants) -> dict:
     """Score ``target`` with every selected variant by teacher forcing, and decode each variant's own
     greedy translation (the baseline interventions compare against)."""
-    variants = check_variants(tr, variants)
-    text, src = source_of(tr, text)
-    target, tgt = target_of(tr, target)
-    result = {"text": text, "source_ids": src, "source_pieces": tr.tok.text_pieces(text),
-              "target": target, "target_ids": tgt + [EOS_ID], "target_pieces": _pieces(tr, tgt + [EOS_ID]),
-              "variants": variants, "forced": {}, "greedy": {}}
-
-    def run(v):
-        model = tr.models[v]
-        return force_decode(model, src, tgt), greedy(model, [src], max_len=MAX_OUTPUT)[0]
-
-    for v, (f, g) in each(variants, run).items():
-        result["forced"][v] = {"logprobs": f.logprobs, "attention": f.attention, "candidates": f.candidates}
-        result["greedy"][v] = {"ids": g.tokens, "logprobs": g.logprobs, "text": tr.tok.decode(g.tokens)}
-    return result
+    tr = _ready(tr)
+    if target is None or isinstance(target, str) and not target.strip():
+        raise error(NO_TRANSLATION)
+    with refused():
+        variants = tr.installed(variants)
+        source, to_force = tr.prepare(text), tr.prepare_target(target)
+        forced, own = tr.score(source, to_force, variants), tr.decode(source, variants)
+    notes = list(source.notes) + [f"Translation: {n}" for n in to_force.notes]
+    return {"source": source, "to_force": to_force, "text": source.text, "target": to_force.text,
+            "source_pieces": source.pieces, "target_pieces": forced[variants[0]].target_pieces[0],
+            "variants": variants, "notes": notes,
+            "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention} for v, t in forced.items()},
+            "greedy": {v: {"text": t.texts[0], "logprobs": t.best.logprobs} for v, t in own.items()}}
 
 
 def logprob_rows(result: dict) -> tuple[list[str], list[list]]:
@@ -198,6 +132,7 @@ def forced_summary(result: dict) -> str:
     result = _need(result)
     lines = [f"Scored **{len(result['target_pieces'])}** target pieces (`</s>` included) with "
              f"{', '.join(result['variants'])}. ▼ marks a token the model gave less than {DROP_P:.0%}."]
+    lines += [f"- ⚠️ {md(n)}" for n in result["notes"]]
     for v in result["variants"]:
         lps = result["forced"][v]["logprobs"]
         worst = int(np.argmin(lps))
@@ -220,7 +155,7 @@ def heatmaps(result: dict, which: str = "attention") -> list[tuple[np.ndarray, s
 
     result = _need(result)
     rows, cols = result["target_pieces"], result["source_pieces"]
-    left = plots.label_width([plots.short_label(r) for r in rows])
+    left = plots.label_width(rows)
     out = []
     for v in result["variants"]:
         m = result["forced"][v]["attention"] if which == "attention" else result.get("attribution", {}).get(v)
@@ -243,19 +178,42 @@ def attribution_pairs(result: dict) -> list[tuple[np.ndarray, str]]:
     return out + [attribs[v] for v in result["variants"] if v in attribs and v not in alphas]
 
 
+def pictures_html(pictures: list[tuple[np.ndarray, str]], elem_class: str = "q-map") -> str:
+    """Pictures with their captions, each at its own size (scaled down whole where the page is
+    narrower, never cropped), wrapping onto as many lines as they need."""
+    from html import escape
+
+    from .plots import img_html
+
+    return ('<div class="q-pictures" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">' +
+            "".join(f'<figure style="margin:0;max-width:100%">{img_html(img, title, elem_class)}'
+                    f"<figcaption>{escape(title)}</figcaption></figure>" for img, title in pictures) + "</div>")
+
+
+def wide_picture_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
+    """One wide picture at its own size, scrolled sideways where the page is narrower: its text
+    stays as large as it was drawn."""
+    from .plots import img_html
+
+    if pixels is None:
+        return ""
+    img = img_html(pixels, alt, elem_class).replace("max-width:100%;height:auto", "max-width:none")
+    return f'<div class="q-scroll" style="overflow-x:auto;max-width:100%">{img}</div>'
+
+
 def greedy_text(tr: Translator | None, text, variant) -> str:
     """One variant's own greedy translation, to force on every variant."""
+    tr = _ready(tr)
     if not isinstance(variant, str):
         raise error("Choose the variant whose translation to use.")
-    (variant,) = check_variants(tr, [variant])
-    _, src = source_of(tr, text)
-    return tr.tok.decode(greedy(tr.models[variant], [src], max_len=MAX_OUTPUT)[0].tokens)
+    with refused():
+        return tr.translate(text, variant).texts[0]
 
 
 def logprob_plot(result: dict):
     result = _need(result)
     return _plots().logprob_lines(result["target_pieces"],
-                                {v: result["forced"][v]["logprobs"] for v in result["variants"]})
+                                  {v: result["forced"][v]["logprobs"] for v in result["variants"]})
 
 
 def difference(result, a, b):
@@ -272,19 +230,21 @@ def difference(result, a, b):
     return _plots().difference(A - B, result["target_pieces"], result["source_pieces"], f"α[{a}] − α[{b}]")
 
 
+CONTINUE_HEADERS = ("variant", "forced prefix", "continued freely", "log p of the continuation", "finished")
+INTERVENTION_HEADERS = ("variant", "before", "after", "Δ log p per step (own translation)", "Σ Δ log p")
+AGREEMENT_HEADERS = ("variant", "mean Spearman ρ", "argmax agree", "steps", "note")
+TREE_HEADERS = ("node", "t", "token", "log p", "Σ log p", "beam score", "status", "n-best", "path")
+
+
 def continue_view(tr: Translator | None, result, k) -> tuple[list[str], list[list]]:
-    """Force the first k target pieces, then let each variant decode freely."""
-    result = _need(result)
-    n = len(result["target_ids"]) - 1
-    k = _whole(k, "The prefix length k", 0, n)
-    check_variants(tr, result["variants"])
-    prefix = result["target_ids"][:k]
+    """Force the first k pieces of the translation, then let each variant decode freely."""
+    result, tr = _need(result), _ready(tr)
+    with refused():
+        found = tr.continue_from(result["source"], result["to_force"], k, result["variants"])
     rows = []
-    hyps = each(result["variants"],
-                lambda v: continue_decode(tr.models[v], result["source_ids"], prefix, max_len=MAX_OUTPUT))
-    for v, h in hyps.items():
-        rest = h.tokens[k:]
-        rows.append([v, tr.tok.decode(prefix), tr.tok.decode(rest), f"{sum(h.logprobs[k:]):.2f}",
+    for v, t in found.items():
+        h, k = t.best, t.forced
+        rows.append([v, tr.detokenise(h.tokens[:k]), tr.detokenise(h.tokens[k:]), f"{sum(h.logprobs[k:]):.2f}",
                      "yes" if h.finished else "no (length limit)"])
     return [CONTINUE_HEADERS[0], f"forced prefix (k = {k})", *CONTINUE_HEADERS[2:]], rows
 
@@ -301,119 +261,62 @@ def word_choices(result) -> list[tuple[str, int]]:
     return [(f"{k + 1}: {w}", k) for k, w in enumerate(words_from_pieces(result["source_pieces"]))]
 
 
-def _positions(value, n: int, what: str) -> list[int]:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        value = [value]
-    out = []
-    for x in value:
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x != int(x):
-            raise error(f"{what} must be given by position; {x!r} is not one.")
-        if not 0 <= int(x) < n:
-            raise error(f"{what} {int(x) + 1} does not exist: the source has {n}.")
-        out.append(int(x))
-    return sorted(set(out))
-
-
-INTERVENTION_HEADERS = ("variant", "before", "after", "Δ log p per step (own translation)", "Σ Δ log p")
-CONTINUE_HEADERS = ("variant", "forced prefix", "continued freely", "log p of the continuation", "finished")
-AGREEMENT_HEADERS = ("variant", "mean Spearman ρ", "argmax agree", "steps", "note")
-
-
-def _intervene(tr: Translator, result: dict, source: list[int], intervention: Intervention,
-               attention_only: bool) -> tuple[list[str], list[list]]:
-    try:
-        intervention.check(len(source))
-    except ValueError as exc:              # a message safe to show
-        raise error(str(exc)) from None
-
-    def run(v):
-        model, before = tr.models[v], result["greedy"][v]
-        if attention_only and not model.has_attention:
-            return None
-        return (greedy(model, [source], max_len=MAX_OUTPUT, intervention=intervention)[0],
-                force_decode(model, source, before["ids"], intervention))
-
+def _rows(found: dict) -> tuple[list[str], list[list]]:
     rows = []
-    for v, out in each(result["variants"], run).items():
-        before = result["greedy"][v]
-        if out is None:
-            rows.append([v, before["text"], "(no attention to intervene on: see delete the word)", "", ""])
-            continue
-        after, rescored = out
-        delta = np.array(rescored.logprobs[: len(before["logprobs"])]) - np.array(before["logprobs"])
-        rows.append([v, before["text"], tr.tok.decode(after.tokens),
-                     " ".join(f"{d:+.2f}" for d in delta), f"{delta.sum():+.2f}"])
+    for v, r in found.items():
+        before = r.before.texts[0]
+        if r.after is None:
+            rows.append([v, before, "(no attention to intervene on: see delete the word)", "", ""])
+        else:
+            rows.append([v, before, r.after.texts[0], " ".join(f"{d:+.2f}" for d in r.delta),
+                         f"{r.delta.sum():+.2f}"])
     return list(INTERVENTION_HEADERS), rows
 
 
 def knock_out_view(tr: Translator | None, result, pieces) -> tuple[list[str], list[list]]:
-    result = _need(result)
-    check_variants(tr, result["variants"])
-    S = len(result["source_ids"])
-    chosen = _positions(pieces, S, "Source piece")
-    if not chosen:
-        raise error("Choose at least one source piece to knock out.")
-    if len(chosen) == S:
-        raise error("Every source piece is knocked out: attention needs at least one piece to look at.")
-    return _intervene(tr, result, result["source_ids"], Intervention(knockout=tuple(chosen)), True)
+    result, tr = _need(result), _ready(tr)
+    with refused():
+        return _rows(tr.knock_out(result["source"], result["variants"], pieces))
 
 
 def force_alpha_view(tr: Translator | None, result, step, piece) -> tuple[list[str], list[list]]:
-    result = _need(result)
-    check_variants(tr, result["variants"])
-    longest = max(len(result["greedy"][v]["ids"]) for v in result["variants"])
-    t = _whole(step, "The step t", 1, longest)
-    chosen = _positions(piece, len(result["source_ids"]), "Source piece")
-    if len(chosen) != 1:
-        raise error("Choose the one source piece to force α_t onto.")
-    return _intervene(tr, result, result["source_ids"], Intervention(force_step=t - 1, force_source=chosen[0]),
-                      True)
+    result, tr = _need(result), _ready(tr)
+    with refused():
+        return _rows(tr.force_alpha(result["source"], result["variants"], step, piece))
 
 
 def delete_word_view(tr: Translator | None, result, word) -> tuple[list[str], list[list]]:
-    result = _need(result)
-    check_variants(tr, result["variants"])
-    groups = word_groups(result["source_pieces"])
-    chosen = _positions(word, len(groups), "Source word")
-    if len(chosen) != 1:
-        raise error("Choose the one source word to delete.")
-    if len(groups) == 1:
-        raise error("The sentence has only one word; deleting it leaves nothing to translate.")
-    gone = set(groups[chosen[0]])
-    source = [i for k, i in enumerate(result["source_ids"]) if k not in gone]
-    return _intervene(tr, result, source, Intervention(), False)
+    result, tr = _need(result), _ready(tr)
+    with refused():
+        return _rows(tr.delete_word(result["source"], result["variants"], word))
 
 
 # ---- 3. the beam tree ----------------------------------------------------------------------
 
 def beam_tree_view(tr: Translator | None, text, variant, beam, n_best) -> dict:
     """→ {"tree": what node_view needs (kept in gr.State), "figure", "headers", "rows", "summary"}."""
+    tr = _ready(tr)
     if not isinstance(variant, str):
         raise error("Choose one variant for the beam tree.")
-    (variant,) = check_variants(tr, [variant])
-    text, src = source_of(tr, text)
-    beam = _whole(beam, "Beam width", 1, MAX_BEAM)
-    n_best = min(_whole(n_best, "n-best", 1, MAX_BEAM), beam)
-    hyps, nodes = beam_tree(tr.models[variant], src, beam=beam, n_best=n_best, max_len=MAX_OUTPUT)
-    pieces = {n.id: ("<s>" if n.parent < 0 else _pieces(tr, [n.token])[0]) for n in nodes}
-    rows = []
-    for n in nodes[1:]:
-        rows.append([n.id, n.step + 1, pieces[n.id], f"{n.logprob:.2f}", f"{n.total:.2f}",
-                     "" if n.score is None else f"{n.score:.3f}", n.status, n.rank or "",
-                     tr.tok.decode(node_path(nodes, n.id))])
-    tree = {"variant": variant, "source_pieces": tr.tok.text_pieces(text),
-            "nodes": [{"id": n.id, "parent": n.parent, "step": n.step, "piece": pieces[n.id], "status": n.status,
-                       "total": n.total, "rank": n.rank,
+    with refused():
+        settings = DecodingSettings.check("beam", beam, n_best)
+        found = tr.beam_tree(tr.prepare(text), variant, settings)
+    nodes = found.nodes
+    rows = [[n.id, n.step + 1, found.pieces[n.id], f"{n.logprob:.2f}", f"{n.total:.2f}",
+             "" if n.score is None else f"{n.score:.3f}", n.status, n.rank or "", found.paths[n.id]]
+            for n in nodes[1:]]
+    tree = {"variant": found.variant, "source_pieces": found.source.pieces,
+            "nodes": [{"id": n.id, "parent": n.parent, "step": n.step, "piece": found.pieces[n.id],
+                       "status": n.status, "total": n.total, "rank": n.rank,
                        "alpha": None if n.alpha is None else n.alpha.tolist(),
-                       "candidates": [(_pieces(tr, [c])[0], p) for c, p in n.candidates]} for n in nodes]}
-    summary = (f"**{variant}**, beam {beam}: {len(nodes) - 1} extensions ranked over "
+                       "candidates": found.candidates[n.id]} for n in nodes]}
+    summary = (f"**{found.variant}**, beam {settings.beam}: {len(nodes) - 1} extensions ranked over "
                f"{max(n.step for n in nodes) + 1} steps; n-best: " +
-               "; ".join(f"{i + 1}. {md(tr.tok.decode(h.tokens))} (score {h.score:.3f})" for i, h in enumerate(hyps)))
+               "; ".join(f"{i + 1}. {md(text_)} (beam score {h.score:.3f})"
+                         for i, (h, text_) in enumerate(zip(found.best.hypotheses, found.best.texts))) +
+               "\n\n" + SCORE_MEANS)
     return {"tree": tree, "figure": _plots().beam_tree(tree["nodes"]), "summary": summary,
-            "headers": ["node", "t", "token", "log p", "Σ log p", "score", "status", "n-best", "path"],
-            "rows": rows}
+            "headers": list(TREE_HEADERS), "rows": rows}
 
 
 def node_view(tree, index) -> dict:
@@ -422,7 +325,8 @@ def node_view(tree, index) -> dict:
         raise error("Draw a beam tree first.")
     if isinstance(index, (list, tuple)) and index:
         index = index[0]
-    row = _whole(index, "The node's row", 0, len(tree["nodes"]) - 2)
+    with refused():
+        row = check_number(index, "The node's row", 0, len(tree["nodes"]) - 2, integer=True)
     node = tree["nodes"][row + 1]
     text = (f"Node {node['id']}: t = {node['step'] + 1}, token “{md(node['piece'])}”, {node['status']}, "
             f"Σ log p = {node['total']:.2f}" + (f", n-best #{node['rank']}" if node["rank"] else ""))
@@ -438,14 +342,11 @@ def node_view(tree, index) -> dict:
 def attribution_view(tr: Translator | None, result) -> tuple[dict, list[str], list[list]]:
     """Gradient × input for every scored variant on the forced translation; → (result with
     "attribution" added, agreement headers, rows)."""
-    result = dict(_need(result))
-    check_variants(tr, result["variants"])
-    result["attribution"] = {}
+    result, tr = dict(_need(result)), _ready(tr)
+    with refused():
+        result["attribution"] = tr.attribute(result["source"], result["to_force"], result["variants"])
     rows = []
-    found = each(result["variants"],
-                 lambda v: gradient_x_input(tr.models[v], result["source_ids"], result["target_ids"]))
-    for v, a in found.items():
-        result["attribution"][v] = a
+    for v, a in result["attribution"].items():
         alpha = result["forced"][v]["attention"]
         if alpha is None:
             rows.append([v, "—", "—", f"{len(a)}", "no α to compare; attribution only"])
@@ -535,24 +436,18 @@ def export_question(result) -> list[str]:
     """Files: per variant a CSV of α (and of attribution if computed), Pharaoh alignments (argmax and
     thresholded, word level), and one JSON with everything."""
     result = _need(result)
-    from .export import sweep_folders   # imports matplotlib: not at start-up
+    from .export import export_folder, matrix_csv   # imports matplotlib: not at start-up
 
-    sweep_folders(EXPORT_ROOT)
-    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
+    out = export_folder("question-")
     rows, cols = result["target_pieces"], result["source_pieces"]
     files, doc = [], {"source": result["text"], "target": result["target"], "source_tokens": cols,
                       "target_tokens": rows, "rows": "target", "columns": "source",
                       "threshold": THRESHOLD, "pharaoh": "i-j: source word i, target word j, from 0",
                       "variants": {}}
 
-    def write_csv(name: str, m: np.ndarray) -> None:
+    def write(name: str, text: str) -> None:
         path = out / name
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["target \\ source", *cols])
-            for r, row in zip(rows, np.asarray(m)):
-                w.writerow([r, *(f"{x:.6f}" for x in row)])
+        path.write_text(text, encoding="utf-8", newline="")
         files.append(str(path))
 
     for v in result["variants"]:
@@ -560,17 +455,15 @@ def export_question(result) -> list[str]:
         attrib = result.get("attribution", {}).get(v)
         entry = {"logprobs": [round(x, 6) for x in result["forced"][v]["logprobs"]]}
         if alpha is not None:
-            write_csv(f"alpha_{v}.csv", alpha)
+            write(f"alpha_{v}.csv", matrix_csv(rows, cols, alpha))
             A = word_matrix(alpha, cols, rows)
             entry["attention"] = np.round(alpha, 6).tolist()
             entry["pharaoh_argmax"] = to_pharaoh(argmax_links(A))
             entry["pharaoh_threshold"] = to_pharaoh(threshold_links(A))
             for kind in ("argmax", "threshold"):
-                path = out / f"align_{v}_{kind}.txt"
-                path.write_text(entry[f"pharaoh_{kind}"] + "\n", encoding="utf-8")
-                files.append(str(path))
+                write(f"align_{v}_{kind}.txt", entry[f"pharaoh_{kind}"] + "\n")
         if attrib is not None:
-            write_csv(f"attribution_{v}.csv", attrib)
+            write(f"attribution_{v}.csv", matrix_csv(rows, cols, attrib))
             entry["attribution"] = np.round(attrib, 6).tolist()
         doc["variants"][v] = entry
     path = out / "question.json"

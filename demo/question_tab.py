@@ -1,6 +1,8 @@
 """The "Question the attention" tab: ``build_question_tab(tr, assets)`` lays it out inside the page's
 ``gr.Tabs`` and wires its events to the handlers in ``demo/question.py``. Its result lives in its own
-``gr.State``; events return dicts keyed by component."""
+``gr.State``; events return dicts keyed by component. A refused input is one line beside its button,
+and the results it would have replaced are hidden (``state.shows_refusal``), as on the Translate tab.
+Pictures are ``gr.HTML`` images at their own size (``question.pictures_html``): never cropped."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +13,7 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, Translator
 
 from . import question as q
-from .state import RESULT_TTL_S, load_examples
+from .state import RESULT_TTL_S, available, load_examples, shows_refusal
 
 
 INTRO = (
@@ -27,9 +29,20 @@ def _table(headers_rows) -> dict:
     return {"headers": headers, "data": rows}
 
 
+def _message(elem_id: str) -> gr.Markdown:
+    """Where a refused input of the button beside it is shown: one line, hidden until then."""
+    return gr.Markdown("", visible=False, elem_id=elem_id, latex_delimiters=[])
+
+
+def _answer(name: str, headers, label: str) -> tuple[gr.Markdown, gr.Dataframe]:
+    """A section's refusal line (``q-<name>-message``) and its result table (``q-<name>-table``)."""
+    return _message(f"q-{name}-message"), gr.Dataframe(headers=list(headers), interactive=False, wrap=True,
+                                                       label=label, elem_id=f"q-{name}-table")
+
+
 def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.Tab:
     """Lay out the tab (call inside ``gr.Tabs``) and wire its events."""
-    installed = q._installed(tr)
+    installed = available(tr)
     examples = load_examples()
     with gr.Tab("Question the attention", id="question") as tab:
         state = gr.State(None, time_to_live=RESULT_TTL_S)
@@ -48,141 +61,166 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
             variants = gr.CheckboxGroup(installed, value=installed, label="Variants", scale=3)
             fill_from = gr.Dropdown(installed, value=installed[0] if installed else None, scale=1,
                                     label="…or force this variant's own greedy translation")
-            fill = gr.Button("Use its translation", scale=0)
+            fill = gr.Button("Use its translation", scale=0, elem_id="q-fill")
         score = gr.Button("Score this translation", variant="primary", elem_id="q-score")
-        summary = gr.Markdown("", latex_delimiters=[], elem_id="q-summary")
-        logp_table = gr.Dataframe(headers=["t", "token"], label="Per-token log p(y_t | y_<t, x) of the forced translation", interactive=False,
-                                  wrap=True, elem_id="q-logp")
-        logp_plot = gr.Image(label="log p per step", format="png", interactive=False, show_label=False)
-        heatmaps = gr.Gallery(label="α of each variant on the forced translation (identical axes, one 0–1 scale)",
-                              columns=2, format="png", height="auto", object_fit="contain", elem_id="q-heatmaps")
+        message = _message("q-message")
+        with gr.Column(visible=False, elem_id="q-results") as results:
+            summary = gr.Markdown("", latex_delimiters=[], elem_id="q-summary")
+            logp_table = gr.Dataframe(headers=["t", "token"], interactive=False, wrap=True, elem_id="q-logp",
+                                      label="Per-token log p(y_t | y_<t, x) of the forced translation")
+            logp_plot = gr.HTML("", elem_id="q-logp-plot")
+            gr.Markdown("**α of each variant on the forced translation** (identical axes, one 0–1 scale)",
+                        latex_delimiters=[])
+            heatmaps = gr.HTML("", elem_id="q-heatmaps")
 
-        with gr.Accordion("Difference of two variants: α_A − α_B", open=False):
-            with gr.Row():
-                diff_a = gr.Dropdown(installed, value=installed[1] if len(installed) > 1 else None, label="A")
-                diff_b = gr.Dropdown(installed, value=installed[-1] if installed else None, label="B")
-                diff_btn = gr.Button("Show α_A − α_B", scale=0)
-            diff_img = gr.Image(label="α_A − α_B (red: A attends more, blue: B does; scale −1…1)", format="png",
-                                interactive=False)
+            with gr.Accordion("Difference of two variants: α_A − α_B", open=False):
+                with gr.Row():
+                    diff_a = gr.Dropdown(installed, value=installed[1] if len(installed) > 1 else None, label="A")
+                    diff_b = gr.Dropdown(installed, value=installed[-1] if installed else None, label="B")
+                    diff_btn = gr.Button("Show α_A − α_B", scale=0, elem_id="q-diff-run")
+                diff_msg = _message("q-diff-message")
+                gr.Markdown("Red: A attends more; blue: B does; scale −1…1.", latex_delimiters=[])
+                diff_img = gr.HTML("", elem_id="q-diff")
 
-        with gr.Accordion("Continue from here", open=False):
-            gr.Markdown("Force the first k pieces of the translation, then let each variant decode the rest "
-                        "greedily.", latex_delimiters=[])
-            with gr.Row():
-                k = gr.Slider(0, 20, value=2, step=1, label="k (forced pieces)")
-                cont_btn = gr.Button("Continue", scale=0)
-            cont_table = gr.Dataframe(headers=list(q.CONTINUE_HEADERS), interactive=False, wrap=True, label="Continuations")
+            with gr.Accordion("Continue from here", open=False):
+                gr.Markdown("Force the first k pieces of the translation, then let each variant decode the rest "
+                            "greedily.", latex_delimiters=[])
+                with gr.Row():
+                    k = gr.Slider(0, 20, value=2, step=1, label="k (forced pieces)")
+                    cont_btn = gr.Button("Continue", scale=0, elem_id="q-continue")
+                cont_msg, cont_table = _answer("continue", q.CONTINUE_HEADERS, "Continuations")
 
-        with gr.Accordion("Interventions: does the output follow attention?", open=False):
-            gr.Markdown(q.DELTA_NOTE, latex_delimiters=[])
-            gr.Markdown(q.KNOCK_OUT_MEANS, latex_delimiters=[])
-            with gr.Row():
-                knock = gr.CheckboxGroup([], label="Source pieces to knock out", elem_id="q-knock")
-                knock_btn = gr.Button("Knock out and re-decode", scale=0, elem_id="q-knock-run")
-            knock_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Knock-out", elem_id="q-knock-table")
-            gr.Markdown(q.FORCE_MEANS, latex_delimiters=[])
-            with gr.Row():
-                force_t = gr.Number(1, precision=0, minimum=1, label="Step t")
-                force_j = gr.Dropdown([], label="Source piece")
-                force_btn = gr.Button("Force α_t and continue", scale=0)
-            force_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Forced α_t")
-            gr.Markdown(q.DELETE_MEANS, latex_delimiters=[])
-            with gr.Row():
-                word = gr.Dropdown([], label="Source word to delete")
-                delete_btn = gr.Button("Delete and re-translate", scale=0)
-            delete_table = gr.Dataframe(headers=list(q.INTERVENTION_HEADERS), interactive=False, wrap=True, label="Word deleted")
+            with gr.Accordion("Interventions: does the output follow attention?", open=False):
+                gr.Markdown(q.DELTA_NOTE, latex_delimiters=[])
+                gr.Markdown(q.KNOCK_OUT_MEANS, latex_delimiters=[])
+                with gr.Row():
+                    knock = gr.CheckboxGroup([], label="Source pieces to knock out", elem_id="q-knock")
+                    knock_btn = gr.Button("Knock out and re-decode", scale=0, elem_id="q-knock-run")
+                knock_msg, knock_table = _answer("knock", q.INTERVENTION_HEADERS, "Knock-out")
+                gr.Markdown(q.FORCE_MEANS, latex_delimiters=[])
+                with gr.Row():
+                    force_t = gr.Number(1, precision=0, label="Step t", elem_id="q-force-t")
+                    force_j = gr.Dropdown([], label="Source piece")
+                    force_btn = gr.Button("Force α_t and continue", scale=0, elem_id="q-force-run")
+                force_msg, force_table = _answer("force", q.INTERVENTION_HEADERS, "Forced α_t")
+                gr.Markdown(q.DELETE_MEANS, latex_delimiters=[])
+                with gr.Row():
+                    word = gr.Dropdown([], label="Source word to delete")
+                    delete_btn = gr.Button("Delete and re-translate", scale=0, elem_id="q-delete-run")
+                delete_msg, delete_table = _answer("delete", q.INTERVENTION_HEADERS, "Word deleted")
 
-        with gr.Accordion("Attribution beside attention", open=False):
-            gr.Markdown(q.ATTRIBUTION_MEANS, latex_delimiters=[])
-            attr_btn = gr.Button("Compute gradient × input")
-            attr_table = gr.Dataframe(headers=list(q.AGREEMENT_HEADERS), interactive=False, wrap=True, label="Agreement of α and attribution, this sentence")
-            attr_gallery = gr.Gallery(label="α (left) and gradient × input (right), per variant; none: attribution only",
-                                      columns=2, format="png", height="auto", object_fit="contain")
+            with gr.Accordion("Attribution beside attention", open=False):
+                gr.Markdown(q.ATTRIBUTION_MEANS, latex_delimiters=[])
+                attr_btn = gr.Button("Compute gradient × input", elem_id="q-attr-run")
+                attr_msg = _message("q-attr-message")
+                attr_table = gr.Dataframe(headers=list(q.AGREEMENT_HEADERS), interactive=False, wrap=True,
+                                          label="Agreement of α and attribution, this sentence")
+                gr.Markdown("α (left) and gradient × input (right), per variant; none: attribution only.",
+                            latex_delimiters=[])
+                attr_gallery = gr.HTML("", elem_id="q-attr")
 
-        with gr.Accordion("Agreement with eflomal", open=False):
-            gr.Markdown(q.ALIGNER_MEANS, latex_delimiters=[])
-            overlay_note = gr.Markdown("", latex_delimiters=[])
-            overlay = gr.Gallery(label="α over words with eflomal's links", columns=2, format="png", height="auto",
-                                 object_fit="contain")
-            gr.Markdown(q.agreement_md(assets), latex_delimiters=[])
+            with gr.Accordion("Agreement with eflomal", open=False):
+                gr.Markdown(q.ALIGNER_MEANS, latex_delimiters=[])
+                overlay_note = gr.Markdown("", latex_delimiters=[])
+                overlay = gr.HTML("", elem_id="q-overlay")
+                gr.Markdown(q.agreement_md(assets), latex_delimiters=[])
+
+            with gr.Accordion("Export", open=False):
+                gr.Markdown("α per variant as CSV, attribution matrices (once computed), Pharaoh `i-j` word "
+                            f"alignments (argmax and thresholded at α ≥ {q.THRESHOLD}), everything also in one "
+                            "JSON.", latex_delimiters=[])
+                export_btn = gr.Button("Export", elem_id="q-export")
+                export_msg = _message("q-export-message")
+                export_files = gr.File(label="Files", file_count="multiple", interactive=False)
 
         with gr.Accordion("The beam tree", open=False):
             with gr.Row():
                 tree_variant = gr.Dropdown(installed, value=installed[-1] if installed else None, label="Variant")
                 tree_beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam width")
                 tree_nbest = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best")
-                tree_btn = gr.Button("Draw the beam tree", scale=0)
-            tree_md = gr.Markdown("", latex_delimiters=[])
-            tree_img = gr.Image(label="Beam tree", format="png", interactive=False)
-            tree_table = gr.Dataframe(elem_id="q-tree-table", headers=["node", "t", "token", "log p", "Σ log p", "score", "status", "n-best",
-                                               "path"], interactive=False, wrap=True, max_height=400,
-                                      label="Every extension ranked (click a row: its α_t and top-5)")
-            with gr.Row():
-                node_md = gr.Markdown("", latex_delimiters=[])
-                node_bars = gr.Image(label="α_t of the node", format="png", interactive=False, show_label=False)
-                node_top = gr.Label(label="top-5 at that step", num_top_classes=5)
+                tree_btn = gr.Button("Draw the beam tree", scale=0, elem_id="q-tree-run")
+            tree_msg = _message("q-tree-message")
+            with gr.Column(visible=False) as tree_box:
+                tree_md = gr.Markdown("", latex_delimiters=[], elem_id="q-tree-summary")
+                tree_img = gr.HTML("", elem_id="q-tree")
+                tree_table = gr.Dataframe(elem_id="q-tree-table", headers=list(q.TREE_HEADERS), interactive=False,
+                                          wrap=True, max_height=400,
+                                          label="Every extension ranked (click a row: its α_t and top-5)")
+                node_msg = _message("q-node-message")
+                with gr.Row():
+                    node_md = gr.Markdown("", latex_delimiters=[])
+                    node_bars = gr.HTML("", elem_id="q-node-bars")
+                    node_top = gr.Label(label="top-5 at that step", num_top_classes=5)
 
-        with gr.Accordion("Export", open=False):
-            gr.Markdown("α per variant as CSV, attribution matrices (once computed), Pharaoh `i-j` word alignments "
-                        f"(argmax and thresholded at α ≥ {q.THRESHOLD}), everything also in one JSON.", latex_delimiters=[])
-            export_btn = gr.Button("Export")
-            export_files = gr.File(label="Files", file_count="multiple", interactive=False)
+        # ---- wiring: every handler's refusal is one line beside its button ----
+        sub_messages = [diff_msg, cont_msg, knock_msg, force_msg, delete_msg, attr_msg, export_msg]
+        sub_results = [attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table, diff_img,
+                       export_files]
 
-        # ---- wiring ----
         def on_score(text_, target_, variants_):
             result = q.analyse(tr, text_, target_, variants_)
-            n = len(result["target_ids"]) - 1
+            n = len(result["target_pieces"]) - 1
             pieces, words = q.piece_choices(result), q.word_choices(result)
             return {state: result, summary: q.forced_summary(result), logp_table: _table(q.logprob_rows(result)),
-                    logp_plot: q.logprob_plot(result), heatmaps: q.heatmaps(result),
+                    logp_plot: q.wide_picture_html(q.logprob_plot(result), "log p per step", "q-logp-img"),
+                    heatmaps: q.pictures_html(q.heatmaps(result)),
                     k: gr.update(maximum=max(1, n), value=min(2, n)),
                     knock: gr.update(choices=pieces, value=[]), force_j: gr.update(choices=pieces, value=0),
-                    word: gr.update(choices=words, value=0), overlay: q.overlay_view(assets, result),
+                    word: gr.update(choices=words, value=0), overlay: q.pictures_html(q.overlay_view(assets, result)),
                     overlay_note: "" if q.aligner_links(assets, result["text"], result["target"]) else
                     "eflomal's links are stored for the page's examples (with their reference) only.",
-                    attr_table: None, attr_gallery: None, knock_table: None, force_table: None,
-                    delete_table: None, cont_table: None, diff_img: None, export_files: None}
+                    **{c: None for c in sub_results}, **{m: gr.update(visible=False) for m in sub_messages}}
 
-        score_outputs = [state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j, word, overlay,
-                         overlay_note, attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table,
-                         diff_img, export_files]
+        score_outputs = [message, results, state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j,
+                         word, overlay, overlay_note, *sub_results, *sub_messages]
         for trigger in (score.click, target.submit):
-            trigger(on_score, [text, target, variants], score_outputs, api_visibility="private",
-                    concurrency_limit=2)
+            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants],
+                    score_outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[score])
 
-        fill.click(lambda t, v: q.greedy_text(tr, t, v), [text, fill_from], target, api_visibility="private")
-        diff_btn.click(q.difference, [state, diff_a, diff_b], diff_img, api_visibility="private")
-        cont_btn.click(lambda r, k_: _table(q.continue_view(tr, r, k_)), [state, k], cont_table,
-                       api_visibility="private")
-        knock_btn.click(lambda r, p: _table(q.knock_out_view(tr, r, p)), [state, knock], knock_table,
-                        api_visibility="private")
-        force_btn.click(lambda r, t, j: _table(q.force_alpha_view(tr, r, t, j)), [state, force_t, force_j],
-                        force_table, api_visibility="private")
-        delete_btn.click(lambda r, w: _table(q.delete_word_view(tr, r, w)), [state, word], delete_table,
-                         api_visibility="private")
+        fill.click(shows_refusal(lambda t, v: {target: q.greedy_text(tr, t, v)}, message),
+                   [text, fill_from], [message, target], api_visibility="private")
+
+        def section(button, handler, inputs, msg, shown, **kw):
+            """One button of a section: its result in ``shown``, hidden when its input is refused."""
+            button.click(shows_refusal(lambda *a: {shown: handler(*a)}, msg, hide=[shown]), inputs,
+                         [msg, shown], api_visibility="private", show_progress_on=[button], **kw)
+
+        section(diff_btn, lambda r, a, b: q.pictures_html([(q.difference(r, a, b), f"α[{a}] − α[{b}]")]),
+                [state, diff_a, diff_b], diff_msg, diff_img)
+        section(cont_btn, lambda r, k_: _table(q.continue_view(tr, r, k_)), [state, k], cont_msg, cont_table)
+        section(knock_btn, lambda r, p: _table(q.knock_out_view(tr, r, p)), [state, knock], knock_msg, knock_table)
+        section(force_btn, lambda r, t, j: _table(q.force_alpha_view(tr, r, t, j)), [state, force_t, force_j],
+                force_msg, force_table)
+        section(delete_btn, lambda r, w: _table(q.delete_word_view(tr, r, w)), [state, word], delete_msg,
+                delete_table)
+        section(export_btn, q.export_question, state, export_msg, export_files)
 
         def on_attribution(result):
             result, headers, rows = q.attribution_view(tr, result)
             return {state: result, attr_table: {"headers": headers, "data": rows},
-                    attr_gallery: q.attribution_pairs(result)}
+                    attr_gallery: q.pictures_html(q.attribution_pairs(result))}
 
-        attr_btn.click(on_attribution, state, [state, attr_table, attr_gallery], api_visibility="private",
-                       concurrency_limit=2)
+        attr_btn.click(shows_refusal(on_attribution, attr_msg, hide=[attr_table, attr_gallery]), state,
+                       [attr_msg, attr_table, attr_gallery, state], api_visibility="private",
+                       concurrency_limit=2, show_progress_on=[attr_btn])
 
         def on_tree(text_, variant_, beam_, n_best_):
             view = q.beam_tree_view(tr, text_, variant_, beam_, n_best_)
-            return {tree_state: view["tree"], tree_md: view["summary"], tree_img: view["figure"],
+            return {tree_state: view["tree"], tree_md: view["summary"],
+                    tree_img: q.wide_picture_html(view["figure"], "the beam search's tree", "q-tree-img"),
                     tree_table: {"headers": view["headers"], "data": view["rows"]},
-                    node_md: "", node_bars: None, node_top: None}
+                    node_md: "", node_bars: "", node_top: None, node_msg: gr.update(visible=False)}
 
-        tree_btn.click(on_tree, [text, tree_variant, tree_beam, tree_nbest],
-                       [tree_state, tree_md, tree_img, tree_table, node_md, node_bars, node_top],
-                       api_visibility="private", concurrency_limit=2)
+        tree_btn.click(shows_refusal(on_tree, tree_msg, hide=[tree_box], clear=[tree_state]),
+                       [text, tree_variant, tree_beam, tree_nbest],
+                       [tree_msg, tree_box, tree_state, tree_md, tree_img, tree_table, node_md, node_bars, node_top,
+                        node_msg], api_visibility="private", concurrency_limit=2, show_progress_on=[tree_btn])
 
         def on_node(tree, evt: gr.SelectData):
             view = q.node_view(tree, evt.index)
-            return {node_md: view["md"], node_bars: view["bars"], node_top: view["candidates"]}
+            return {node_md: view["md"], node_bars: "" if view["bars"] is None else
+                    q.wide_picture_html(view["bars"], "α_t of the node"), node_top: view["candidates"]}
 
-        tree_table.select(on_node, tree_state, [node_md, node_bars, node_top], api_visibility="private")
-        export_btn.click(q.export_question, state, export_files, api_visibility="private")
+        tree_table.select(shows_refusal(on_node, node_msg, clear=[node_md, node_bars, node_top]), tree_state,
+                          [node_msg, node_md, node_bars, node_top], api_visibility="private")
     return tab

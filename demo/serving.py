@@ -26,8 +26,8 @@ figures are in the README, "Reliability"):
 * the queue's per-event analytics records (10,000 by default): ``ANALYTICS_MAX_EVENTS``;
   its per-session sets of pending event ids, left behind empty: ``sweep_queue_records``.
 * files: heatmap PNGs and exports copied into Gradio's cache, deleted after
-  ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders of ``demo/export.py``
-  and ``demo/question.py`` (``export_roots``), swept on the same schedule after
+  ``CACHE_MAX_AGE_S`` (``delete_cache``); the export folders (``demo/export.py``'s
+  ``export_folder``, every tab's: ``export_roots``), swept on the same schedule after
   ``demo/export.py``'s ``EXPORT_MAX_AGE_S``.
 * uploads: the page takes no files, so ``/gradio_api/upload`` is refused and
   ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
@@ -361,10 +361,10 @@ def sweep_export_folders(root: Path) -> int:
 
 
 def export_roots() -> tuple[Path, ...]:
-    """The folders the app writes exports into: the page's zip and the question tab's files."""
-    from . import export, question
+    """The folders the app writes exports into: every tab's, under ``demo/export.py``'s one root."""
+    from . import export
 
-    return export.EXPORT_ROOT, question.EXPORT_ROOT
+    return (export.EXPORT_ROOT,)
 
 
 @asynccontextmanager

@@ -1,7 +1,8 @@
 """The page's state: the models loaded once, and one request's result as plain data.
 
 * ``load_translator``   load the shipped models once (degrading per variant)
-* ``refused``           the library's input error as ``gr.Error``, in one place
+* ``error``, ``refused``  a message for the page as ``gr.Error``; the library's input error as one
+* ``shows_refusal``     a handler whose refused input shows one line and hides the stale results
 * ``translate``         text and settings → a result dict, kept in the page's ``gr.State``
 
 A result is ``{"text", "source_pieces", "settings", "notes", "reference", "variants": {name:
@@ -12,6 +13,8 @@ None), "candidates" (``Candidates``: per step, a list of (piece, p))}]}``. The v
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from contextlib import contextmanager
 from functools import lru_cache
@@ -33,14 +36,63 @@ FILLED_UNKNOWN_NOTE = ("Where a model wrote the unknown piece <unk>, its transla
 NO_MODELS = "No models are loaded, so nothing can be translated (see the message at the top)."
 
 
+def error(message: str) -> gr.Error:
+    """The one way a handler stops with a message for the page (no traceback in the log)."""
+    return gr.Error(message, print_exception=False)
+
+
 @contextmanager
 def refused():
     """The one place where the library's input error becomes Gradio's: ``gr.Error`` with the
-    library's message (the API shows it; the page shows it beside the button)."""
+    library's message (the API shows it; the page shows it with ``shows_refusal``)."""
     try:
         yield
     except InputError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise error(str(exc)) from None
+
+
+def refusal(message: str) -> dict:
+    """A refused input as every tab shows it: one line in the tab's message box."""
+    from .about import md_escape
+
+    return gr.update(value=f"⚠️ **{md_escape(message)}**", visible=True)
+
+
+def shows_refusal(handler, message, hide=(), clear=()):
+    """``handler`` (returns, or as a generator yields, dicts keyed by component) as an event handler
+    for which a refused input (``gr.Error``, or the library's ``InputError``) is one line in the
+    ``message`` Markdown: the blocks in ``hide`` are hidden and the components in ``clear`` emptied,
+    so no stale result stays up, and since nothing is raised Gradio puts up no error badge or
+    toast. On success the message goes and ``hide`` shows again. Outputs: ``[message, *hide,
+    *clear]`` and the handler's."""
+    def refusing(exc: gr.Error) -> dict:
+        return {message: refusal(exc.message), **{b: gr.update(visible=False) for b in hide},
+                **{c: None for c in clear}}
+
+    def showing(out: dict) -> dict:
+        return {message: gr.update(value="", visible=False), **{b: gr.update(visible=True) for b in hide}, **out}
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)      # Gradio reads the signature (gr.Request, gr.SelectData)
+        def run_all(*args, **kwargs):
+            try:
+                with refused():
+                    for out in handler(*args, **kwargs):
+                        yield showing(out)
+            except gr.Error as exc:
+                yield refusing(exc)
+
+        return run_all
+
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        try:
+            with refused():
+                return showing(handler(*args, **kwargs))
+        except gr.Error as exc:
+            return refusing(exc)
+
+    return run
 
 
 def load_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str]]:
@@ -106,7 +158,7 @@ def model_hashes(assets: Path = ckpt.ASSETS) -> dict[str, str]:
 
 
 def available(tr: Translator | None) -> list[str]:
-    return [] if tr is None else [v for v in VARIANTS if v in tr.models]
+    return [] if tr is None else [v for v in VARIANTS if v in tr.variants]
 
 
 @lru_cache(maxsize=4)
@@ -142,7 +194,7 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
               seed=0) -> dict:
     """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
     if tr is None:
-        raise gr.Error(NO_MODELS, print_exception=False)
+        raise error(NO_MODELS)
     with refused():
         c = tr.translate_many(text, variants, method, beam, n_best, temperature, seed)
 
@@ -176,13 +228,13 @@ def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, meth
                   temperature=1.0, seed=0) -> dict:
     """One variant, best hypothesis: translation, tokens and the attention matrix (T×S) as JSON."""
     if variant is None:
-        raise gr.Error("No variant was given; choose from " + ", ".join(VARIANTS) + ".", print_exception=False)
+        raise error("No variant was given; choose from " + ", ".join(VARIANTS) + ".")
     with refused():
         check_variant(variant)
     result = translate(tr, text, [variant], method or "greedy", beam, 1, temperature, seed)
     e = result["variants"][variant]
     if "missing" in e:
-        raise gr.Error(e["missing"], print_exception=False)
+        raise error(e["missing"])
     h = e["hypotheses"][0]
     return {"variant": variant, "translation": h["text"], "source_tokens": result["source_pieces"],
             "target_tokens": h["pieces"], "logprob": h["logprob"], "score": h["score"],

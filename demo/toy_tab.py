@@ -12,9 +12,7 @@ and numbers this module writes.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import random
 from pathlib import Path
 
@@ -23,6 +21,8 @@ import numpy as np
 
 from seq2seq import toy
 from seq2seq.attention import VARIANTS
+
+from .state import error, refused, shows_refusal
 
 LIVE_QUEUE = "toy-live-training"     # its own queue: one live training at a time
 LOSS_SIZE = (360, 230)               # loss curve, pixels
@@ -39,25 +39,12 @@ LIVE_INTRO = (f"Train a tiny model from scratch on this server: at most {toy.LIV
               "steps give the same model as `python scripts/train_toy.py`.")
 
 
-def error(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
-
-
 # ---- pictures -------------------------------------------------------------------------------
 
-def png_uri(pixels: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, "png", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def img_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
-    if pixels is None:
-        return ""
-    return (f'<img class="{html.escape(elem_class)}" alt="{html.escape(alt)}" src="{png_uri(pixels)}" '
-            f'style="max-width:100%;height:auto;image-rendering:pixelated">')
+    from .plots import img_html        # imports matplotlib: on the first request, not at start-up
+
+    return img_html(pixels, alt, elem_class)
 
 
 def alpha_pixels(alpha: np.ndarray, rows: list[str], cols: list[str], title: str) -> np.ndarray:
@@ -104,11 +91,9 @@ def random_digits(rng: random.Random | None = None) -> str:
 
 def run_toy(models: dict, text, task) -> dict:
     """Every shipped variant on one sequence → {"status": md, "panels": {variant: html}}."""
-    try:
+    with refused():
         seq = toy.parse_sequence(text)
         toy.check_task(task)
-    except toy.ToyInputError as exc:
-        raise error(str(exc)) from None
     expected = toy.target(task, seq)
     panels = {}
     for variant in VARIANTS:
@@ -135,10 +120,8 @@ def run_toy(models: dict, text, task) -> dict:
 # ---- live training --------------------------------------------------------------------------
 
 def live_config(task, variant, seed) -> toy.ToyConfig:
-    try:
+    with refused():
         return toy.ToyConfig(task=task, variant=variant, seed=toy.check_seed(seed))
-    except toy.ToyInputError as exc:
-        raise error(str(exc)) from None
 
 
 def live_view(p: toy.Progress, cfg: toy.ToyConfig, cap: float) -> dict:
@@ -205,9 +188,10 @@ def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None
         with gr.Row():
             pick = gr.Button("Random sequence", elem_id="toy-random")
             run = gr.Button("Run every variant", variant="primary", elem_id="toy-run")
+        message = gr.Markdown("", visible=False, elem_id="toy-message", latex_delimiters=[])
         status = gr.Markdown("", latex_delimiters=[], elem_id="toy-status")
         panels = {}
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False) as panel_row:
             for v in VARIANTS:
                 panels[v] = gr.HTML("", elem_id=f"toy-panel-{v}", min_width=220)
 
@@ -215,10 +199,12 @@ def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None
         with gr.Row():
             live_task = gr.Radio(list(toy.TASKS), value="copy", label="Task", elem_id="live-task")
             live_variant = gr.Dropdown(list(VARIANTS), value="additive", label="Variant", elem_id="live-variant")
-            live_seed = gr.Number(0, precision=0, minimum=0, maximum=toy.MAX_SEED, label="Seed", elem_id="live-seed")
+            live_seed = gr.Number(0, precision=0, label="Seed", elem_id="live-seed",   # checked by toy.check_seed
+                                  info=f"A whole number from 0 to {toy.MAX_SEED}.")
         with gr.Row():
             start = gr.Button("Train from scratch", variant="primary", elem_id="live-start")
             stop = gr.Button("Stop", variant="stop", elem_id="live-stop")
+        live_message = gr.Markdown("", visible=False, elem_id="live-message", latex_delimiters=[])
         live_progress = gr.HTML("", elem_id="live-progress")
         live_status = gr.Markdown("", latex_delimiters=[], elem_id="live-status")
         live_plot = gr.HTML("", elem_id="live-plot")
@@ -227,19 +213,21 @@ def build_toy_tab(assets: Path = toy.TOY_ASSETS, trainer: toy.LiveTrainer | None
             view = run_toy(models, text, task_)
             return {status: view["status"], **{panels[v]: view["panels"][v] for v in VARIANTS}}
 
+        run_shown = shows_refusal(on_run, message, hide=[panel_row], clear=[status])
+        run_outputs = [message, panel_row, status, *panels.values()]
         for trigger in (run.click, seq.submit):
-            trigger(on_run, [seq, task], [status, *panels.values()], api_visibility="private",
-                    concurrency_limit=2)
+            trigger(run_shown, [seq, task], run_outputs, api_visibility="private", concurrency_limit=2)
         pick.click(lambda: random_digits(), None, seq, api_visibility="private", queue=False) \
-            .then(on_run, [seq, task], [status, *panels.values()], api_visibility="private")
+            .then(run_shown, [seq, task], run_outputs, api_visibility="private")
 
         def on_train(task_, variant_, seed_, request: gr.Request):
             for view in live_train(trainer, task_, variant_, seed_, owner=request.session_hash):
                 yield {live_progress: view["progress"], live_plot: view["plot"], live_status: view["status"]}
 
-        start.click(on_train, [live_task, live_variant, live_seed], [live_progress, live_plot, live_status],
-                               api_visibility="private", concurrency_limit=1, concurrency_id=LIVE_QUEUE,
-                               show_progress="full")
+        live_outputs = [live_progress, live_plot, live_status]
+        start.click(shows_refusal(on_train, live_message, clear=live_outputs), [live_task, live_variant, live_seed],
+                    [live_message, *live_outputs], api_visibility="private", concurrency_limit=1,
+                    concurrency_id=LIVE_QUEUE, show_progress="full")
 
         def on_stop(request: gr.Request):
             return stop_live(trainer, request.session_hash)

@@ -36,6 +36,7 @@ from .attention import VARIANTS
 from .model import ModelConfig, Seq2Seq
 from .search import greedy, pad_batch
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, SPECIAL_IDS
+from .translator import InputError, check_number
 
 SYMBOLS = "0123456789"
 FIRST_SYMBOL_ID = len(SPECIAL_IDS)           # ids 0–3 are the special ids of tokenizer.py
@@ -54,7 +55,7 @@ TOY_ASSETS = ckpt.ASSETS / "toy"
 MANIFEST = ckpt.MANIFEST
 
 
-class ToyInputError(ValueError):
+class ToyInputError(InputError):
     """Input the toy models cannot take; the message is safe to show."""
 
 
@@ -125,14 +126,12 @@ def check_task(task) -> str:
 
 
 def check_seed(seed) -> int:
-    """A seed from a form: a whole number in [0, MAX_SEED] (2.0 is 2; True, 2.5 and NaN are refused)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, float)):
-        raise ToyInputError(f"The seed must be a whole number, not {type(seed).__name__}.")
-    if isinstance(seed, float) and not seed.is_integer():
-        raise ToyInputError("The seed must be a whole number.")
-    if not 0 <= seed <= MAX_SEED:
-        raise ToyInputError(f"The seed must be between 0 and {MAX_SEED}.")
-    return int(seed)
+    """A seed from a form: a whole number in [0, MAX_SEED] (2.0 is 2; True, 2.5 and NaN are refused),
+    checked by the library's one number check."""
+    try:
+        return check_number(seed, "The seed", 0, MAX_SEED, integer=True)
+    except InputError as exc:
+        raise ToyInputError(str(exc)) from None
 
 
 def target(task: str, seq: str) -> str:

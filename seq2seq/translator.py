@@ -11,13 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import checkpoint as ckpt
 from .attention import VARIANTS
-from .search import Hypothesis, beam_search, greedy, sample
+from .attribution import gradient_x_input
 from .language import suggested_direction
-from .tokenizer import DEFAULT_DIRECTION, DIRECTIONS, EOS_ID, SPECIAL_IDS, UNK_ID, Tokenizer
+from .search import (NO_INTERVENTION, BeamNode, Hypothesis, Intervention, beam_search, beam_tree, continue_decode,
+                     force_decode, greedy, node_path, sample)
+from .tokenizer import (DEFAULT_DIRECTION, DIRECTIONS, EOS_ID, SPECIAL_IDS, UNK_ID, Tokenizer, word_groups,
+                        words_from_pieces)
 
 LANGUAGES = {"de": "German", "en": "English"}
 
@@ -29,7 +33,7 @@ MAX_BEAM = 10
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 10.0
 MAX_SEED = 2**31 - 1
 METHODS = ("greedy", "beam", "sample")
-WORKERS = min(2, os.cpu_count() or 1)   # variants decoded side by side in ``translate_many``
+WORKERS = min(2, os.cpu_count() or 1)   # variants decoded side by side (``Translator.each``)
 
 
 class InputError(ValueError):
@@ -106,12 +110,13 @@ def _shown(value, limit: int = 40) -> str:
     return r if len(r) <= limit else r[: limit - 1] + "…"
 
 
-def _number(value, name: str, lo: float, hi: float, integer: bool = False):
-    """``value`` as a number in [lo, hi] (rounded for ``integer``), or InputError. Booleans,
-    strings, None, containers, NaN, infinities and integers beyond float range are refused
-    with the same message as any other number out of range."""
+def check_number(value, name: str, lo: float, hi: float, integer: bool = False):
+    """``value`` as a number in [lo, hi], or InputError: the one number check of the library, for
+    the CLI, every tab of the page and the API. With ``integer`` it must be whole (7.0 is 7; 7.5 is
+    refused). Booleans, strings, None, containers, NaN, infinities and integers beyond float range
+    are refused with the same message as any number out of range."""
     bounds = (f"{int(lo):,}", f"{int(hi):,}") if integer else (f"{lo:g}", f"{hi:g}")
-    message = f"{name} must be a number between {bounds[0]} and {bounds[1]}."
+    message = f"{name} must be a {'whole ' if integer else ''}number between {bounds[0]} and {bounds[1]}."
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         raise InputError(message)
     if isinstance(value, int) and not lo <= value <= hi:      # also integers no float can hold
@@ -120,9 +125,28 @@ def _number(value, name: str, lo: float, hi: float, integer: bool = False):
         x = float(value)
     except (TypeError, ValueError, OverflowError):
         raise InputError(message) from None
-    if not math.isfinite(x) or not lo <= x <= hi:
+    if not math.isfinite(x) or not lo <= x <= hi or integer and x != int(x):
         raise InputError(message)
-    return int(round(x)) if integer else x
+    return int(x) if integer else x
+
+
+def check_positions(value, n: int, what: str) -> list[int]:
+    """Positions chosen from a list of ``n`` (a piece, a word), counted from 0: one or several
+    whole numbers, each at most once, in order; None is none. ``what`` names one ("Source piece")."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    if len(value) > n:
+        raise InputError(f"{len(value)} positions were given; the source has {n}.")
+    out = set()
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x != int(x):
+            raise InputError(f"{what} must be given by position; {_shown(x)} is not one.")
+        if not 0 <= x < n:
+            raise InputError(f"{what} {int(x) + 1} does not exist: the source has {n}.")
+        out.add(int(x))
+    return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -142,11 +166,11 @@ class DecodingSettings:
         if not isinstance(method, str) or method not in METHODS:
             raise InputError(f"Unknown decoding method {_shown(method)}; choose from {', '.join(METHODS)}.")
         if method == "beam":
-            width = _number(beam, "Beam width", 1, MAX_BEAM, integer=True)
-            return cls("beam", beam=width, n_best=min(_number(n_best, "n-best", 1, MAX_BEAM, integer=True), width))
+            width = check_number(beam, "Beam width", 1, MAX_BEAM, integer=True)
+            return cls("beam", beam=width, n_best=min(check_number(n_best, "n-best", 1, MAX_BEAM, integer=True), width))
         if method == "sample":
-            return cls("sample", temperature=_number(temperature, "Temperature", MIN_TEMPERATURE, MAX_TEMPERATURE),
-                       seed=_number(seed, "Seed", 0, MAX_SEED, integer=True))
+            return cls("sample", temperature=check_number(temperature, "Temperature", MIN_TEMPERATURE, MAX_TEMPERATURE),
+                       seed=check_number(seed, "Seed", 0, MAX_SEED, integer=True))
         return cls("greedy")
 
     def as_dict(self) -> dict:
@@ -188,6 +212,12 @@ class Source:
     notes: list[str] = field(default_factory=list)   # what the cleaning changed or the models cannot read
     direction: str = DEFAULT_DIRECTION
     suggested_direction: str | None = None   # the text is plainly in the target language: offer this one
+    tags: int = 0                    # leading ids that are direction tags, not text
+
+    @property
+    def words(self) -> list[list[int]]:
+        """Piece positions of each word of the text (the tag, if any, is no word)."""
+        return [[self.tags + i for i in g] for g in word_groups(self.pieces[self.tags:])]
 
 
 @dataclass
@@ -197,6 +227,7 @@ class Translation:
     hypotheses: list[Hypothesis]
     target_pieces: list[list[str]]   # per hypothesis, EOS shown as "</s>"
     texts: list[str]                 # per hypothesis, detokenised, unknown pieces filled in (fill_unknown)
+    forced: int = 0                  # how many leading tokens were given (forced decoding), not chosen
 
     @property
     def best(self) -> Hypothesis:
@@ -214,6 +245,29 @@ class Comparison:
     @property
     def fills_unknown(self) -> bool:
         return any(fills_unknown(h.tokens, h.attention) for t in self.translations.values() for h in t.hypotheses)
+
+
+@dataclass
+class Intervened:
+    """One variant's own greedy translation before and after a change to its attention or its
+    input (``Translator.knock_out``, ``force_alpha``, ``delete_word``)."""
+    variant: str
+    before: Translation              # greedy on the unchanged source
+    after: Translation | None        # greedy under the change; None: no attention to change (``none``)
+    delta: np.ndarray | None         # (T,) log p of ``before``'s tokens under the change, minus without it
+
+
+@dataclass
+class BeamTree:
+    """Beam search for one sentence with every extension it ranked (``Translator.beam_tree``)."""
+    variant: str
+    settings: DecodingSettings
+    source: Source
+    best: Translation                # the n-best, as ``translate`` returns them
+    nodes: list[BeamNode]            # nodes[0] is the root
+    pieces: list[str]                # per node: its token's piece, "<s>" for the root
+    paths: list[str]                 # per node: the text from the root to it
+    candidates: list[list[tuple[str, float]]]   # per node: the parent's top-5 (piece, p) at its step
 
 
 def unknown_note(chars: list[str]) -> str:
@@ -267,20 +321,23 @@ class Translator:
     def source_ids(self, text: str, direction: str = DEFAULT_DIRECTION) -> list[int]:
         """The ids the models read for ``text``: its pieces, opened by the direction's tag
         where the models translate several directions."""
+        return self.tok.source_prefix(self.directions, check_direction(direction, self.directions)) + self._text_ids(text)
+
+    def _text_ids(self, text: str) -> list[int]:
         ids = self.tok.encode(text)
         if len(ids) > MAX_PIECES:
             raise InputError(f"The text has {len(ids)} pieces after tokenising; the limit is {MAX_PIECES}.")
         if not ids:
             raise InputError("The text is empty after tokenising.")
-        return self.tok.source_prefix(self.directions, check_direction(direction, self.directions)) + ids
+        return ids
 
-    def prepare(self, text, direction: str = DEFAULT_DIRECTION) -> Source:
-        """Clean, check and tokenise user text once, with notes on what the models cannot read."""
-        direction = check_direction(direction, self.directions)
-        language = LANGUAGES.get(direction.split("-")[0], "source")
+    def _read(self, text, direction: str, side: str) -> Source:
+        """``text`` cleaned, checked and tokenised as the ``side`` ("source" or "target") of
+        ``direction``, with notes on what the models cannot read. Only a source has the tag."""
+        language = LANGUAGES.get(direction.split("-")[0 if side == "source" else 1], side)
         cleaned = clean_input(text, language)
-        ids = self.source_ids(cleaned, direction)
-        prefix = self.tok.source_prefix(self.directions, direction)
+        prefix = self.tok.source_prefix(self.directions, direction) if side == "source" else []
+        ids = prefix + self._text_ids(cleaned)
         notes = []
         if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\t\n\r" for c in text):
             notes.append("Control or invisible formatting characters were replaced by spaces.")
@@ -290,17 +347,64 @@ class Translator:
             notes.append(unknown_note(unknown) if unknown else unknown_note(["some characters"]))
         if any(unicodedata.bidirectional(c) in ("R", "AL") for c in cleaned):
             notes.append("The text contains right-to-left script; the models were trained on German and English only.")
-        suggestion = suggested_direction(cleaned, direction)
-        if suggestion:
-            other = LANGUAGES[suggestion.split("-")[0]]
-            notes.append(f"This looks like {other}, but the models read it as {language} ({direction_name(direction)})."
-                         + (f" Switch to {direction_name(suggestion)}?" if suggestion in self.directions else
-                            f" These models translate {direction_name(direction)} only."))
         return Source(cleaned, ids, self.tok.pieces(prefix) + self.tok.text_pieces(cleaned), unknown, notes,
-                      direction, suggestion if suggestion in self.directions else None)
+                      direction, tags=len(prefix))
+
+    def prepare(self, text, direction: str = DEFAULT_DIRECTION) -> Source:
+        """Clean, check and tokenise user text once, with notes on what the models cannot read."""
+        direction = check_direction(direction, self.directions)
+        source = self._read(text, direction, "source")
+        suggestion = suggested_direction(source.text, direction)
+        if suggestion:
+            language, other = (LANGUAGES[d.split("-")[0]] for d in (direction, suggestion))
+            source.notes.append(f"This looks like {other}, but the models read it as {language} "
+                                f"({direction_name(direction)})." + (
+                                    f" Switch to {direction_name(suggestion)}?" if suggestion in self.directions
+                                    else f" These models translate {direction_name(direction)} only."))
+            source.suggested_direction = suggestion if suggestion in self.directions else None
+        return source
+
+    def prepare_target(self, text, direction: str = DEFAULT_DIRECTION) -> Source:
+        """A translation to force on the models (``score``, ``continue_from``, ``attribute``),
+        cleaned and checked like the source text (in the target language, with no tag), with room
+        for </s> within ``MAX_OUTPUT``."""
+        direction = check_direction(direction, self.directions)
+        if text is None or isinstance(text, str) and not text.strip():
+            raise InputError(f"No translation to force was given: type one in {LANGUAGES[direction[-2:]]}.")
+        try:
+            target = self._read(text, direction, "target")
+        except InputError as exc:
+            raise InputError(f"Translation: {exc}") from None
+        if len(target.ids) + 1 > MAX_OUTPUT:
+            raise InputError(f"Translation: it has {len(target.ids)} pieces; at most {MAX_OUTPUT - 1} can be forced.")
+        return target
+
+    def installed(self, variants) -> list[str]:
+        """``check_variants``, each of them installed, or InputError."""
+        chosen = check_variants(variants)
+        for v in chosen:
+            if v not in self.models:
+                raise InputError(f"The {v} model is not installed.")
+        return chosen
+
+    def each(self, variants: list[str], fn) -> dict:
+        """{variant: fn(variant)}, side by side: the models are independent and torch releases the
+        GIL inside its kernels, so the variants run on the machine's cores at once."""
+        if len(variants) <= 1:
+            return {v: fn(v) for v in variants}
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(variants))) as pool:
+            return dict(zip(variants, pool.map(fn, variants)))
+
+    def detokenise(self, ids: list[int]) -> str:
+        """Output ids as text (special tokens dropped)."""
+        return self.tok.decode(ids)
 
     def _pieces(self, ids: list[int]) -> list[str]:
         return ["</s>" if i == EOS_ID else p for i, p in zip(ids, self.tok.pieces(ids))]
+
+    def _translation(self, variant: str, source: Source, hyps: list[Hypothesis]) -> Translation:
+        return Translation(variant, source.pieces, hyps, [self._pieces(h.tokens) for h in hyps],
+                           [fill_unknown(h.tokens, h.attention, source.pieces, self.tok) for h in hyps])
 
     @torch.no_grad()
     def _decode(self, source: Source, variant: str, settings: DecodingSettings) -> Translation:
@@ -312,24 +416,25 @@ class Translator:
                           max_len=MAX_OUTPUT)
         else:
             hyps = greedy(model, [source.ids], max_len=MAX_OUTPUT)
-        return Translation(variant, source.pieces, hyps, [self._pieces(h.tokens) for h in hyps],
-                           [fill_unknown(h.tokens, h.attention, source.pieces, self.tok) for h in hyps])
+        return self._translation(variant, source, hyps)
+
+    def decode(self, source: Source, variants, settings: DecodingSettings = DecodingSettings()) -> dict[str, Translation]:
+        """A prepared source decoded by each chosen variant, all installed, with checked settings."""
+        chosen = self.installed(variants)
+        _check(source, settings=settings)
+        return self.each(chosen, lambda v: self._decode(source, v, settings))
 
     def translate_many(self, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
                        seed=0, direction: str = DEFAULT_DIRECTION) -> Comparison:
-        """Check everything first, tokenise once, then decode with each chosen variant.
-
-        The models are independent and torch releases the GIL inside its kernels, so the
-        variants decode side by side on the machine's cores."""
+        """Check everything first, tokenise once, then decode with each chosen variant that is
+        installed (the others are reported in ``missing``)."""
         chosen = check_variants(variants)
         settings = (method if isinstance(method, DecodingSettings)
                     else DecodingSettings.check(method, beam, n_best, temperature, seed))
         source = self.prepare(text, direction)
         ready = [v for v in chosen if v in self.models]
-        with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(ready)))) as pool:
-            futures = {v: pool.submit(self._decode, source, v, settings) for v in ready}
         missing = {v: f"The {v} model is not installed, so it cannot translate." for v in chosen if v not in ready}
-        return Comparison(source, settings, {v: futures[v].result() for v in ready}, missing)
+        return Comparison(source, settings, self.each(ready, lambda v: self._decode(source, v, settings)), missing)
 
     def translate(self, text, variant: str, method: str = "greedy", beam: int = 5, n_best: int = 1,
                   temperature: float = 1.0, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> Translation:
@@ -339,3 +444,129 @@ class Translator:
             raise InputError(f"The {variant!r} model is not installed.")
         return self.translate_many(text, [variant], method, beam, n_best, temperature, seed,
                                    direction).translations[variant]
+
+    # ---- questions to the models: forced decoding, continuation, interventions, the beam tree ----
+
+    @torch.no_grad()
+    def score(self, source: Source, target: Source, variants) -> dict[str, Translation]:
+        """Forced decoding: every chosen variant scored on the same translation ``target`` (from
+        ``prepare_target``, </s> appended), with log p(y_t | y_<t, x), α and the top-5 at each step,
+        so every variant's α has the same axes."""
+        chosen = self.installed(variants)
+        _check(source, target)
+        ids, pieces = target.ids + [EOS_ID], target.pieces + ["</s>"]
+
+        def run(v):
+            return Translation(v, source.pieces, [force_decode(self.models[v], source.ids, ids)], [pieces],
+                               [target.text], forced=len(ids))
+
+        return self.each(chosen, run)
+
+    @torch.no_grad()
+    def continue_from(self, source: Source, target: Source, k, variants) -> dict[str, Translation]:
+        """Force the first ``k`` pieces of ``target``, then let each variant decode the rest greedily
+        (k = 0: its own greedy translation)."""
+        chosen = self.installed(variants)
+        _check(source, target)
+        prefix = target.ids[: check_number(k, "The prefix length k", 0, len(target.ids), integer=True)]
+
+        def run(v):
+            t = self._translation(v, source, [continue_decode(self.models[v], source.ids, prefix, max_len=MAX_OUTPUT)])
+            t.forced = len(prefix)
+            return t
+
+        return self.each(chosen, run)
+
+    def knock_out(self, source: Source, variants, pieces) -> dict[str, Intervened]:
+        """Mask source ``pieces`` (positions from 0) out of the softmax at every output step."""
+        chosen = self.installed(variants)
+        _check(source)
+        out = check_positions(pieces, len(source.ids), "Source piece")
+        if not out:
+            raise InputError("Choose at least one source piece to knock out.")
+        return self._intervene(source, chosen, Intervention(knockout=tuple(out)))
+
+    def force_alpha(self, source: Source, variants, step, piece) -> dict[str, Intervened]:
+        """Put all of step ``step``'s attention (counted from 1) on one source ``piece`` (from 0)."""
+        chosen = self.installed(variants)
+        _check(source)
+        t = check_number(step, "The step t", 1, MAX_OUTPUT, integer=True)
+        j = check_positions(piece, len(source.ids), "Source piece")
+        if len(j) != 1:
+            raise InputError("Choose the one source piece to force α_t onto.")
+        return self._intervene(source, chosen, Intervention(force_step=t - 1, force_source=j[0]))
+
+    def delete_word(self, source: Source, variants, word) -> dict[str, Intervened]:
+        """Remove one source word's pieces (``word``: its position from 0) from the input."""
+        chosen = self.installed(variants)
+        _check(source)
+        groups = source.words
+        k = check_positions(word, len(groups), "Source word")
+        if len(k) != 1:
+            raise InputError("Choose the one source word to delete.")
+        if len(groups) == 1:
+            raise InputError("The sentence has only one word; deleting it leaves nothing to translate.")
+        keep = [i for i in range(len(source.ids)) if i not in set(groups[k[0]])]
+        pieces = [source.pieces[i] for i in keep]
+        shorter = Source(" ".join(words_from_pieces(pieces[source.tags:])), [source.ids[i] for i in keep], pieces,
+                         source.unknown, direction=source.direction, tags=source.tags)
+        return self._intervene(source, chosen, NO_INTERVENTION, shorter)
+
+    @torch.no_grad()
+    def _intervene(self, source: Source, variants: list[str], change: Intervention,
+                   changed: Source | None = None) -> dict[str, Intervened]:
+        """Each variant's own greedy translation, then greedy decoding under ``change`` (of the
+        ``changed`` source where given), and Δ log p of the variant's own tokens."""
+        altered = changed or source
+        try:
+            change.check(len(altered.ids))
+        except ValueError as exc:                 # a message safe to show
+            raise InputError(str(exc)) from None
+
+        def run(v):
+            model = self.models[v]
+            before = greedy(model, [source.ids], max_len=MAX_OUTPUT)[0]
+            if changed is None and not model.has_attention:
+                return Intervened(v, self._translation(v, source, [before]), None, None)
+            after = greedy(model, [altered.ids], max_len=MAX_OUTPUT, intervention=change)[0]
+            rescored = force_decode(model, altered.ids, before.tokens, change)
+            delta = np.array(rescored.logprobs[: len(before.logprobs)]) - np.array(before.logprobs)
+            return Intervened(v, self._translation(v, source, [before]), self._translation(v, altered, [after]), delta)
+
+        return self.each(variants, run)
+
+    @torch.no_grad()
+    def beam_tree(self, source: Source, variant, settings: DecodingSettings) -> BeamTree:
+        """Beam search with ``settings`` (method "beam") that records every extension it ranked."""
+        (variant,) = self.installed([check_variant(variant)])
+        _check(source, settings=settings)
+        if settings.method != "beam":
+            raise InputError("The beam tree needs beam search: decoding settings with method 'beam'.")
+        hyps, nodes = beam_tree(self.models[variant], source.ids, beam=settings.beam, n_best=settings.n_best,
+                                max_len=MAX_OUTPUT)
+        pieces = self._pieces([n.token for n in nodes])
+        pieces[0] = "<s>"
+        names = self._pieces([c for n in nodes for c, _ in n.candidates])
+        candidates, at = [], 0
+        for n in nodes:
+            candidates.append([(names[at + k], p) for k, (_, p) in enumerate(n.candidates)])
+            at += len(n.candidates)
+        return BeamTree(variant, settings, source, self._translation(variant, source, hyps), nodes, pieces,
+                        [self.detokenise(node_path(nodes, n.id)) for n in nodes], candidates)
+
+    def attribute(self, source: Source, target: Source, variants) -> dict[str, np.ndarray]:
+        """Gradient × input attribution (``seq2seq/attribution.py``), (T, S) per chosen variant, on
+        the forced translation ``target`` (</s> appended): the axes of ``score``'s α."""
+        chosen = self.installed(variants)
+        _check(source, target)
+        ids = target.ids + [EOS_ID]
+        return self.each(chosen, lambda v: gradient_x_input(self.models[v], source.ids, ids))
+
+
+def _check(*sources, settings: DecodingSettings | None = None) -> None:
+    """What the methods on a prepared source are given was made by the library (``prepare``,
+    ``prepare_target``, ``DecodingSettings.check``), so it has been checked."""
+    if not all(isinstance(s, Source) for s in sources):
+        raise InputError("Prepare the text first (Translator.prepare).")
+    if settings is not None and not isinstance(settings, DecodingSettings):
+        raise InputError("Check the decoding settings first (DecodingSettings.check).")

@@ -1,10 +1,13 @@
 """demo/question.py: the "Question the attention" handlers, called directly with small random
-models (tiny_assets): shapes, agreement with the library, and the messages for bad input."""
+models (tiny_assets): shapes, agreement with the library (whose methods tests/test_translator.py
+checks against independent references), the messages for bad input, and what a refused input
+shows (state.shows_refusal)."""
 from __future__ import annotations
 
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -14,9 +17,9 @@ import pytest
 from demo import question as q, state
 from seq2seq.alignment import from_pharaoh
 from seq2seq.attention import VARIANTS
-from seq2seq.search import force_decode, greedy
+from seq2seq.search import LENGTH_PENALTY, Intervention, force_decode, greedy
 from seq2seq.tokenizer import EOS_ID, word_groups
-from seq2seq.translator import MAX_CHARS
+from seq2seq.translator import MAX_CHARS, MAX_OUTPUT
 
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
 TARGET = "The lake forms a natural border between the countries."
@@ -39,12 +42,13 @@ def result(tr):
 
 def test_every_variant_is_scored_on_the_same_translation(tr, result):
     S, T = len(result["source_pieces"]), len(result["target_pieces"])
-    assert result["target_ids"] == tr.tok.encode(TARGET) + [EOS_ID]
-    assert result["target_pieces"][-1] == "</s>" and T == len(result["target_ids"])
-    assert S == len(tr.source_ids(SENTENCE))
+    assert result["to_force"].ids == tr.tok.encode(TARGET) and result["target"] == TARGET
+    assert result["target_pieces"] == tr.tok.text_pieces(TARGET) + ["</s>"]
+    assert result["source"].ids == tr.source_ids(SENTENCE) and S == len(result["source"].ids)
     for v in VARIANTS:
         f = result["forced"][v]
         assert len(f["logprobs"]) == T and all(lp <= 0 for lp in f["logprobs"])
+        assert f["logprobs"] == force_decode(tr.models[v], result["source"].ids, tr.tok.encode(TARGET)).logprobs
         if v == "none":
             assert f["attention"] is None
         else:
@@ -57,13 +61,20 @@ def test_forcing_a_variants_own_greedy_output_gives_its_greedy_logprobs(tr, resu
     for v in VARIANTS:
         own = q.greedy_text(tr, SENTENCE, v)
         r = q.analyse(tr, SENTENCE, own, [v])
-        g = greedy(tr.models[v], [tr.source_ids(SENTENCE)], max_len=150)[0]
-        assert r["greedy"][v]["ids"] == g.tokens and r["greedy"][v]["text"] == own
+        g = greedy(tr.models[v], [tr.source_ids(SENTENCE)], max_len=MAX_OUTPUT)[0]
+        assert r["greedy"][v]["logprobs"] == g.logprobs and r["greedy"][v]["text"] == own
         T = len(g.tokens) - g.finished
         if tr.tok.encode(own) == g.tokens[:T]:          # the text round trip kept the pieces
             assert r["forced"][v]["logprobs"][:T] == g.logprobs[:T]
             checked += 1
     assert checked >= 2
+
+
+def test_the_tab_shows_what_the_models_cannot_read(tr):
+    r = q.analyse(tr, "Ich fahre nach 東京.", "I drive to 東京.", ["dot"])
+    assert r["notes"] and "東" in r["notes"][0] and r["notes"][1].startswith("Translation: ")
+    assert "never seen 東 京" in q.forced_summary(r)
+    assert q.analyse(tr, SENTENCE, TARGET, ["dot"])["notes"] == []
 
 
 def test_logprob_table_marks_drops(result):
@@ -84,6 +95,20 @@ def test_heatmaps_share_their_size(result):
     assert q.logprob_plot(result).ndim == 3
 
 
+def test_every_map_is_shown_whole_at_its_own_size(result):
+    images = q.heatmaps(result)
+    html = q.pictures_html(images)
+    tags = re.findall(r"<img [^>]*>", html)
+    assert len(tags) == len(images) == len(ATTENTION)                # every map, not 2 of 4
+    for tag, (img, title) in zip(tags, images):
+        assert f'width="{img.shape[1]}" height="{img.shape[0]}"' in tag
+        assert "max-width:100%;height:auto" in tag                   # scaled down whole, never cropped
+    assert "flex-wrap:wrap" in html
+    wide = q.wide_picture_html(images[0][0], "a <map>")
+    assert "max-width:none" in wide and "overflow-x:auto" in wide and "a &lt;map&gt;" in wide
+    assert q.wide_picture_html(None, "x") == ""
+
+
 def test_difference(result):
     img = q.difference(result, "dot", "additive")
     assert img.ndim == 3 and img.dtype == np.uint8
@@ -94,12 +119,13 @@ def test_difference(result):
 
 def test_continue_from_here(tr, result):
     headers, rows = q.continue_view(tr, result, 3)
-    prefix = tr.tok.decode(result["target_ids"][:3])
+    assert headers[1] == "forced prefix (k = 3)"
+    prefix = tr.tok.decode(result["to_force"].ids[:3])
     assert [r[0] for r in rows] == list(VARIANTS) and all(r[1] == prefix for r in rows)
     _, rows0 = q.continue_view(tr, result, 0)
     for v, row in zip(VARIANTS, rows0):       # nothing forced: the variant's own greedy translation
         assert row[2] == result["greedy"][v]["text"]
-    for bad in (-1, len(result["target_ids"]), 1.5, "x", None, True):
+    for bad in (-1, len(result["target_pieces"]), 1.5, "x", None, True):
         with pytest.raises(gr.Error, match="prefix length"):
             q.continue_view(tr, result, bad)
 
@@ -113,14 +139,17 @@ def test_forced_text_is_checked_like_the_source(tr, target, message):
         q.analyse(tr, SENTENCE, target, list(VARIANTS))
 
 
-def test_bad_source_and_variants_are_refused(tr):
+def test_bad_source_and_variants_are_refused(tr, tiny_assets):
     with pytest.raises(gr.Error, match="empty"):
         q.analyse(tr, " ", TARGET, ["dot"])
     for variants, message in (([], "at least one"), (["bogus"], "Unknown variant"), (7, "list")):
         with pytest.raises(gr.Error, match=message):
             q.analyse(tr, SENTENCE, TARGET, variants)
-    with pytest.raises(gr.Error, match="could not be loaded"):
+    with pytest.raises(gr.Error, match="No models are loaded"):
         q.analyse(None, SENTENCE, TARGET, ["dot"])
+    only_dot = state.Translator(tiny_assets, ["dot"])
+    with pytest.raises(gr.Error, match="general model is not installed"):
+        q.analyse(only_dot, SENTENCE, TARGET, ["dot", "general"])
     with pytest.raises(gr.Error, match="Score a translation first"):
         q.knock_out_view(tr, None, [0])
 
@@ -132,18 +161,18 @@ def test_knock_out(tr, result):
     assert headers[3].startswith("Δ log p")
     by_variant = {r[0]: r for r in rows}
     assert "no attention" in by_variant["none"][2]
-    src = result["source_ids"]
+    src = result["source"].ids
     for v in ATTENTION:
-        before = result["greedy"][v]
+        g = greedy(tr.models[v], [src], max_len=MAX_OUTPUT)[0]
+        assert by_variant[v][1] == result["greedy"][v]["text"]
         deltas = [float(x) for x in by_variant[v][3].split()]
-        assert len(deltas) == len(before["logprobs"])
-        from seq2seq.search import Intervention
-        again = force_decode(tr.models[v], src, before["ids"], Intervention(knockout=(0, 2)))
-        assert deltas == pytest.approx(np.array(again.logprobs[: len(deltas)]) - before["logprobs"], abs=0.006)
+        assert len(deltas) == len(g.logprobs)
+        again = force_decode(tr.models[v], src, g.tokens, Intervention(knockout=(0, 2)))
+        assert deltas == pytest.approx(np.array(again.logprobs[: len(deltas)]) - g.logprobs, abs=0.006)
 
 
 def test_knocking_out_all_but_one_source_piece(tr, result):
-    S = len(result["source_ids"])
+    S = len(result["source"].ids)
     _, rows = q.knock_out_view(tr, result, list(range(1, S)))
     assert len(rows) == len(VARIANTS)
 
@@ -159,7 +188,7 @@ def test_knock_out_of_pieces_that_do_not_exist_is_refused(tr, result, pieces, me
 
 def test_knocking_out_everything_is_refused(tr, result):
     with pytest.raises(gr.Error, match="Every source piece"):
-        q.knock_out_view(tr, result, list(range(len(result["source_ids"]))))
+        q.knock_out_view(tr, result, list(range(len(result["source"].ids))))
 
 
 def test_force_alpha(tr, result):
@@ -177,8 +206,8 @@ def test_delete_the_word(tr, result):
     _, rows = q.delete_word_view(tr, result, 1)
     assert [r[0] for r in rows] == list(VARIANTS)     # none included
     groups = word_groups(result["source_pieces"])
-    source = [i for k, i in enumerate(result["source_ids"]) if k not in groups[1]]
-    g = greedy(tr.models["none"], [source], max_len=150)[0]
+    source = [i for k, i in enumerate(result["source"].ids) if k not in groups[1]]
+    g = greedy(tr.models["none"], [source], max_len=MAX_OUTPUT)[0]
     assert rows[0][2] == tr.tok.decode(g.tokens)
     for bad, message in ((len(groups), "does not exist"), (None, "one source word"), ("Der", "by position")):
         with pytest.raises(gr.Error, match=message):
@@ -199,15 +228,17 @@ def test_beam_tree_view(tr):
     view = q.beam_tree_view(tr, SENTENCE, "additive", 3, 2)
     nodes = view["tree"]["nodes"]
     assert len(view["rows"]) == len(nodes) - 1 and view["figure"].ndim == 3
+    assert view["headers"][5] == "beam score" and f"T^{LENGTH_PENALTY:g}" in view["summary"]   # explained
     ranked = sorted((r for r in view["rows"] if r[7] != ""), key=lambda r: r[7])
     assert [r[7] for r in ranked] == [1, 2]
     from seq2seq.search import beam_search
-    best = beam_search(tr.models["additive"], tr.source_ids(SENTENCE), beam=3, n_best=2, max_len=150)
+    best = beam_search(tr.models["additive"], tr.source_ids(SENTENCE), beam=3, n_best=2, max_len=MAX_OUTPUT)
     assert [r[8] for r in ranked] == [tr.tok.decode(h.tokens) for h in best]
+    assert [float(r[5]) for r in ranked] == pytest.approx([h.score for h in best], abs=1e-3)
     node = q.node_view(view["tree"], [0, 3])
     assert node["bars"].ndim == 3 and len(node["candidates"]) == 5
     assert q.node_view(view["tree"], 0)["md"] == node["md"]
-    for bad in (-1, len(nodes) - 1, "a"):
+    for bad in (-1, len(nodes) - 1, "a", 0.5):
         with pytest.raises(gr.Error, match="row"):
             q.node_view(view["tree"], bad)
     with pytest.raises(gr.Error, match="beam tree first"):
@@ -218,6 +249,32 @@ def test_beam_tree_view(tr):
                                    (None, 3, "one variant"), ("bogus", 3, "Unknown variant")):
         with pytest.raises(gr.Error, match=message):
             q.beam_tree_view(tr, SENTENCE, variant, beam, 1)
+
+
+def _label_boxes(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = [t for t in fig.axes[0].texts if t.get_gid() == "tree-label"]
+    return labels, [t.get_window_extent(renderer) for t in labels], fig.dpi
+
+
+@pytest.mark.parametrize("beam, n_best", [(3, 2), (5, 5), (10, 10)])
+def test_beam_tree_labels_are_10_px_or_more_and_never_overlap(tr, beam, n_best):
+    from demo import question_plots
+
+    view = q.beam_tree_view(tr, "Der Hund bellt den Mann an, der im Garten steht.", "dot", beam, n_best)
+    labels, boxes, dpi = _label_boxes(question_plots.beam_tree_figure(view["tree"]["nodes"]))
+    assert labels and len(labels) >= n_best
+    for t in labels:
+        assert t.get_fontsize() * dpi / 72 >= 10                     # pt → px at the figure's dpi
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "two labels of the beam tree overlap"
+    height, width = view["figure"].shape[:2]
+    assert all(0 <= b.x0 and b.x1 <= width and 0 <= b.y0 and b.y1 <= height for b in boxes)   # none cut off
 
 
 # ---- 4. attribution ------------------------------------------------------------------------
@@ -284,3 +341,74 @@ def test_export(tr, result):
     assert sorted(j for _, j in links) == list(range(n_target_words))   # one link per target word
     with pytest.raises(gr.Error, match="Score a translation first"):
         q.export_question(None)
+
+
+# ---- 7. a refused input on the page: one line, stale results hidden, nothing raised ----------
+
+def test_shows_refusal_turns_the_librarys_error_into_one_line_and_hides_stale_results():
+    from seq2seq.translator import InputError
+
+    message, box, table = gr.Markdown(), gr.Column(), gr.Dataframe()
+
+    def handler(x):
+        if x == "bad":
+            raise InputError("The text is <empty>.")
+        if x == "gr":
+            raise state.error("Score first.")
+        return {table: x}
+
+    run = state.shows_refusal(handler, message, hide=[box], clear=[table])
+    out = run("bad")                                        # no exception: Gradio shows no badge
+    assert out[message]["visible"] is True and "The text is &lt;empty&gt;\\." in out[message]["value"]
+    assert out[box]["visible"] is False and out[table] is None
+    assert "Score first" in run("gr")[message]["value"]
+    ok = run("fine")
+    assert ok[message]["visible"] is False and ok[box]["visible"] is True and ok[table] == "fine"
+
+    def stream(n):
+        yield {table: 1}
+        raise InputError(f"{n} is too many.")
+
+    assert [o.get(table) for o in state.shows_refusal(stream, message, clear=[table])(3)] == [1, None]
+
+    def with_request(x, request: gr.Request):
+        return {}
+
+    import inspect
+    assert list(inspect.signature(state.shows_refusal(with_request, message)).parameters) == ["x", "request"]
+
+
+@pytest.fixture(scope="module")
+def question_events(tr, tiny_assets):
+    from demo.question_tab import build_question_tab
+
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            build_question_tab(tr, tiny_assets)
+    by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+    return demo, by_id
+
+
+def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(question_events):
+    demo, by_id = question_events
+    score = next(fn for fn in demo.fns.values() if fn.name == "on_score")
+    out = dict(zip(score.outputs, [None] * len(score.outputs)))
+    got = score.fn("Der Hund.", "   ", ["dot"])
+    assert got[by_id["q-message"]]["visible"] is True and "Type the English translation" in \
+        got[by_id["q-message"]]["value"]
+    assert got[by_id["q-results"]]["visible"] is False
+    assert set(got) <= set(out)                                   # every key is an output of the event
+    fine = score.fn(SENTENCE, TARGET, ["dot", "additive"])
+    assert fine[by_id["q-message"]]["visible"] is False and fine[by_id["q-results"]]["visible"] is True
+    assert fine[by_id["q-heatmaps"]].count("<img") == 2
+    assert set(fine) <= set(out)
+    knock = next(fn for fn in demo.fns.values() if fn.outputs and fn.outputs[0] is by_id["q-knock-message"])
+    result = fine[next(c for c in fine if isinstance(c, gr.State))]
+    refused = knock.fn(result, [])
+    assert "at least one source piece" in refused[by_id["q-knock-message"]]["value"]
+    assert refused[by_id["q-knock-table"]]["visible"] is False
+    shown = knock.fn(result, [0])
+    assert shown[by_id["q-knock-message"]]["visible"] is False and len(shown[by_id["q-knock-table"]]["data"]) == 2
+    tree = next(fn for fn in demo.fns.values() if fn.name == "on_tree")
+    refused = tree.fn(SENTENCE, "dot", 0, 1)
+    assert "Beam width must be a whole number" in refused[by_id["q-tree-message"]]["value"]

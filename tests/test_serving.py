@@ -287,8 +287,10 @@ def test_old_export_folders_are_swept(tmp_path):
     assert not old.exists() and not new.exists()
 
 
-def test_the_sweep_covers_both_export_folders():
-    assert set(serving.export_roots()) == {export.EXPORT_ROOT, question.EXPORT_ROOT}
+def test_the_sweep_covers_every_tabs_export_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_ROOT", tmp_path / "exports")
+    made = {export.export_folder("export-").parent, export.export_folder("question-").parent}
+    assert made == set(serving.export_roots()) == {export.EXPORT_ROOT}
 
 
 def test_a_full_queue_refuses_at_once_and_the_app_recovers():

@@ -312,3 +312,25 @@ def test_live_train_bad_choices_are_messages(tab, task, variant, seed):
 
     with pytest.raises(gr.Error):
         next(tab.live_train(toy.LiveTrainer(), task, variant, seed))
+
+
+def test_the_toy_tabs_refusals_are_one_line_with_the_old_results_hidden():
+    import gradio as gr
+
+    from demo.toy_tab import build_toy_tab
+
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            build_toy_tab()
+    by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+    run = next(fn for fn in demo.fns.values() if fn.name == "on_run")
+    panels = next(c for c in run.outputs if isinstance(c, gr.Row))
+    fine = run.fn("4 9 0", "copy")
+    assert fine[by_id["toy-message"]]["visible"] is False and fine[panels]["visible"] is True
+    bad = run.fn("12x", "copy")                                    # no exception, so no error badges
+    assert bad[by_id["toy-message"]]["visible"] is True and "Only the digits" in bad[by_id["toy-message"]]["value"]
+    assert bad[panels]["visible"] is False and bad[by_id["toy-status"]] is None
+    train = next(fn for fn in demo.fns.values() if fn.name == "on_train")
+    (refused,) = list(train.fn("copy", "dot", -1, gr.Request()))
+    assert "seed must be a whole number between 0 and" in refused[by_id["live-message"]]["value"]
+    assert refused[by_id["live-plot"]] is None

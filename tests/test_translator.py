@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from seq2seq.attention import VARIANTS
-from seq2seq.search import max_output_len
-from seq2seq.tokenizer import EOS_ID, UNK_ID
+from seq2seq.search import Intervention, beam_search, force_decode, greedy, max_output_len
+from seq2seq.tokenizer import BOS_ID, EOS_ID, UNK_ID, word_groups
 from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, MAX_SEED, DecodingSettings, InputError,
-                                Translator, check_variant, check_variants, clean_input, fill_unknown)
+                                Source, Translator, check_number, check_positions, check_variant, check_variants,
+                                clean_input, fill_unknown)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +199,7 @@ BAD_NUMBERS = [10**400, -10**400, 10**20, True, False, float("nan"), float("inf"
 def test_settings_refuse_anything_but_a_number_in_range_with_the_library_error(bad):
     for method, kw, name in (("beam", "beam", "Beam width"), ("beam", "n_best", "n-best"),
                              ("sample", "temperature", "Temperature"), ("sample", "seed", "Seed")):
-        with pytest.raises(InputError, match=f"^{name} must be a number between") as exc:
+        with pytest.raises(InputError, match=f"^{name} must be a (whole )?number between") as exc:
             DecodingSettings.check(method, **{kw: bad})
         assert type(exc.value) is InputError and len(str(exc.value)) < 80
 
@@ -330,3 +331,226 @@ def test_directions_the_models_cannot_translate_are_refused(tiny_assets, directi
 def test_the_messages_name_the_source_language(two_way_assets):
     with pytest.raises(InputError, match="Type an English sentence"):
         Translator(two_way_assets).prepare("   ", "en-de")
+
+
+# ---- one number check for every caller ------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [(3, 3), (3.0, 3), (np.int64(4), 4), (1, 1), (10, 10)])
+def test_check_number_takes_whole_numbers_in_range(value, expected):
+    got = check_number(value, "Beam width", 1, 10, integer=True)
+    assert got == expected and type(got) is int
+
+
+@pytest.mark.parametrize("value", [0, 11, 2.5, True, None, "3", float("nan"), 10**400, [3]], ids=repr)
+def test_check_number_refuses_with_one_message(value):
+    with pytest.raises(InputError, match=r"^Beam width must be a whole number between 1 and 10\.$"):
+        check_number(value, "Beam width", 1, 10, integer=True)
+
+
+def test_check_positions():
+    assert check_positions([2, 0, 2.0], 3, "Source piece") == [0, 2]
+    assert check_positions(1, 3, "Source piece") == [1] and check_positions(None, 3, "Source piece") == []
+    for bad, message in (([3], "Source piece 4 does not exist"), ([-1], "does not exist"), (["x"], "by position"),
+                         ([0.5], "by position"), ([True], "by position"), ([float("nan")], "by position"),
+                         (list(range(9)), "positions were given")):
+        with pytest.raises(InputError, match=message):
+            check_positions(bad, 3, "Source piece")
+
+
+# ---- questions to the models: forced decoding, continuation, interventions, the beam tree ----
+
+SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+TARGET = "The lake forms a natural border between the countries."
+ATTENTION = [v for v in VARIANTS if v != "none"]
+
+
+def forward_logprobs(model, source: list[int], tokens: list[int]) -> np.ndarray:
+    """log p of each token by the model's batched forward pass (the training path, not the
+    step-by-step decoding loop)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([source]), torch.tensor([len(source)]), torch.tensor([[BOS_ID] + tokens[:-1]]))
+    logp = F.log_softmax(logits[0].float(), -1)
+    return np.array([float(logp[t, tok]) for t, tok in enumerate(tokens)])
+
+
+def forward_logprobs_all(model, source: list[int], prefix: list[int]) -> np.ndarray:
+    """log p of every next token after ``prefix``, by the batched forward pass: (V,)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([source]), torch.tensor([len(source)]), torch.tensor([[BOS_ID] + prefix]))
+    return F.log_softmax(logits[0, -1].float(), -1).numpy()
+
+
+def own_output(tr, source: Source, variant: str) -> Source:
+    """A variant's own greedy output as a translation to force, by ids (no text round trip)."""
+    g = greedy(tr.models[variant], [source.ids], max_len=MAX_OUTPUT)[0]
+    ids = g.tokens[:-1] if g.finished else g.tokens
+    return Source(tr.tok.decode(ids), ids, tr.tok.pieces(ids), []), g
+
+
+def test_forcing_a_variants_own_greedy_output_reproduces_its_logprobs_and_alpha(tr):
+    source = tr.prepare(SENTENCE)
+    for v in VARIANTS:
+        target, g = own_output(tr, source, v)
+        h = tr.score(source, target, [v])[v].best
+        T = len(g.tokens)
+        assert h.tokens[:T] == g.tokens
+        assert np.allclose(h.logprobs[:T], g.logprobs, atol=1e-5)
+        if g.heads is None:
+            assert h.heads is None
+        else:
+            assert np.allclose(h.attention[:T], g.attention, atol=1e-5)
+
+
+def test_forced_logprobs_match_the_batched_forward_pass(tr):
+    source, target = tr.prepare(SENTENCE), tr.prepare_target(TARGET)
+    scored = tr.score(source, target, list(VARIANTS))
+    assert list(scored) == list(VARIANTS)
+    ids = target.ids + [EOS_ID]
+    for v, t in scored.items():
+        h = t.best
+        assert h.tokens == ids and t.target_pieces[0] == target.pieces + ["</s>"] and t.texts == [target.text]
+        assert np.allclose(h.logprobs, forward_logprobs(tr.models[v], source.ids, ids), atol=1e-4)
+        if v != "none":                                  # identical axes for every variant
+            assert h.attention.shape == (len(ids), len(source.ids))
+            assert np.allclose(h.attention.sum(1), 1, atol=1e-5)
+
+
+def test_continue_from(tr):
+    source, target = tr.prepare(SENTENCE), tr.prepare_target(TARGET)
+    own = tr.decode(source, list(VARIANTS))
+    free = tr.continue_from(source, target, 0, list(VARIANTS))
+    for v in VARIANTS:                                   # nothing forced: the variant's own translation
+        assert free[v].best.tokens == own[v].best.tokens
+    k = 3
+    for v, t in tr.continue_from(source, target, k, list(VARIANTS)).items():
+        h = t.best
+        assert h.tokens[:k] == target.ids[:k] and len(h.tokens) > k
+        # reference: after the prefix, each next token is the argmax of the batched forward pass
+        for n in range(k, min(len(h.tokens), k + 6)):
+            logp = forward_logprobs_all(tr.models[v], source.ids, h.tokens[:n])
+            assert int(logp.argmax()) == h.tokens[n]
+        assert np.allclose(h.logprobs, forward_logprobs(tr.models[v], source.ids, h.tokens), atol=1e-4)
+    for bad in (-1, len(target.ids) + 1, 1.5, "x", None, True):
+        with pytest.raises(InputError, match="prefix length"):
+            tr.continue_from(source, target, bad, ["dot"])
+
+
+def test_knock_out_puts_no_weight_on_the_pieces_and_reports_the_change(tr):
+    source = tr.prepare(SENTENCE)
+    out = tr.knock_out(source, list(VARIANTS), [0, 2])
+    assert out["none"].after is None and out["none"].delta is None     # no attention to knock out
+    for v in ATTENTION:
+        r = out[v]
+        g = greedy(tr.models[v], [source.ids], max_len=MAX_OUTPUT)[0]
+        assert r.before.best.tokens == g.tokens
+        a = r.after.best.attention
+        assert np.all(a[:, [0, 2]] == 0) and np.allclose(a.sum(1), 1, atol=1e-5)
+        again = force_decode(tr.models[v], source.ids, g.tokens, Intervention(knockout=(0, 2)))
+        assert np.allclose(r.delta, np.array(again.logprobs[: len(g.logprobs)]) - g.logprobs, atol=1e-6)
+    with pytest.raises(InputError, match="Every source piece"):
+        tr.knock_out(source, ["dot"], list(range(len(source.ids))))
+    for bad, message in (([], "at least one"), (None, "at least one"), ([99], "does not exist"),
+                         (["▁Der"], "by position")):
+        with pytest.raises(InputError, match=message):
+            tr.knock_out(source, ["dot"], bad)
+
+
+def test_force_alpha_changes_nothing_before_its_step(tr):
+    source = tr.prepare(SENTENCE)
+    t, j = 3, 1
+    for v, r in tr.force_alpha(source, ATTENTION, t, j).items():
+        a = r.after.best.attention
+        assert a[t - 1, j] == pytest.approx(1.0) and np.allclose(np.delete(a[t - 1], j), 0)
+        assert np.all(r.delta[: t - 1] == 0)                           # steps before t are as before
+        assert r.after.best.tokens[: t - 1] == r.before.best.tokens[: t - 1]
+    for step, piece, message in ((0, 1, "step t"), (MAX_OUTPUT + 1, 1, "step t"), (2, 99, "does not exist"),
+                                 (2, None, "one source piece"), (2, [0, 1], "one source piece")):
+        with pytest.raises(InputError, match=message):
+            tr.force_alpha(source, ["dot"], step, piece)
+
+
+def test_delete_word_decodes_the_source_without_it(tr):
+    source = tr.prepare(SENTENCE)
+    groups = word_groups(source.pieces)
+    out = tr.delete_word(source, list(VARIANTS), 1)
+    shorter = [i for k, i in enumerate(source.ids) if k not in groups[1]]
+    for v, r in out.items():                                           # none included: the input changes
+        assert r.after.best.tokens == greedy(tr.models[v], [shorter], max_len=MAX_OUTPUT)[0].tokens
+        assert r.after.source_pieces == [p for k, p in enumerate(source.pieces) if k not in groups[1]]
+    for bad, message in ((len(groups), "does not exist"), (None, "one source word"), ("Der", "by position")):
+        with pytest.raises(InputError, match=message):
+            tr.delete_word(source, ["dot"], bad)
+    with pytest.raises(InputError, match="only one word"):
+        tr.delete_word(tr.prepare("Hund"), ["none"], 0)
+
+
+def test_beam_tree_returns_what_beam_search_returns(tr):
+    source = tr.prepare(SENTENCE)
+    tree = tr.beam_tree(source, "additive", DecodingSettings.check("beam", 3, 2))
+    best = beam_search(tr.models["additive"], source.ids, beam=3, n_best=2, max_len=MAX_OUTPUT)
+    assert [h.tokens for h in tree.best.hypotheses] == [h.tokens for h in best]
+    ranked = sorted((n for n in tree.nodes if n.rank), key=lambda n: n.rank)
+    assert [tree.paths[n.id] for n in ranked] == [tr.tok.decode(h.tokens) for h in best]
+    assert tree.pieces[0] == "<s>" and len(tree.pieces) == len(tree.nodes) == len(tree.candidates)
+    for n in tree.nodes[1:]:
+        assert [p for _, p in tree.candidates[n.id]] == [p for _, p in n.candidates]
+    for variant, settings, message in (("additive", DecodingSettings(), "method 'beam'"),
+                                       ("additive", {"beam": 3}, "decoding settings"),
+                                       ("bogus", DecodingSettings.check("beam"), "Unknown variant"),
+                                       (["dot", "additive"], DecodingSettings.check("beam"), "Unknown variant")):
+        with pytest.raises(InputError, match=message):
+            tr.beam_tree(source, variant, settings)
+
+
+def test_attribute(tr):
+    from seq2seq.attribution import gradient_x_input
+
+    source, target = tr.prepare(SENTENCE), tr.prepare_target(TARGET)
+    found = tr.attribute(source, target, list(VARIANTS))
+    for v, a in found.items():
+        assert a.shape == (len(target.ids) + 1, len(source.ids)) and np.allclose(a.sum(1), 1)
+        assert np.allclose(a, gradient_x_input(tr.models[v], source.ids, target.ids + [EOS_ID]))
+
+
+@pytest.mark.parametrize("target, message", [
+    ("", "No translation"), ("   ", "No translation"), (None, "No translation"), ("x" * (MAX_CHARS + 1), "limit"),
+    ("ab\ud800", "surrogate"), (42, "string"), ("\u200b\u2028", "empty"),
+])
+def test_the_translation_to_force_is_checked_like_the_source(tr, target, message):
+    with pytest.raises(InputError, match=message):
+        tr.prepare_target(target)
+
+
+def test_question_methods_refuse_what_the_library_did_not_prepare(tiny_assets, tr):
+    source = tr.prepare(SENTENCE)
+    for call in (lambda: tr.score(SENTENCE, tr.prepare_target(TARGET), ["dot"]),
+                 lambda: tr.score(source, TARGET, ["dot"]), lambda: tr.knock_out(None, ["dot"], [0]),
+                 lambda: tr.decode(source, ["dot"], "greedy")):
+        with pytest.raises(InputError, match="first"):
+            call()
+    only_dot = Translator(tiny_assets, ["dot"])
+    with pytest.raises(InputError, match="general model is not installed"):
+        only_dot.knock_out(only_dot.prepare(SENTENCE), ["dot", "general"], [0])
+
+
+def test_the_question_methods_work_both_ways(two_way_assets):
+    """Forcing, deleting a word and attribution on a two-direction model: the target has no tag,
+    the tag is no word, and every axis spans the tagged source."""
+    tr = Translator(two_way_assets)
+    source = tr.prepare("the house is red", "en-de")
+    target = tr.prepare_target("das Haus ist rot", "en-de")
+    assert target.ids == tr.tok.encode("das Haus ist rot") and source.tags == 1
+    scored = tr.score(source, target, ["dot"])["dot"]
+    assert scored.best.attention.shape == (len(target.ids) + 1, len(source.ids))
+    assert [len(w) for w in source.words] == [len(g) for g in word_groups(tr.tok.text_pieces("the house is red"))]
+    gone = tr.delete_word(source, ["dot"], 0)["dot"]
+    assert gone.after.source_pieces[0] == "<2de>" and "▁the" not in gone.after.source_pieces
+    assert tr.attribute(source, target, ["none"])["none"].shape == (len(target.ids) + 1, len(source.ids))
+    with pytest.raises(InputError, match="type one in German"):
+        tr.prepare_target(" ", "en-de")
