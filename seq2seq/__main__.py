@@ -258,11 +258,16 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
     tr = info.get("training", {})
     weights_sha = ckpt.sha256_file(ckpt.model_paths(variant, assets)[0])
     result = {**result, "weights_sha256": weights_sha}
-    by_beam = {}
+    by_beam, stretches = {}, None
     try:
-        old = json.loads(ckpt.card_path(variant, assets).read_text(encoding="utf-8")).get("test_by_beam", {})
+        old_card = json.loads(ckpt.card_path(variant, assets).read_text(encoding="utf-8"))
+        old = old_card.get("test_by_beam", {})
         by_beam = {k: r for k, r in old.items() if isinstance(r, dict) and r.get("weights_sha256") == weights_sha}
-    except (OSError, ValueError, AttributeError):
+        # The record of earlier training stretches (docs/training.md) stays while training goes on
+        # from the same warm start; a run from scratch starts a record of its own.
+        if isinstance(tr.get("warm_start"), dict) and (old_card.get("training") or {}).get("warm_start") == tr["warm_start"]:
+            stretches = old_card["training"].get("stretches")
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         pass
     by_beam[str(result["beam"])] = result
     card = {
@@ -286,7 +291,8 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
                      "best_dev_chrf": tr.get("best_chrf"), "warm_start": tr.get("warm_start"),
                      "best_dev_by_corpus": max((h for h in info.get("history", []) if "dev_by_corpus" in h),
-                                                 key=lambda h: h["dev_chrf"], default={}).get("dev_by_corpus")},
+                                                 key=lambda h: h["dev_chrf"], default={}).get("dev_by_corpus"),
+                     **({"stretches": stretches} if stretches else {})},
         # Every prepare and train command, in order: a later prepare rewrites the data the next train reads.
         "reproduce": {"commands": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"

@@ -231,3 +231,21 @@ def test_the_readme_states_the_space_files_largest_size():
     assert shown in readme, f"README should say: {shown}"
     total = sum(f.stat().st_size for f in files) / 1e6
     assert f"about {round(total)} MB" in readme, f"README should say the Space's files are about {round(total)} MB"
+
+
+# ---- the training stretches: docs/training.md tells them, the cards keep each variant's figures ----
+
+def test_the_cards_training_records_are_the_stretches_that_docs_training_lists():
+    training = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    listed = [(int(n), int(m)) for n, m in re.findall(r"^ *(\d+)\. (\d+) (?:more )?minutes", training, re.M)]
+    for v, card in cards().items():
+        stretches = card["training"]["stretches"]
+        assert [(s["stretch"], s["minutes"]) for s in stretches] == listed, v
+        for s in stretches:
+            assert s["command"] in card["reproduce"]["commands"], (v, s["command"])
+            assert f" --minutes {s['minutes']} " in s["command"] + " "
+            loop = s["command"].replace(f"--variant {v}", "--variant $v") + " &"
+            assert loop in training, f"docs/training.md's reproduce loop lacks: {loop}"
+        kept = [s["dev_chrf"] for s in stretches if s.get("dev_chrf", {}).get("measure", "").startswith("mean")]
+        assert all(a["to"] == b["from"] for a, b in zip(kept, kept[1:])), v      # one kept checkpoint, stretch to stretch
+        assert kept[-1]["to"] == card["training"]["best_dev_chrf"], v
