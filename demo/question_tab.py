@@ -12,8 +12,9 @@ import gradio as gr
 from seq2seq import checkpoint as ckpt
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, Translator
 
+from . import model_folder
 from . import question as q
-from .state import RESULT_TTL_S, available, load_examples, shows_refusal
+from .state import RESULT_TTL_S, available, shows_refusal
 
 
 INTRO = (
@@ -43,7 +44,7 @@ def _answer(name: str, headers, label: str) -> tuple[gr.Markdown, gr.Dataframe]:
 def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.Tab:
     """Lay out the tab (call inside ``gr.Tabs``) and wire its events."""
     installed = available(tr)
-    examples = load_examples()
+    examples = model_folder.page_text(assets).examples
     with gr.Tab("Question the attention", id="question") as tab:
         state = gr.State(None, time_to_live=RESULT_TTL_S)
         tree_state = gr.State(None, time_to_live=RESULT_TTL_S)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,8 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import EOS_ID
 from seq2seq.translator import InputError, Translator, check_variant
+
+from . import model_folder
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")
 HALF = True               # the page decodes one sentence at a time: fp16 is faster then (see Translator)
@@ -109,16 +112,18 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str]]:
     return pairs
 
 
-@lru_cache(maxsize=1)
-def references() -> dict[str, str]:
-    return dict(load_examples())
+@lru_cache(maxsize=4)
+def references(path: Path | None = EXAMPLES_FILE) -> dict[str, str]:
+    """Each example's reference by its source text, for the examples file of a served folder."""
+    return dict(model_folder.read_examples(path)[0])
 
 
 def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict[str, str], str | None]:
-    """Load every shipped variant once. Returns (translator, {variant: problem}, fatal problem).
+    """Load every variant of a folder once. Returns (translator, {variant: problem}, fatal problem).
 
-    A variant whose files are absent or fail verification is left out with a
-    message; only an unusable tokenizer leaves no translator at all.
+    A variant whose files are absent, corrupt or foreign (another model, another tokenizer's) is
+    left out with a message that names the file relative to ``assets``; only an unusable
+    tokenizer leaves no translator at all.
     """
     assets = Path(assets)
     errors = (ckpt.CheckpointError, FileNotFoundError, ValueError, OSError)
@@ -130,7 +135,7 @@ def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict
     try:
         return Translator(assets, half=HALF), problems, None
     except errors as exc:
-        first = str(exc)
+        first = relative_message(exc, assets)
     ok = []
     for v in VARIANTS:
         if v in problems:
@@ -139,13 +144,21 @@ def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict
             Translator(assets, [v])
             ok.append(v)
         except errors as exc:
-            problems[v] = f"The {v} model could not be loaded: {exc}"
+            problems[v] = f"The {v} model could not be loaded: {relative_message(exc, assets)}"
     if not ok:
         try:
             return Translator(assets, [], half=HALF), problems, None if problems else first
         except errors as exc:
-            return None, problems, f"The models could not be loaded: {exc}"
+            return None, problems, f"The models could not be loaded: {relative_message(exc, assets)}"
     return Translator(assets, ok, half=HALF), problems, None
+
+
+def relative_message(exc: Exception, assets: Path) -> str:
+    """The library names files by full path (right for the command line); the page names them
+    relative to the folder it serves, so no machine's folders show on a public page."""
+    prefixes = {str(assets.resolve()), str(assets.absolute())} | ({str(assets)} if str(assets) != "." else set())
+    pattern = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
+    return re.sub(rf"(?<![\w./-])(?:{pattern})/", "", str(exc))
 
 
 def model_hashes(assets: Path = ckpt.ASSETS) -> dict[str, str]:
@@ -217,7 +230,7 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
         } for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts)]}
     notes = list(c.source.notes) + ([FILLED_UNKNOWN_NOTE] if c.fills_unknown else [])
     return {"text": c.source.text, "source_pieces": c.source.pieces, "settings": c.settings.as_dict(),
-            "notes": notes, "reference": references().get(c.source.text), "variants": entries}
+            "notes": notes, "reference": references(model_folder.examples_file(tr.assets)).get(c.source.text), "variants": entries}
 
 
 DEFAULT_API_VARIANT = "additive"

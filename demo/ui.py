@@ -22,7 +22,7 @@ from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, Translator
 
-from . import about, question, state
+from . import about, model_folder, question, state
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
@@ -53,17 +53,20 @@ def configure_torch(threads: int | None = 1) -> None:
 
 # ---- the Translate tab ------------------------------------------------------------------------
 
-def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, str]) -> dict:
-    """Input, settings and the results block. Returns the components other tabs may wire to."""
+def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, str],
+                        page: model_folder.PageText | None = None) -> dict:
+    """Input, settings and the results block. Returns the components other tabs may wire to.
+    ``page``: the served folder's language names and examples (``model_folder.page_text``)."""
     installed = state.available(tr)
-    examples = state.load_examples()
+    page = page or model_folder.PageText("German", "English", state.load_examples())
+    examples = page.examples
     with gr.Row():
         gr.Markdown(about.quality_line(cards), latex_delimiters=[], elem_id="quality-line")
         about_link = gr.Button("About the models →", size="sm", variant="secondary", scale=0, elem_id="about-link")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            text = gr.Textbox(label="German sentence", lines=1, max_lines=4, elem_id="source-text",
-                              placeholder="Ich wurde durch einen Hund gebissen.",
+            text = gr.Textbox(label=f"{page.source} sentence", lines=1, max_lines=4, elem_id="source-text",
+                              placeholder=examples[0][0] if examples else "",
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
         with gr.Column(scale=2):
             choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
@@ -172,6 +175,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     configure_torch(torch_threads)
     tr, problems, fatal = state.load_translator(assets)
     cards = about.load_cards(assets)
+    page = model_folder.page_text(assets)
 
     @lru_cache(maxsize=1)
     def length_plot():          # drawn by the first page load, then reused
@@ -179,11 +183,12 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
-    with gr.Blocks(title="Attention in seq2seq: German → English") as demo:
-        gr.Markdown("# Attention in seq2seq: German → English\n"
-                    "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
-                    "sentence, compare the translations and where each model looked (α_{t,i}: how much output "
-                    "step t drew on source piece i).", latex_delimiters=[])
+    pair = f"{page.source} → {page.target}"
+    with gr.Blocks(title=f"Attention in seq2seq: {pair}") as demo:
+        gr.Markdown(f"# Attention in seq2seq: {about.md_escape(pair)}\n"
+                    "Five small GRU encoder–decoders that differ only in their attention score. Type a "
+                    f"{about.md_escape(page.source)} sentence, compare the translations and where each model "
+                    "looked (α_{t,i}: how much output step t drew on source piece i).", latex_delimiters=[])
         if fatal:
             gr.Markdown(f"⚠️ **{about.md_escape(fatal)}**", latex_delimiters=[])
         elif not state.available(tr):
@@ -193,8 +198,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
-                translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
-                build_history_panel()
+                translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
+                build_history_panel(assets / "history")
             build_question_tab(tr, assets)
             build_toy_tab()
             with gr.Tab("About", id="about"):

@@ -319,6 +319,12 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
     shown["test"] = result
     shown["test_by_beam"] = dict(sorted({**shown["test_by_beam"], str(result["beam"]): result}.items(),
                                         key=lambda kv: int(kv[0])))
+    # The record of earlier training stretches (docs/training.md) stays while training goes on
+    # from the same warm start; a run from scratch starts a record of its own.
+    stretches = None
+    if isinstance(tr.get("warm_start"), dict) and isinstance(old.get("training"), dict) \
+            and old["training"].get("warm_start") == tr["warm_start"]:
+        stretches = old["training"].get("stretches")
     card = {
         "variant": variant,
         "task": " and ".join(direction_name(d) for d in directions) + " translation"
@@ -342,7 +348,8 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
                      "minutes": round(tr.get("train_seconds", 0) / 60, 1), "hardware": tr.get("hardware"),
                      "best_dev_chrf": tr.get("best_chrf"), "warm_start": tr.get("warm_start"),
                      "best_dev_by_corpus": max((h for h in info.get("history", []) if "dev_by_corpus" in h),
-                                                 key=lambda h: h["dev_chrf"], default={}).get("dev_by_corpus")},
+                                                 key=lambda h: h["dev_chrf"], default={}).get("dev_by_corpus"),
+                     **({"stretches": stretches} if stretches else {})},
         # Every prepare and train command, in order: a later prepare rewrites the data the next train reads.
         "reproduce": {"commands": info.get("commands", []),
                       "evaluate": f"python -m seq2seq evaluate --variant all --beam {result['beam']}"

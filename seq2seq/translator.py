@@ -305,8 +305,19 @@ class Translator:
             if variants is None and not weights.exists():
                 continue  # only the variants that were shipped
             self.models[name], self.info[name] = ckpt.load_variant(name, self.assets)
+            self._check_tokenizer(name, weights, tok_path)
             if half:
                 self.models[name].half()
+
+    def _check_tokenizer(self, name: str, weights: Path, tok_path: Path) -> None:
+        """A model from another folder would read this tokenizer's ids as other pieces: refuse it
+        (by its vocabulary size, and by the tokenizer's sha256 where its config records one)."""
+        vocab = self.models[name].cfg.vocab_size
+        recorded = (self.info[name].get("data") or {}).get("tokenizer") if isinstance(self.info[name], dict) else None
+        recorded = recorded.get("sha256") if isinstance(recorded, dict) else None
+        if vocab != self.tok.vocab_size or (isinstance(recorded, str) and recorded != ckpt.sha256_file(tok_path)):
+            raise ckpt.CheckpointError(f"{weights} was trained with another tokenizer than {tok_path} "
+                                       f"({vocab} pieces; this one has {self.tok.vocab_size})")
 
     @property
     def variants(self) -> list[str]:

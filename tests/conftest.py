@@ -18,6 +18,18 @@ from seq2seq.tokenizer import Tokenizer
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_TOKENIZER = ROOT / "assets" / ckpt.TOKENIZER_FILE
 
+# Files whose every test drives a browser, serves app.py, forks training ranks or trains to a bar:
+# marked slow, so `pytest -m "not slow"` leaves them out (README, "Two commands"); .ci/run runs all.
+SLOW_FILES = {"test_app.py", "test_browser.py", "test_browser_question.py", "test_browser_toy.py",
+              "test_distributed.py", "test_sanity.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
 # The test models are tiny: extra intra-op threads only add synchronisation, which
 # on a busy machine makes every small op many times slower. One thread is also
 # what keeps floating-point results reproducible from run to run.

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from conftest import ROOT
 from seq2seq.data import bucket_of
 
@@ -28,6 +30,7 @@ def ding_file(path, n_dev_wanted=3):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_ablation_trains_each_setting_and_writes_the_table(tiny_assets, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(ablate_cleaning, "train", _tiny_train(tiny_assets))
     corpus = tmp_path / "de-en"

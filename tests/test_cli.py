@@ -25,6 +25,7 @@ def run_cli(*args, stdin: bytes = b"", timeout: int = 120) -> subprocess.Complet
                           cwd=ROOT, env=env, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_help_exits_zero():
     r = run_cli("--help")
     assert r.returncode == 0, r.stderr.decode()
@@ -69,6 +70,7 @@ LINES = [
 BAD = {1: "empty", 3: "empty", 7: "empty", 10: "limit"}  # 1-based line number: word in the message
 
 
+@pytest.mark.slow
 def test_translate_stdin_one_output_line_per_input_line(tiny_assets):
     stdin = b"\n".join(LINES) + b"\n"
     r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "dot", stdin=stdin)
@@ -89,6 +91,7 @@ def test_translate_stdin_one_output_line_per_input_line(tiny_assets):
     assert not any(m.startswith(f"line {n}:") for n in range(1, len(LINES) + 1) if n not in BAD for m in messages)
 
 
+@pytest.mark.slow
 def test_translate_stdin_without_final_newline_and_beam(tiny_assets):
     r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "multihead", "--beam", "2",
                 stdin=b"Hallo Welt\nGuten Tag")
@@ -116,6 +119,7 @@ def test_translate_alpha_reaches_beam_search(tiny_assets, capsys, monkeypatch):
     assert seen[-1] == LENGTH_PENALTY
 
 
+@pytest.mark.slow
 def test_translate_arguments(tiny_assets):
     r = run_cli("translate", "--assets", str(tiny_assets), "--variant", "none", "Das Haus", "", "Der Baum")
     assert r.returncode == 0, r.stderr.decode()
@@ -129,6 +133,7 @@ def test_translate_empty_stdin(tiny_assets, monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
 def test_missing_assets_folder(tmp_path):
     missing = tmp_path / "no-such-assets"
     r = run_cli("translate", "--assets", str(missing), stdin=b"Das Haus\n")
@@ -138,6 +143,7 @@ def test_missing_assets_folder(tmp_path):
     assert "Traceback" not in err and r.stdout == b""
 
 
+@pytest.mark.slow
 def test_missing_variant_in_assets(tiny_assets, tmp_path):
     assets = shutil.copytree(tiny_assets, tmp_path / "assets")
     ckpt.model_paths("general", assets)[0].unlink()
@@ -147,6 +153,7 @@ def test_missing_variant_in_assets(tiny_assets, tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_tampered_assets_are_refused(tiny_assets, tmp_path):
     assets = shutil.copytree(tiny_assets, tmp_path / "assets")
     weights = ckpt.model_paths("additive", assets)[0]
@@ -329,3 +336,29 @@ def test_train_refuses_bad_directions_and_a_missing_tokenizer(tmp_path, capsys):
         assert main(base + ["--directions", bad]) == 2
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
+
+
+def test_cards_keep_the_training_stretches_while_training_goes_on_from_the_same_warm_start(tiny_assets, tmp_path):
+    assets = tmp_path / "assets"
+    shutil.copytree(tiny_assets, assets)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "test.tsv").write_text("Guten Morgen\tgood morning\n", encoding="utf-8")
+    (data_dir / "prepare.json").write_text(json.dumps({"splits": {}, "cleaning": {}, "vocab_size": 100}))
+    weights, config = ckpt.model_paths("dot", assets)
+    info = json.loads(config.read_text())
+
+    def evaluate_with(warm_start, stretches):
+        config.write_text(json.dumps({**info, "training": {"warm_start": warm_start}}))
+        card = ckpt.card_path("dot", assets)
+        card.parent.mkdir(exist_ok=True)
+        card.write_text(json.dumps({"training": {"warm_start": {"sha256": "a"}, "stretches": stretches}}))
+        ckpt.write_manifest(assets)
+        assert main(["evaluate", "--assets", str(assets), "--data", str(data_dir), "--variant", "dot",
+                     "--beam", "1", "--write-cards"]) == 0
+        return json.loads(card.read_text())["training"].get("stretches")
+
+    record = [{"stretch": 1, "minutes": 5, "command": "python -m seq2seq train --variant dot --minutes 5"}]
+    assert evaluate_with({"sha256": "a"}, record) == record        # the same warm start: kept
+    assert evaluate_with({"sha256": "b"}, record) is None          # another start: not this model's record
+    assert evaluate_with(None, record) is None                     # from scratch

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from demo import gradio_import
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,7 @@ def run_component(tmp_path: Path, first: str) -> subprocess.CompletedProcess:
                           cwd=tmp_path, timeout=120)
 
 
+@pytest.mark.slow
 def test_stubs_are_written_without_the_demo_package(tmp_path):
     # gradio's own behaviour, which the next test switches off
     out = run_component(tmp_path, "")
@@ -33,6 +36,7 @@ def test_stubs_are_written_without_the_demo_package(tmp_path):
     assert (tmp_path / "component.pyi").is_file()
 
 
+@pytest.mark.slow
 def test_importing_demo_first_skips_the_stubs_and_components_still_work(tmp_path):
     out = run_component(tmp_path, "import demo")
     assert out.returncode == 0, out.stderr

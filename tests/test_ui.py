@@ -112,6 +112,7 @@ def test_reference_of_a_test_example(tr):
     assert state.translate(tr, "Guten Morgen.", ["dot"])["reference"] is None
 
 
+@pytest.mark.slow
 def test_examples_come_from_test_split():
     pairs = state.load_examples()
     assert 8 <= len(pairs) <= 12
