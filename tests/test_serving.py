@@ -95,10 +95,10 @@ def test_file_payloads_are_refused(http, where):
 
 
 @pytest.mark.parametrize("number, message", [
-    ("1" + "0" * 400, "Beam width must be a number between"),      # beyond float range: the app's own message
-    ("-1" + "0" * 400, "Beam width must be a number between"),
-    ("1e400", "Beam width must be a number between"),              # inf as JSON
-    ("NaN", "Beam width must be a number between"),
+    ("1" + "0" * 400, "Beam width must be a whole number between"),      # beyond float range: the app's own message
+    ("-1" + "0" * 400, "Beam width must be a whole number between"),
+    ("1e400", "Beam width must be a whole number between"),              # inf as JSON
+    ("NaN", "Beam width must be a whole number between"),
 ])
 def test_huge_and_non_finite_numbers_get_the_apps_message(http, number, message):
     status, stream = call_translate(http, f'{{"data": ["Hallo", "dot", "beam", {number}, 1.0, 0]}}')
