@@ -19,7 +19,8 @@ import numpy as np
 from seq2seq import checkpoint as ckpt
 from seq2seq import history
 from seq2seq.attention import VARIANTS
-from seq2seq.translator import check_number
+from seq2seq.tokenizer import DEFAULT_DIRECTION
+from seq2seq.translator import check_number, direction_label
 
 from .state import error, refused
 from .toy_tab import side_by_side
@@ -117,6 +118,37 @@ def history_view(histories: dict[str, dict], example, step) -> dict:
     return {"status": status, "panels": panels}
 
 
+def probe_direction(entry: dict) -> str:
+    return entry.get("direction", DEFAULT_DIRECTION)       # histories recorded before directions: de-en
+
+
+def directions_of(histories: dict[str, dict]) -> list[str]:
+    """The directions the probe sentences were recorded in, in their order."""
+    probe = next(iter(histories.values()))["probe"]
+    return list(dict.fromkeys(probe_direction(p) for p in probe))
+
+
+def example_choices(histories: dict[str, dict], direction: str) -> list[tuple[str, int]]:
+    """(source, index in the probe) of the probe sentences recorded in ``direction``."""
+    probe = next(iter(histories.values()))["probe"]
+    return [(p["source"], k) for k, p in enumerate(probe) if probe_direction(p) == direction]
+
+
+def caption(histories: dict[str, dict]) -> str:
+    """What the figures show, from what the histories record."""
+    first = next(iter(histories.values()))
+    shipped = all(h["points"][-1].get("shipped") for h in histories.values())
+    points = min(len(h["points"]) for h in histories.values())
+    ways = " in both directions" if len(directions_of(histories)) > 1 else ""
+    return ("Each variant's " + ("real training run, from its first step to the weights the page uses"
+                                 if shipped else "training run from scratch, a short one (the page's models "
+                                                 "trained far longer)")
+            + f": at least {points} recorded points{ways}. Pick an example and move the slider: the heatmap is "
+            "α of that model's greedy translation at that step (the current weights, not their moving average"
+            + ("; the last point is the exported weights" if shipped else "") + "), beside its dev chrF on "
+            + " and ".join(f"{n} {name}" for name, n in first["dev"]["pairs"].items()) + " dev pairs.")
+
+
 def budget_md(histories: dict[str, dict]) -> str:
     rows = ["| variant | steps | training minutes | points | final dev chrF |", "|---|---|---|---|---|"]
     for v, h in histories.items():
@@ -134,16 +166,14 @@ def build_history_panel(folder: Path = HISTORY_DIR) -> gr.Accordion:
         if not histories:
             gr.Markdown("No training history is installed (assets/history/).", latex_delimiters=[])
             return accordion
-        first = next(iter(histories.values()))
-        gr.Markdown("Each variant trained **from scratch** on the same data with the shipped configuration, "
-                    "for a short budget (the shipped models trained far longer). Pick an example and move "
-                    "the slider: the heatmap is α of that model's greedy translation at that step, beside its "
-                    "dev chrF (200 Ding and 200 Tatoeba dev pairs). Attention forms in these early steps.\n\n"
-                    + budget_md(histories), latex_delimiters=[])
+        gr.Markdown(html.escape(caption(histories)) + "\n\n" + budget_md(histories), latex_delimiters=[])
         if problems:
             gr.Markdown("⚠️ " + html.escape("; ".join(problems)), latex_delimiters=[])
-        example = gr.Dropdown([(p["source"], k) for k, p in enumerate(first["probe"])], value=0,
-                              label="Example sentence", elem_id="history-example")
+        directions = directions_of(histories)
+        direction = gr.Radio([(direction_label(d), d) for d in directions], value=directions[0],
+                             label="Direction", visible=len(directions) > 1, elem_id="history-direction")
+        choices = example_choices(histories, directions[0])
+        example = gr.Dropdown(choices, value=choices[0][1], label="Example sentence", elem_id="history-example")
         last = max(h["points"][-1]["step"] for h in histories.values())
         step = gr.Slider(0, last, value=0, step=1, label="Training step", elem_id="history-step")
         status = gr.Markdown("", latex_delimiters=[], elem_id="history-status")
@@ -154,6 +184,13 @@ def build_history_panel(folder: Path = HISTORY_DIR) -> gr.Accordion:
             view = history_view(histories, example_, step_)
             return {status: view["status"], **{boxes[v]: view["panels"][v] for v in VARIANTS}}
 
+        def on_direction(direction_):
+            if direction_ not in directions:
+                raise error(f"Choose one of the recorded directions: {', '.join(directions)}.")
+            options = example_choices(histories, direction_)
+            return gr.Dropdown(choices=options, value=options[0][1])
+
+        direction.change(on_direction, direction, example, api_visibility="private")
         example.change(on_change, [example, step], [status, *boxes.values()], api_visibility="private")
         step.input(on_change, [example, step], [status, *boxes.values()], api_visibility="private",
                    trigger_mode="always_last")

@@ -24,6 +24,7 @@ from .tokenizer import (DEFAULT_DIRECTION, DIRECTIONS, EOS_ID, SPECIAL_IDS, UNK_
                         words_from_pieces)
 
 LANGUAGES = {"de": "German", "en": "English"}
+ENDONYMS = {"de": "Deutsch", "en": "English"}       # how the direction switch names each language
 
 # Limits on user input, enforced here for the CLI, the page and the API alike (one source of truth).
 MAX_CHARS = 500          # characters, checked before tokenising
@@ -44,6 +45,12 @@ def direction_name(direction: str) -> str:
     """"German → English" for "de-en"."""
     src, tgt = direction.split("-")
     return f"{LANGUAGES.get(src, src)} → {LANGUAGES.get(tgt, tgt)}"
+
+
+def direction_label(direction: str) -> str:
+    """"Deutsch → English" for "de-en": each language by its own name, as a switch shows it."""
+    src, tgt = direction.split("-")
+    return f"{ENDONYMS.get(src, src)} → {ENDONYMS.get(tgt, tgt)}"
 
 
 def check_direction(value, supported: tuple[str, ...] = DIRECTIONS) -> str:

@@ -261,3 +261,22 @@ def test_load_histories_reports_missing_and_broken_files(tmp_path):
     found, problems = load_histories(tmp_path)
     assert list(found) == ["dot"] and len(problems) == len(VARIANTS) - 1
     assert any("general" in p and "unreadable" in p for p in problems)
+
+
+def test_the_panel_offers_each_recorded_direction_and_its_examples():
+    from demo.history_panel import caption, directions_of, example_choices
+
+    hs = _histories()
+    assert directions_of(hs) == ["de-en"] and example_choices(hs, "de-en") == [("Ja.", 0)]   # before directions
+    for h in hs.values():
+        h["probe"] = [{**h["probe"][0], "direction": "de-en"},
+                      {"source": "Yes.", "reference": "Ja.", "direction": "en-de", "source_pieces": ["▁Yes", "."]}]
+        for p in h["points"]:
+            p["outputs"].append(p["outputs"][0])
+        h["points"][-1]["shipped"] = True
+        h["dev"] = {"pairs": {"ding de-en": 200, "ding en-de": 200}}
+        history.check(h)
+    assert directions_of(hs) == ["de-en", "en-de"] and example_choices(hs, "en-de") == [("Yes.", 1)]
+    text = caption(hs)
+    assert "real training run" in text and "both directions" in text and "exported weights" in text
+    assert "200 ding en-de" in text
