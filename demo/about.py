@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import FORMULAS_TEX, VARIANTS
-from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES
+from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, direction_name
 
 WORDS_RULE = ("Words, not pieces: a source word's weight is the sum over its pieces; a target word's row is the "
               "mean of its pieces' rows, so every row still sums to 1. </s> stays its own word.")
@@ -39,13 +39,36 @@ def _get(d, *keys):
     return d
 
 
+def tests_by_direction(card: dict | None) -> dict[str, dict]:
+    """A card's test results per direction: ``test`` is its first direction's, the rest sit
+    under ``other_directions`` (cards written before directions: German → English only)."""
+    if not isinstance(card, dict):
+        return {}
+    first = (card.get("directions") or ["de-en"])[0]
+    out = {first: card.get("test")} if isinstance(card.get("test"), dict) else {}
+    for d, r in (card.get("other_directions") or {}).items():
+        if isinstance(r, dict) and isinstance(r.get("test"), dict):
+            out[d] = r["test"]
+    return out
+
+
+def other_direction_cells(cards: dict[str, dict | None]) -> tuple[list[str], dict[str, list[str]]]:
+    """Columns for the directions after the first, where any card has them: Ding and Tatoeba chrF."""
+    extra = list(dict.fromkeys(d for c in cards.values() for d in list(tests_by_direction(c))[1:]))
+    headers = [f"{direction_name(d)} {name} chrF" for d in extra for name in ("Ding", "Tatoeba")]
+    cells = {v: [("" if (x := _get(tests_by_direction(c).get(d), *keys)) is None else f"{x}")
+                 for d in extra for keys in (("all", "chrf"), ("tatoeba", "all", "chrf"))] for v, c in cards.items()}
+    return headers, cells
+
+
 def cards_table(cards: dict[str, dict | None]):
     import pandas as pd
 
     rows = []
+    extra_headers, extra = other_direction_cells(cards)
     for v, c in cards.items():
         if c is None:
-            rows.append([v, "no model card", "", "", "", "", "", "", "", "", "", ""])
+            rows.append([v, "no model card", *[""] * (10 + len(extra_headers))])
             continue
         beam = _get(c, "test", "beam")
         decoding = "" if beam is None else "greedy" if beam == 1 else f"beam {beam}"
@@ -58,10 +81,11 @@ def cards_table(cards: dict[str, dict | None]):
                      fmt(_get(c, "test", "all", "bleu")), fmt(_get(c, "test", "all", "chrf")),
                      fmt(_get(c, "test", "min4words", "bleu")), fmt(_get(c, "test", "min4words", "chrf")),
                      fmt(_get(c, "test", "tatoeba", "all", "chrf")), fmt(_get(c, "test", "tatoeba", "min10words", "chrf")),
+                     *extra[v],
                      f"{_get(c, 'test', 'all', 'bleu_signature') or ''}\n{_get(c, 'test', 'all', 'chrf_signature') or ''}".strip()])
     return pd.DataFrame(rows, columns=["variant", "parameters", "training minutes", "hardware", "decoding", "Ding BLEU",
                                        "Ding chrF", "Ding BLEU ≥4 words", "Ding chrF ≥4 words", "Tatoeba chrF",
-                                       "Tatoeba chrF ≥10 words", "sacreBLEU signatures"])
+                                       "Tatoeba chrF ≥10 words", *extra_headers, "sacreBLEU signatures"])
 
 
 TEST_SETS = {"ding": ("test",), "tatoeba": ("test", "tatoeba")}  # where each test set's figures sit in a card
@@ -130,10 +154,13 @@ def training_md(cards: dict[str, dict | None]) -> str:
         warm = (f", warm-started from the dictionary-only model ({ws['train_seconds'] / 60:.0f} of the minutes)"
                 if isinstance(ws.get("train_seconds"), (int, float)) else "")
         hw = "; ".join(map(str, tr.get("hardware") or []))
-        tat_chrf = _get(card, "test", "tatoeba", "all", "chrf")
-        lines.append(f"- `{v}`: {tr.get('minutes')} training minutes on {md_escape(hw)}{warm}. Test chrF: "
-                     f"Ding {_get(card, 'test', 'all', 'chrf')}"
-                     + (f", Tatoeba {tat_chrf}" if tat_chrf is not None else ""))
+        scores = []
+        for d, test in tests_by_direction(card).items():
+            tat_chrf = _get(test, "tatoeba", "all", "chrf")
+            scores.append(f"{direction_name(d)}: Ding {_get(test, 'all', 'chrf')}"
+                          + (f", Tatoeba {tat_chrf}" if tat_chrf is not None else ""))
+        lines.append(f"- `{v}`: {tr.get('minutes')} training minutes on {md_escape(hw)}{warm}. Test chrF, "
+                     + "; ".join(scores or ["not measured"]))
     lines.append("\nchrF is 0–100 (higher is better). Expect everyday short sentences to come out mostly right "
                  "and long ones to drift; these are small models trained on one CPU.")
     return "\n".join(lines)
