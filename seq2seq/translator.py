@@ -16,7 +16,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .attention import VARIANTS
-from .attribution import gradient_x_input
+from .attribution import contrastive_x_input, gradient_x_input
 from .language import suggested_direction
 from .search import (NO_INTERVENTION, BeamNode, Hypothesis, Intervention, beam_search, beam_tree, continue_decode,
                      force_decode, greedy, node_path, sample)
@@ -579,6 +579,35 @@ class Translator:
         _check(source, target)
         ids = target.ids + [EOS_ID]
         return self.each(chosen, lambda v: gradient_x_input(self.models[v], source.ids, ids))
+
+    def contrast(self, source: Source, target: Source, step, alternative, variants) -> dict[str, dict]:
+        """Why ``target``'s token at ``step`` (counted from 1; </s> appended) and not ``alternative``
+        (a piece id, or text whose first piece is taken), with the steps before it forced: per
+        variant, log p of both, their difference and the contrastive gradient × input over the
+        source (``attribution.contrastive_x_input``), beside α_t of forced decoding."""
+        chosen = self.installed(variants)
+        _check(source, target)
+        ids = target.ids + [EOS_ID]
+        t = check_number(step, "The step t", 1, len(ids), integer=True) - 1
+        if isinstance(alternative, str):
+            text = clean_input(alternative, LANGUAGES.get(source.direction.split("-")[1], "target"))
+            pieces = self.tok.encode(text)
+            if not pieces:
+                raise InputError("The alternative is empty after tokenising.")
+            other = pieces[0]
+        else:
+            other = check_number(alternative, "The alternative token", 0, self.tok.vocab_size - 1, integer=True)
+        if other == ids[t]:
+            raise InputError(f"The alternative is the chosen token itself ({self._pieces([other])[0]}); pick another.")
+
+        def run(v):
+            model = self.models[v]
+            forced = force_decode(model, source.ids, ids)
+            out = contrastive_x_input(model, source.ids, ids, t, other)
+            return {**out, "alpha": None if forced.attention is None else np.asarray(forced.attention[t]),
+                    "chosen_piece": self._pieces([ids[t]])[0], "alternative_piece": self._pieces([other])[0]}
+
+        return self.each(chosen, run)
 
 
 def _check(*sources, settings: DecodingSettings | None = None) -> None:

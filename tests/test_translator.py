@@ -554,3 +554,18 @@ def test_the_question_methods_work_both_ways(two_way_assets):
     assert tr.attribute(source, target, ["none"])["none"].shape == (len(target.ids) + 1, len(source.ids))
     with pytest.raises(InputError, match="type one in German"):
         tr.prepare_target(" ", "en-de")
+
+
+def test_contrast_asks_why_the_chosen_token_and_not_another(tr):
+    source, target = tr.prepare("Das Haus ist rot."), tr.prepare_target("The house is red.")
+    out = tr.contrast(source, target, 2, "car", list(VARIANTS))
+    alt = tr.tok.encode("car")[0]
+    for v, r in out.items():
+        assert r["chosen_piece"] == tr.tok.pieces([target.ids[1]])[0] and r["alternative_piece"] == tr.tok.pieces([alt])[0]
+        assert r["difference"] == pytest.approx(r["chosen"] - r["alternative"], abs=1e-5)
+        assert r["attribution"].shape == (len(source.ids),) and (r["alpha"] is None) == (v == "none")
+    assert tr.contrast(source, target, 2, alt, ["dot"])["dot"]["difference"] == pytest.approx(out["dot"]["difference"])
+    for step, alternative, says in ((0, "car", "step t"), (99, "car", "step t"), (2, target.ids[1], "itself"),
+                                    (2, "   ", "empty"), (2, -1, "alternative token"), (1.5, "car", "step t")):
+        with pytest.raises(InputError, match=says):
+            tr.contrast(source, target, step, alternative, ["dot"])
