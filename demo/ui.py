@@ -13,6 +13,7 @@ first request (or the About tab's plot, drawn on page load) does.
 from __future__ import annotations
 
 import inspect
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -262,7 +263,10 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
     theme = gr.themes.Default(font=THEME_FONT, font_mono=THEME_MONO)
-    with gr.Blocks(title="Attention in seq2seq: German → English", theme=theme, css=PAGE_WIDE_CSS) as demo:
+    with warnings.catch_warnings():      # Gradio 6 would have them in launch(); here app.py's launch stays plain
+        warnings.filterwarnings("ignore", message="The parameters have been moved")
+        demo = gr.Blocks(title="Attention in seq2seq: German → English", theme=theme, css=PAGE_WIDE_CSS)
+    with demo:
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
                     "sentence, compare the translations and where each model looked (α_{t,i}: how much output "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from pathlib import Path
 from string import Template
 from urllib.parse import urlencode
@@ -52,8 +53,9 @@ def unit(words: bool) -> str:
 
 
 def slug(text: str, limit: int = 32) -> str:
-    """A short file-name slug of a sentence: lower-case letters and digits joined by '-'."""
-    words = re.findall(r"\w+", str(text).lower())
+    """A short file-name slug of a sentence: ASCII letters and digits joined by '-' ("ü" → "u")."""
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", plain.lower())
     out = ""
     for w in words:
         if len(out) + len(w) + 1 > limit:
