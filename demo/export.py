@@ -19,7 +19,7 @@ from seq2seq.attention import FORMULAS
 
 from . import plots
 from .state import error
-from .views import heatmaps, png_name, unit
+from .views import compute_views, heatmaps, png_name, shown_labels, slug, unit
 
 EXPORT_ROOT = Path(tempfile.gettempdir()) / "attention-demo-exports"
 EXPORT_MAX_AGE_S = 3600
@@ -29,18 +29,22 @@ def _round(m) -> list | None:
     return None if m is None else np.round(np.asarray(m, np.float64), 6).tolist()
 
 
-def export_data(result: dict, words: bool = False, hashes: dict[str, str] | None = None) -> dict:
-    """The JSON export. Rows are target tokens, columns source tokens."""
+def export_data(result: dict, words: bool = False, hashes: dict[str, str] | None = None,
+                views: dict[str, tuple] | None = None) -> dict:
+    """The JSON export. Rows are target tokens, columns source tokens. ``views``: the best
+    hypotheses' ``compute_views``, when the caller has them."""
     hashes = hashes or {}
     out = {"source": result["text"], "unit": unit(words), "decoding": result["settings"], "rows": "target",
            "columns": "source", "reference": result.get("reference"), "variants": {}}
+    views = views or {}
     for v, e in result["variants"].items():
         if "missing" in e:
             out["variants"][v] = {"error": e["missing"]}
             continue
         hyps = []
-        for h in e["hypotheses"]:
-            m, rows, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
+        for k, h in enumerate(e["hypotheses"]):
+            m, rows, cols = (views[v] if k == 0 and v in views else
+                             analysis.view(h["attention"], result["source_pieces"], h["pieces"], words))
             groups = analysis.target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
             heads = None
             if h["heads"] is not None and h["heads"].shape[1] > 1:
@@ -92,16 +96,45 @@ def export_folder(prefix: str) -> Path:
 
 
 def export_zip(result: dict | None, words: bool = False, hashes: dict[str, str] | None = None) -> str:
-    """Write ``attention-<pieces|words>.zip`` (attention.json, and per variant with attention its
-    PNG and CSV) into a fresh temp dir; returns its path."""
+    """Write ``attention-<slug>-<pieces|words>.zip`` (attention.json, the figure of all maps as PNG
+    and SVG, and per variant with attention its PNG and CSV) into a fresh temp dir; returns its path."""
     if not result:
         raise error("Nothing to export yet: translate a sentence first.")
-    path = export_folder("export-") / f"attention-{unit(words)}.zip"
+    views = compute_views(result, words)                 # once, for the JSON, the maps and the CSV
+    name = f"attention-{slug(result['text'])}-{unit(words)}"
+    path = export_folder("export-") / f"{name}.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("attention.json", json.dumps(export_data(result, words, hashes), ensure_ascii=False, indent=1))
-        for v, pic in heatmaps(result, words).items():
-            h = result["variants"][v]["hypotheses"][0]
-            m, rows, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
-            z.writestr(png_name(v, words), plots.png_bytes(pic.pixels))
-            z.writestr(f"attention-{v}-{unit(words)}.csv", matrix_csv(rows, cols, m))
+        z.writestr("attention.json", json.dumps(export_data(result, words, hashes, views), ensure_ascii=False,
+                                                indent=1))
+        for v, pic in heatmaps(result, words, views=views).items():
+            m, rows, cols = views[v]
+            z.writestr(png_name(v, words, result["text"]), plots.png_bytes(pic.pixels))
+            z.writestr(f"attention-{slug(result['text'])}-{v}-{unit(words)}.csv", matrix_csv(rows, cols, m))
+        fig = plots.comparison_figure(result["text"], _panels(result, words, views))
+        for fmt in ("png", "svg"):
+            z.writestr(f"{name}-figure.{fmt}", plots.figure_bytes(fig, fmt))
     return str(path)
+
+
+def _panels(result: dict, words: bool, views: dict[str, tuple]) -> list[tuple]:
+    """(variant, translation, α or None, row labels, column labels) of each variant shown."""
+    out = []
+    for v, e in result["variants"].items():
+        if "hypotheses" in e:
+            m, rows, cols = views[v]
+            out.append((v, e["hypotheses"][0]["text"], m, shown_labels(rows, words), shown_labels(cols, words)))
+    return out
+
+
+def export_figure(result: dict | None, words: bool = False) -> list[str]:
+    """One figure with every selected map, the sentence and the translations, as
+    ``attention-<slug>-<unit>-figure.png`` and ``.svg`` in a fresh temp dir; returns both paths."""
+    if not result:
+        raise error("Nothing to draw yet: translate a sentence first.")
+    fig = plots.comparison_figure(result["text"], _panels(result, words, compute_views(result, words)))
+    d, paths = export_folder("figure-"), []
+    for fmt in ("png", "svg"):
+        p = d / f"attention-{slug(result['text'])}-{unit(words)}-figure.{fmt}"
+        p.write_bytes(plots.figure_bytes(fig, fmt))
+        paths.append(str(p))
+    return paths

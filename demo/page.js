@@ -1,5 +1,7 @@
 // The step view, in the browser (``js_on_load`` of the results block in demo/ui.py):
-// ``element`` is the block; its ``.results`` carries the step data (demo/views.py, step_data).
+// ``element`` is the block; its ``.results`` carries the one data channel (demo/views.py,
+// step_data): steps, α rows, choices, where each map's grid sits, and the permalink.
+// The markup is demo/results.html.
 // Choosing step t marks row t in every heatmap, shades each variant's source tokens by α_t,
 // highlights the t-th output token and redraws the α_t chart and the choices: no server call.
 // Text from the data is only ever set with textContent.
@@ -31,18 +33,14 @@ function show(step) {
   element.querySelector(".stepbar .tlabel").textContent = (data.unit === "words" ? "word" : "t") + " = " + t + " / " + data.steps;
   for (const cell of element.querySelectorAll(".cell")) {
     const v = data.variants[cell.dataset.variant];
-    const frame = cell.querySelector(".frame");
-    if (frame) {
-      const f = frame.dataset, mark = frame.querySelector(".mark");
-      const on = t <= Number(f.rows);
-      mark.style.display = on ? "block" : "none";
-      mark.dataset.row = on ? String(t) : "";
-      mark.style.top = (100 * (Number(f.top) + (t - 1) * Number(f.cell)) / Number(f.h)) + "%";
-      mark.style.height = (100 * Number(f.cell) / Number(f.h)) + "%";
-      mark.style.left = (100 * (Number(f.left) - 2) / Number(f.w)) + "%";
-      mark.style.width = (100 * (Number(f.cols) * Number(f.cell) + 3) / Number(f.w)) + "%";
+    const mark = cell.querySelector(".scroll .frame .mark");
+    if (mark && v && v.map) placeMark(mark, v.map);
+    for (const tok of cell.querySelectorAll(".tokens.out .tok")) {
+      const on = Number(tok.dataset.t) === t;
+      tok.classList.toggle("on", on);
+      tok.setAttribute("aria-pressed", on ? "true" : "false");
+      tok.tabIndex = on || (t > cell.querySelectorAll(".tokens.out .tok").length && tok.dataset.t === "1") ? 0 : -1;
     }
-    for (const tok of cell.querySelectorAll(".tokens.out .tok")) tok.classList.toggle("on", Number(tok.dataset.t) === t);
     const row = v && v.alpha && t <= v.alpha.length ? v.alpha[t - 1] : null;
     for (const tok of cell.querySelectorAll(".tokens.src .tok")) {
       const a = row ? row[Number(tok.dataset.i)] : 0;
@@ -53,6 +51,17 @@ function show(step) {
   }
   drawChart();
   drawChoices();
+}
+
+// Row t of a map, from its geometry (fractions of the picture): the same at any displayed size.
+function placeMark(mark, g) {
+  const on = t <= g.rows;
+  mark.style.display = on ? "block" : "none";
+  mark.dataset.row = on ? String(t) : "";
+  mark.style.top = (100 * (g.top + (t - 1) * g.ch)) + "%";
+  mark.style.height = (100 * g.ch) + "%";
+  mark.style.left = (100 * g.left - 0.5) + "%";
+  mark.style.width = (100 * g.cols * g.cw + 1) + "%";
 }
 
 function drawChart() {
@@ -94,19 +103,47 @@ function drawChoices() {
   }
 }
 
-function enlarge(img) {
-  // outside the block (on document.body), so styled here rather than by the block's scoped CSS
+// The map at full size (its drawn pixels, one per device pixel where the screen allows), with
+// its variant, unit and step, and row t marked; Esc, the button or a click closes it.
+function enlarge(frame) {
+  const img = frame.querySelector("img");
   const box = text("div", "attention-lightbox");
-  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:#fff;overflow:auto;padding:24px;cursor:zoom-out";
-  const big = img.cloneNode();
-  big.removeAttribute("width"); big.removeAttribute("height");
-  big.style.cssText = "max-width:none;width:auto;height:auto;image-rendering:pixelated";
-  if (big.classList.contains("head")) big.style.width = (4 * img.naturalWidth) + "px";
-  const close = text("span", "", "✕ close (Esc)");
-  close.style.cssText = "position:fixed;top:8px;right:16px;font-weight:600";
-  box.append(big, close);
-  box.addEventListener("click", () => box.remove());
+  box.setAttribute("role", "dialog");
+  box.setAttribute("aria-modal", "true");
+  box.setAttribute("aria-label", frame.dataset.caption);
+  box.style.cssText = "position:fixed;inset:0;z-index:1000;background:#fff;overflow:auto;padding:16px 24px;cursor:zoom-out;font:14px 'DejaVu Sans',sans-serif;color:#111";
+  const cell = frame.closest(".cell"), v = cell && data ? data.variants[cell.dataset.variant] : null;
+  const head = text("div", "", frame.dataset.caption + (v && v.map && img.classList.contains("heatmap") ? " · step " + (data.unit === "words" ? "word " : "t = ") + t + " / " + data.steps : ""));
+  head.style.cssText = "font-weight:600;font-size:16px;margin:0 0 8px";
+  const close = text("button", "", "✕ close (Esc)");
+  close.type = "button";
+  close.style.cssText = "position:fixed;top:8px;right:16px;font-weight:600;padding:4px 10px;border:1px solid #6b7280;border-radius:6px;background:#fff;color:#111";
+  const big = frame.cloneNode(true);
+  big.removeAttribute("tabindex"); big.removeAttribute("role");
+  const width = Math.max(Number(img.getAttribute("width")), img.naturalWidth / Math.max(1, window.devicePixelRatio || 1));
+  big.style.cssText = "position:relative;line-height:0;width:" + width + "px";
+  const bigImg = big.querySelector("img");
+  bigImg.removeAttribute("height");
+  bigImg.style.cssText = "width:100%;height:auto;max-width:none";
+  const mark = big.querySelector(".mark");
+  mark.style.cssText += ";position:absolute;border:2px solid #dc2626;box-sizing:border-box;pointer-events:none";
+  if (!(v && v.map && img.classList.contains("heatmap"))) mark.style.display = "none";
+  box.append(head, big, close);
+  const back = document.activeElement;
+  const shut = () => { box.remove(); if (back && back.focus) back.focus(); };
+  box.addEventListener("click", shut);
+  box.addEventListener("keydown", (e) => { if (e.key === "Escape" || e.key === "Tab") { e.preventDefault(); shut(); } });
   document.body.append(box);
+  close.focus();
+}
+
+function copyLink() {
+  const url = location.origin + location.pathname + data.link;
+  const said = element.querySelector(".stepbar .copied");
+  const done = (msg) => { if (said) said.textContent = msg; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(url).then(() => done("link copied"), () => done(url));
+  } else done(url);      // no clipboard here (plain http): the link, to select and copy
 }
 
 // The step control stays in view while the heatmaps and the step view are: the page's container
@@ -129,7 +166,10 @@ function setup() {
   for (const a of element.querySelectorAll(".cell a.download")) {     // the picture shown is the file
     a.href = a.closest(".cell").querySelector("img.heatmap").src;
   }
-  if (data) show(1);
+  if (data) {
+    show(1);
+    try { history.replaceState(null, "", data.link); } catch (e) { /* a sandboxed frame: the button still works */ }
+  }
   keepInView();
 }
 
@@ -148,12 +188,29 @@ element.addEventListener("click", (e) => {
     for (const other of element.querySelectorAll(".tokens.out .tok.clicked")) other.classList.remove("clicked");
     tok.classList.add("clicked");
     show(Number(tok.dataset.t));
-  } else if (target.closest("img.heatmap, img.head, img.nbest-map")) {
-    enlarge(target.closest("img"));
+  } else if (target.closest(".stepbar .copy-link")) {
+    copyLink();
+  } else if (target.closest(".frame")) {
+    enlarge(target.closest(".frame"));
+  }
+});
+// Keyboard: Enter or Space on a map enlarges it, on an output token goes to its step;
+// ← and → step anywhere in the block but the slider (which steps by itself).
+element.addEventListener("keydown", (e) => {
+  if (!data) return;
+  const frame = e.target.closest && e.target.closest(".frame");
+  const tok = e.target.closest && e.target.closest(".tokens.out .tok");
+  if ((e.key === "Enter" || e.key === " ") && (frame || tok)) {
+    e.preventDefault();
+    if (frame) enlarge(frame); else { stop(); show(Number(tok.dataset.t)); }
+  } else if ((e.key === "ArrowLeft" || e.key === "ArrowRight") && !e.target.closest(".stepbar .t")) {
+    e.preventDefault();
+    stop();
+    show(t + (e.key === "ArrowRight" ? 1 : -1));
+    if (tok) { const on = tok.parentElement.querySelector(".tok.on"); if (on) on.focus(); }
   }
 });
 element.addEventListener("input", (e) => { if (e.target.closest(".stepbar .t")) { stop(); show(e.target.value); } });
-document.addEventListener("keydown", (e) => { if (e.key === "Escape") document.querySelectorAll(".attention-lightbox").forEach((b) => b.remove()); });
 window.addEventListener("scroll", keepInView, {passive: true});
 window.addEventListener("resize", keepInView);
 watch("value", setup);

@@ -42,9 +42,13 @@ LUT_HEX = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in LUT]   # the 
 GRID = np.array([217, 217, 217], np.uint8)
 DARK = np.array([34, 34, 34], np.float32)
 LIGHT = np.array([255, 255, 255], np.float32)
-LABEL_PT = 8.0
-SMALL_PT = 7.0
-TITLE_PT = 9.0
+PT_PER_PX = 72 / DPI                                      # a font size in pt at DPI, from CSS px
+LABEL_PT = 12 * PT_PER_PX                                 # 12 px labels
+SMALL_PT = 10 * PT_PER_PX                                 # 10 px: the smallest text in any map
+TITLE_PT = 13 * PT_PER_PX
+MIN_TEXT_PX = 10
+PIXEL_RATIO = 2           # maps are drawn at twice their CSS size: sharp on 1× and 2× screens
+LARGE_PIXEL_RATIO = 1     # maps past SMALL_GRID rows or columns: at 2× a long input's four maps were ~40 MB each
 MAX_LABEL_CHARS = 18
 CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR", "Noto Sans CJK TC")
 
@@ -184,18 +188,21 @@ def colors(values: np.ndarray) -> np.ndarray:
 
 # ---- heatmap --------------------------------------------------------------------------------
 
-SMALL_GRID = 45       # rows or columns up to which cells keep room for larger numbers
+SMALL_GRID = 45       # rows or columns up to which cells carry their number
 
 
 def cell_size(rows: int, cols: int) -> tuple[int, float]:
-    """(cell pixels, number font size in pt) for a rows × cols matrix. Cells never get too
-    small for their number: a long input makes a large image, read full screen."""
-    n = max(rows, cols)
-    if n <= 24:
-        return 21, 6.5
-    if n <= SMALL_GRID:
-        return 18, 6.0
-    return 14, 5.0
+    """(cell CSS pixels, number font size in pt; 0: none) for a rows × cols matrix. A number is
+    never smaller than ``MIN_TEXT_PX``, so past ``SMALL_GRID`` cells are colour only: a long
+    input makes a large image, read at full size when enlarged (its numbers are in the CSV)."""
+    if max(rows, cols) <= SMALL_GRID:
+        return 22, SMALL_PT
+    return 14, 0.0
+
+
+def pixel_ratio(rows: int, cols: int) -> int:
+    """Device pixels per CSS pixel a map of this shape is drawn at."""
+    return PIXEL_RATIO if max(rows, cols) <= SMALL_GRID else LARGE_PIXEL_RATIO
 
 
 def percent(v: float) -> str:
@@ -238,56 +245,75 @@ def _cells(m: np.ndarray, cell: int, size_pt: float) -> np.ndarray:
 
 @dataclass
 class Heatmap:
-    """A drawn heatmap: the pixels, and where its grid of cells sits in them."""
+    """A drawn heatmap: the pixels, and where its grid of cells sits in them (device pixels;
+    the page shows it at ``pixels`` ÷ ``scale`` CSS pixels)."""
     pixels: np.ndarray          # (H, W, 3) uint8
     grid_top: int               # y of the first row of cells
     grid_left: int              # x of the first column
     cell: int                   # cell size in pixels
     rows: int
     cols: int
+    scale: int = 1              # device pixels per CSS pixel
+
+    @property
+    def css_size(self) -> tuple[int, int]:
+        """(width, height) in CSS pixels: the size at which no text is under ``MIN_TEXT_PX``."""
+        H, W = self.pixels.shape[:2]
+        return -(-W // self.scale), -(-H // self.scale)
+
+    def geometry(self) -> dict:
+        """Where the grid sits, in fractions of the picture: what the page needs to mark row t."""
+        H, W = self.pixels.shape[:2]
+        return {"top": self.grid_top / H, "left": self.grid_left / W, "cw": self.cell / W, "ch": self.cell / H,
+                "rows": self.rows, "cols": self.cols, "w": self.css_size[0], "h": self.css_size[1]}
 
 
 def heatmap(matrix, rows: list[str], cols: list[str], title: str = "", *, left_px: int | None = None,
-            numbers: bool = True, grid: tuple[int, int] | None = None, cell: int | None = None) -> Heatmap:
+            numbers: bool = True, grid: tuple[int, int] | None = None, cell: int | None = None,
+            scale: int | None = None) -> Heatmap:
     """Attention heatmap: target labels down the left, source labels across the top, α in
     percent in each cell (blank below 0.5 %), and a 0–1 colour bar.
 
     ``matrix`` is (len(rows), len(cols)) in [0, 1]; colours use the shared ``CMAP``/``NORM``
     (vmin 0, vmax 1) whatever the values, so pictures compare directly. ``left_px`` sets the
-    minimum left margin (give every variant the same one so the source columns line up).
-    ``grid`` is the (rows, cols) the cell size is chosen for, by default this matrix's shape;
-    give every picture that is to be compared the largest shape among them, so that they share
-    one cell size. ``cell`` sets the cell size outright (small pictures, without numbers).
+    minimum left margin in CSS pixels (give every variant the same one so the source columns
+    line up). ``grid`` is the (rows, cols) the cell size is chosen for, by default this matrix's
+    shape; give every picture that is to be compared the largest shape among them, so that they
+    share one cell size. ``cell`` sets the cell size outright (small pictures, without numbers).
+    ``scale``: device pixels per CSS pixel, by default ``pixel_ratio`` of ``grid``.
     """
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape != (len(rows), len(cols)):
         raise ValueError(f"matrix shape {m.shape} does not match {len(rows)} × {len(cols)} labels")
     T, S = m.shape
+    k = int(scale or pixel_ratio(*(grid or (T, S))))
     size, num_pt = cell_size(*(grid or (T, S)))
     if cell is not None:
         size, num_pt = cell, 0.0
+    size, label_pt, small_pt, title_pt = size * k, LABEL_PT * k, SMALL_PT * k, TITLE_PT * k
     rows_l = [short_label(s) for s in rows]
     cols_l = [short_label(s) for s in cols]
-    left = max(left_px if left_px is not None else 0, label_width(rows_l)) + 12
-    top = 30 if title else 8
-    grid_y = top + label_width(cols_l) + 8
-    cbar_h = int(min(max(T * size, 60), 160))
-    width = max(left + S * size + 48, text_width(short_label(title, 90), TITLE_PT, True) + 16 if title else 0)
-    cv = Canvas(width, grid_y + max(T * size, cbar_h) + 10)
+    left = max((left_px or 0) * k, label_width(rows_l, label_pt)) + 12 * k
+    top = (24 if title else 6) * k
+    grid_y = top + label_width(cols_l, label_pt) + 8 * k
+    cbar_h = int(min(max(T * size, 60 * k), 160 * k))
+    width = max(left + S * size + 52 * k,
+                text_width(short_label(title, 90), title_pt, True) + 16 * k if title else 0)
+    cv = Canvas(width, grid_y + max(T * size, cbar_h) + 10 * k)
     # cells with their numbers, a 1-pixel grid line after each
-    cv.px[grid_y: grid_y + T * size, left: left + S * size] = _cells(m, size, num_pt if numbers else 0.0)
+    cv.px[grid_y: grid_y + T * size, left: left + S * size] = _cells(m, size, num_pt * k if numbers else 0.0)
     for i, s in enumerate(rows_l):
-        cv.text(left - 5, grid_y + i * size + (size - 1) / 2, s, ha="right")
+        cv.text(left - 5 * k, grid_y + i * size + (size - 1) / 2, s, label_pt, ha="right")
     for j, s in enumerate(cols_l):
-        cv.text(left + j * size + (size - 1) / 2, grid_y - 5, s, ha="center", va="bottom", rotate=True)
+        cv.text(left + j * size + (size - 1) / 2, grid_y - 5 * k, s, label_pt, ha="center", va="bottom", rotate=True)
     if title:
-        cv.text(8, 14, short_label(title, 90), TITLE_PT, bold=True)
+        cv.text(8 * k, 13 * k, short_label(title, 90), title_pt, bold=True)
     # colour bar: the fixed 0–1 scale
-    x = left + S * size + 10
-    cv.px[grid_y: grid_y + cbar_h, x: x + 10] = colors(np.linspace(1.0, 0.0, cbar_h))[:, None, :]
+    x = left + S * size + 10 * k
+    cv.px[grid_y: grid_y + cbar_h, x: x + 10 * k] = colors(np.linspace(1.0, 0.0, cbar_h))[:, None, :]
     for frac, txt in ((1.0, "1"), (0.5, "0.5"), (0.0, "0")):
-        cv.text(x + 13, grid_y + (1 - frac) * (cbar_h - 1), txt, SMALL_PT)
-    return Heatmap(cv.px, grid_y, left, size, T, S)
+        cv.text(x + 13 * k, grid_y + (1 - frac) * (cbar_h - 1), txt, small_pt)
+    return Heatmap(cv.px, grid_y, left, size, T, S, k)
 
 
 def pad_to_width(pictures: list[Heatmap]) -> None:
@@ -388,3 +414,56 @@ def img_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
     h, w = pixels.shape[:2]
     return (f'<img class="{html.escape(elem_class)}" alt="{html.escape(alt)}" src="{data_uri(pixels)}" '
             f'width="{w}" height="{h}" style="max-width:100%;height:auto">')
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """A Figure as PNG or SVG bytes, drawn with its own canvas (SVG keeps text as text)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI * PIXEL_RATIO if fmt == "png" else DPI, facecolor="white",
+                metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+# ---- one figure of a whole comparison ----------------------------------------------------------
+
+FIGURE_MAX_IN = 40.0      # a long input's figure stays within what an SVG viewer opens
+
+
+def comparison_figure(sentence: str, panels: list[tuple]) -> Figure:
+    """Every selected map side by side on the shared 0–1 scale, each titled with its variant
+    and translation, the sentence above them, one colour bar: a figure for a paper or a slide.
+
+    ``panels``: (variant, translation, α (T × S) or None, row labels, column labels); a variant
+    without attention gets a panel with its translation only."""
+    drawn = [p for p in panels if p[2] is not None]
+    S = max((p[2].shape[1] for p in drawn), default=1)
+    T = max((p[2].shape[0] for p in drawn), default=1)
+    cell_in = min(0.32, FIGURE_MAX_IN / max(S * max(len(panels), 1), T, 1))
+    label_in = 1.3
+    panel_w = max(S * cell_in + label_in, 2.4)
+    fig = Figure(figsize=(min(panel_w * max(len(panels), 1) + 1.0, FIGURE_MAX_IN * 1.2), T * cell_in + 3.2),
+                 dpi=DPI, facecolor="white", layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(short_label(sentence, 120), fontsize=12, fontweight="bold")
+    axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    image = None
+    size = 9 if cell_in >= 0.2 else 6
+    for ax, (variant, translation, m, rows, cols) in zip(axes, panels):
+        title = f"{variant}\n{short_label(translation, 48)}"
+        if m is None:
+            ax.text(0.5, 0.5, "no attention:\nc_t is the final encoder state", ha="center", va="center",
+                    fontsize=9, transform=ax.transAxes, parse_math=False)
+            ax.set_axis_off()
+        else:
+            image = ax.imshow(np.asarray(m, np.float64), cmap=CMAP, norm=NORM, aspect="equal", interpolation="nearest")
+            ax.set_xticks(range(len(cols)), [short_label(c) for c in cols], rotation=90, fontsize=size)
+            ax.set_yticks(range(len(rows)), [short_label(r) for r in rows], fontsize=size)
+            ax.xaxis.tick_top()
+            for t in ax.get_xticklabels() + ax.get_yticklabels():
+                t.set_parse_math(False)
+        ax.set_title(title, fontsize=10, parse_math=False)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.6, label="attention weight α (0–1)")
+    return fig

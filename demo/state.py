@@ -31,7 +31,8 @@ from seq2seq.translator import InputError, Translator, check_variant
 
 from . import model_folder
 
-EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")
+EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")            # hard cases, from the Ding test split
+TRY_FILE = Path(__file__).with_name("examples_try.tsv")             # everyday sentences the project wrote
 HALF = True               # the page decodes one sentence at a time: fp16 is faster then (see Translator)
 FILLED_UNKNOWN_NOTE = ("Where a model wrote the unknown piece <unk>, its translation shows instead the source "
                        "piece that step attended to most (argmax of α_t), as attention-based translators do for "
@@ -110,6 +111,11 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str]]:
             src, _, ref = line.partition("\t")
             pairs.append((src.strip(), ref.strip()))
     return pairs
+
+
+def load_try_examples(path: Path = TRY_FILE) -> list[tuple[str, list[str]]]:
+    """(German sentence, [English translations counted as right]) of the "Try these" row."""
+    return [(src, [r.strip() for r in refs.split("|") if r.strip()]) for src, refs in load_examples(path)]
 
 
 @lru_cache(maxsize=4)

@@ -13,6 +13,7 @@ first request (or the About tab's plot, drawn on page load) does.
 from __future__ import annotations
 
 import inspect
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import gradio as gr
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
-from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, Translator
+from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, DecodingSettings, Translator
 
 from . import about, model_folder, question, state
 from .history_panel import build_history_panel
@@ -29,9 +30,26 @@ from .toy_tab import build_toy_tab
 
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
-SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('results-area');"
-                     " if (el && el.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
+# After a run the input row goes to the top of the window: the next sentence is typed without
+# scrolling, and the results begin just below the controls.
+SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('input-row'), area = document.getElementById("
+                     "'results-area'); if (el && area && area.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
 KEYS = "Enter translates; Shift+Enter starts a new line."
+TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (closer to greedy), above 1 flattens "
+                    "it (more varied, soon garbled). {default} was chosen on the dev split.")
+UNITS = {"words": True, "pieces": False}
+LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
+THEME_FONT = ["DejaVu Sans", "ui-sans-serif", "system-ui", "sans-serif"]     # installed: no web font to fetch
+THEME_MONO = ["DejaVu Sans Mono", "ui-monospace", "monospace"]
+# Page-wide rules (the results block has its own, page.css): a focus ring on every control,
+# and text colours that keep 4.5:1 contrast on the theme's light backgrounds.
+PAGE_WIDE_CSS = """
+:focus-visible, input:focus-visible + span, label:has(input:focus-visible) {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
+input[type=checkbox]:focus-visible, input[type=radio]:focus-visible { outline: 3px solid #1d4ed8 !important; }
+#input-row { scroll-margin-top: 4px; }
+.example-row-label { font-weight: 600; margin: 0; }
+"""
 
 
 def configure_torch(threads: int | None = 1) -> None:
@@ -60,32 +78,38 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
     installed = state.available(tr)
     page = page or model_folder.PageText("German", "English", state.load_examples())
     examples = page.examples
+    # The project's everyday sentences are German: another language pair's page has only its own examples.
+    tries = state.load_try_examples() if page.source == "German" else []
+    default_t = DecodingSettings.temperature
     with gr.Row():
         gr.Markdown(about.quality_line(cards), latex_delimiters=[], elem_id="quality-line")
         about_link = gr.Button("About the models →", size="sm", variant="secondary", scale=0, elem_id="about-link")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="input-row"):
         with gr.Column(scale=3):
             text = gr.Textbox(label=f"{page.source} sentence", lines=1, max_lines=4, elem_id="source-text",
-                              placeholder=examples[0][0] if examples else "",
+                              placeholder=f"e.g. {tries[0][0]}" if tries else (examples[0][0] if examples else ""),
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
         with gr.Column(scale=2):
             choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
             variants = gr.CheckboxGroup(choices, value=installed, label="Variants", elem_id="variants")
             with gr.Row():
                 method = gr.Radio(list(METHODS), value="greedy", label="Decoding", scale=2)
-                words = gr.Checkbox(False, label="Words, not pieces", scale=1, elem_id="words",
+                words = gr.Checkbox(True, label="Words, not pieces", scale=1, elem_id="words",
                                     info="source pieces summed, target pieces averaged")
             with gr.Row(visible=False) as beam_row:
                 beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam width")
                 n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best kept")
             with gr.Row(visible=False) as sample_row:
-                temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                temperature = gr.Slider(0.1, 2.0, value=default_t, step=0.05, label="Temperature",
+                                        info=TEMPERATURE_HINT.format(default=default_t), elem_id="temperature")
                 seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
             run = gr.Button("Translate and compare", variant="primary", elem_id="run")
-    example_box = None           # below the controls: on a phone the button comes first
-    if examples:
-        example_box = gr.Examples([[s] for s, _ in examples], inputs=[text], cache_examples=False,
-                                  label="Examples from the test split (click one to run it)", examples_per_page=10)
+    example_boxes = []           # below the controls: on a phone the button comes first
+    for label, rows in (("Try these (click one to run it)", [s for s, _ in tries]),
+                        ("Hard cases from the test split", [s for s, _ in examples])):
+        if rows:
+            example_boxes.append(gr.Examples([[s] for s in rows], inputs=[text], cache_examples=False, label=label,
+                                             examples_per_page=10))
     message = gr.Markdown("", visible=False, elem_id="message", latex_delimiters=[])
     result_state = gr.State(None, time_to_live=state.RESULT_TTL_S)
     with gr.Column(visible=False, elem_id="results-area") as area:
@@ -93,7 +117,11 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
         with gr.Row():
             zip_button = gr.Button("Download all (zip: JSON, PNG and CSV per variant)", size="sm", scale=0,
                                    elem_id="zip-button")
+            figure_button = gr.Button("One figure of all maps (PNG and SVG)", size="sm", scale=0,
+                                      elem_id="figure-button")
             zip_file = gr.File(label="All files", visible=False, interactive=False, elem_id="zip-file")
+            figure_files = gr.File(label="Figure", visible=False, interactive=False, file_count="multiple",
+                                   elem_id="figure-files")
 
     def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_):
         from . import views           # it draws: matplotlib is imported by the first request, not at start-up
@@ -101,37 +129,93 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
         try:
             result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_)
         except gr.Error as exc:      # refused: one message, no result left standing, no error badges
-            return {message: gr.update(value=f"⚠️ **{about.md_escape(exc.message)}**", visible=True),
-                    area: gr.update(visible=False), result_state: None, results: "",
-                    zip_file: gr.update(value=None, visible=False)}
+            return refusal(exc.message)
         return {message: gr.update(value="", visible=False), area: gr.update(visible=True), result_state: result,
-                results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False)}
+                results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False),
+                figure_files: gr.update(value=None, visible=False)}
 
     def on_words(result, words_):
         from . import views
 
         if not result:                # nothing translated yet (or expired): nothing to redraw
-            return {results: gr.update(), zip_file: gr.update()}
-        return {results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False)}
+            return {results: gr.update(), zip_file: gr.update(), figure_files: gr.update()}
+        return {results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False),
+                figure_files: gr.update(value=None, visible=False)}
 
     def on_zip(result, words_):
         from . import export
 
         return {zip_file: gr.update(value=export.export_zip(result, bool(words_), hashes), visible=True)}
 
+    def on_figure(result, words_):
+        from . import export
+
+        return {figure_files: gr.update(value=export.export_figure(result, bool(words_)), visible=True)}
+
+    controls = [text, variants, method, beam, n_best, temperature, seed, words, beam_row, sample_row]
+
+    def on_link(request: gr.Request):
+        """A permalink (``views.permalink``): the query fills the controls and runs the comparison.
+        Its values go through the same checks as typed ones; a bad one gets the same refusal."""
+        params = dict(request.query_params) if request is not None else {}
+        if "text" not in params:
+            return {c: gr.update() for c in controls + outputs}
+        link = read_link(params)
+        shown = link["text"] if isinstance(link["text"], str) and len(link["text"]) <= MAX_CHARS else ""
+        out = {c: gr.update() for c in controls}
+        out[text] = shown
+        unit_ = link.pop("unit")
+        if unit_ not in UNITS:
+            out.update(refusal(f"Unknown unit {unit_!r} in the link; choose words or pieces."))
+            return out
+        answer = on_compare(*(link[k] for k in ("text", "variants", "method", "beam", "n_best", "temperature",
+                                               "seed")), UNITS[unit_])
+        out.update(answer)
+        result = answer[result_state]
+        if result:
+            settings = result["settings"]
+            out.update({variants: list(result["variants"]), method: settings["method"], words: UNITS[unit_],
+                        beam_row: gr.update(visible=settings["method"] == "beam"),
+                        sample_row: gr.update(visible=settings["method"] == "sample")})
+            out.update({c: settings[k] for c, k in ((beam, "beam"), (n_best, "n_best"), (temperature, "temperature"),
+                                                    (seed, "seed")) if k in settings})
+        return out
+
+    def refusal(msg: str) -> dict:
+        return {message: gr.update(value=f"⚠️ **{about.md_escape(msg)}**", visible=True),
+                area: gr.update(visible=False), result_state: None, results: "",
+                zip_file: gr.update(value=None, visible=False), figure_files: gr.update(value=None, visible=False)}
+
     inputs = [text, variants, method, beam, n_best, temperature, seed, words]
-    outputs = [message, area, result_state, results, zip_file]
+    outputs = [message, area, result_state, results, zip_file, figure_files]
     triggers = [run.click, text.submit]
-    if example_box is not None:          # an example fills the box, then runs with the current settings
-        triggers.append(example_box.load_input_event.then)
+    for box in example_boxes:            # an example fills the box, then runs with the current settings
+        triggers.append(box.load_input_event.then)
     for trigger in triggers:
         trigger(on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2,
                 show_progress_on=[run]).then(None, js=SCROLL_TO_RESULTS, api_visibility="private")
     method.change(lambda m: {beam_row: gr.update(visible=m == "beam"), sample_row: gr.update(visible=m == "sample")},
                   method, [beam_row, sample_row], api_visibility="private", queue=False)
-    words.change(on_words, [result_state, words], [results, zip_file], api_visibility="private")
+    words.change(on_words, [result_state, words], [results, zip_file, figure_files], api_visibility="private")
     zip_button.click(on_zip, [result_state, words], [zip_file], api_visibility="private")
-    return {"about_link": about_link}
+    figure_button.click(on_figure, [result_state, words], [figure_files], api_visibility="private")
+    return {"about_link": about_link, "link": (on_link, controls + outputs)}
+
+
+def read_link(params: dict) -> dict:
+    """A permalink's query as the compare handler's raw arguments: numbers parsed where they
+    parse, anything else handed on as text for the library to refuse; absent ones at their defaults."""
+    defaults = DecodingSettings()
+    out = {"text": params.get("text"), "method": params.get("method", "greedy"),
+           "variants": [v for v in str(params.get("variants", ",".join(VARIANTS))).split(",") if v],
+           "unit": params.get("unit", "words")}
+    for k in LINK_NUMBERS:
+        raw = params.get(k, getattr(defaults, k))
+        try:
+            out[k] = int(raw) if str(raw).strip().lstrip("-").isdigit() else float(raw)
+        except (TypeError, ValueError, OverflowError):
+            out[k] = raw
+    return out
 
 
 # ---- the About tab ----------------------------------------------------------------------------
@@ -184,7 +268,11 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
 
     pair = f"{page.source} → {page.target}"
-    with gr.Blocks(title=f"Attention in seq2seq: {pair}") as demo:
+    theme = gr.themes.Default(font=THEME_FONT, font_mono=THEME_MONO)
+    with warnings.catch_warnings():      # Gradio 6 would have them in launch(); here app.py's launch stays plain
+        warnings.filterwarnings("ignore", message="The parameters have been moved")
+        demo = gr.Blocks(title=f"Attention in seq2seq: {pair}", theme=theme, css=PAGE_WIDE_CSS)
+    with demo:
         gr.Markdown(f"# Attention in seq2seq: {about.md_escape(pair)}\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a "
                     f"{about.md_escape(page.source)} sentence, compare the translations and where each model "
@@ -205,6 +293,9 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards, assets)
 
+        link_fn, link_outputs = translate_tab["link"]
+        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2).then(
+            None, js=SCROLL_TO_RESULTS, api_visibility="private")
         translate_tab["about_link"].click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                                           queue=False)
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)

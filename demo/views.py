@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import unicodedata
+from pathlib import Path
+from string import Template
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -25,11 +30,15 @@ from .about import WORDS_RULE
 
 # One colour per attention variant in the α_t chart (Okabe–Ito, readable for colour-blind readers).
 VARIANT_COLOURS = {"dot": "#E69F00", "general": "#56B4E9", "additive": "#009E73", "multihead": "#CC79A7"}
-HEAD_CELL = 6             # cell size of the multihead's per-head thumbnails
+HEAD_CELL = 14            # cell size (CSS px) of the multihead's per-head maps: labels, no numbers
+TEMPLATE = Template(Path(__file__).with_name("results.html").read_text(encoding="utf-8"))
 NO_ATTENTION = ("No attention: this model conditions only on the final encoder state "
                 "(c_t = [→h_S ; ←h_1] at every step), so there is no α to show.")
-CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %), on one 0–1 colour scale and one source axis "
-             "for every variant. Click a heatmap to enlarge it; click an output token to go to its step.")
+CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %; long inputs: colour only), on one 0–1 colour "
+             "scale and one source axis for every variant. Click a map (or Enter on it) to enlarge it; click an "
+             "output token to go to its step; ← and → step through.")
+NOTATION = ("Pieces: “Haus” opens a word, “·es” continues the word before it, “␣” is a lone space piece, "
+            "</s> ends the sentence.")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "$": "&#36;", "{": "&#123;",
              "}": "&#125;", "`": "&#96;"}
 _ESCAPE = str.maketrans(_ENTITIES)
@@ -43,8 +52,29 @@ def unit(words: bool) -> str:
     return "words" if words else "pieces"
 
 
-def png_name(variant: str, words: bool) -> str:
-    return f"attention-{variant}-{unit(words)}.png"
+def slug(text: str, limit: int = 32) -> str:
+    """A short file-name slug of a sentence: ASCII letters and digits joined by '-' ("ü" → "u")."""
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", plain.lower())
+    out = ""
+    for w in words:
+        if len(out) + len(w) + 1 > limit:
+            break
+        out = f"{out}-{w}" if out else w
+    return out or (words[0][:limit] if words else "sentence")
+
+
+def png_name(variant: str, words: bool, text: str | None = None) -> str:
+    return f"attention-{slug(text) + '-' if text else ''}{variant}-{unit(words)}.png"
+
+
+def permalink(result: dict, words: bool) -> str:
+    """The query string that reproduces a result: sentence, variants, decoding settings and unit."""
+    settings = result["settings"]
+    query = {"text": result["text"], "variants": ",".join(result["variants"]), "method": settings["method"]}
+    query.update({k: settings[k] for k in ("beam", "n_best", "temperature", "seed") if k in settings})
+    query["unit"] = unit(words)
+    return "?" + urlencode(query)
 
 
 def data_uri(pixels: np.ndarray) -> str:
@@ -58,15 +88,30 @@ def best(result: dict, variant: str) -> dict | None:
 
 # ---- pictures ------------------------------------------------------------------------------
 
-def heatmaps(result: dict, words: bool = False, hyp_index: int = 0) -> dict[str, plots.Heatmap]:
-    """The heatmap of each variant with attention: one cell size, one left margin and one width
-    for all (the longest output and widest label among them), so source columns line up."""
-    views = {}
+def compute_views(result: dict, words: bool = False, hyp_index: int = 0) -> dict[str, tuple]:
+    """Each variant's (α or None, row labels, column labels) for one hypothesis, in the unit
+    shown: ``analysis.view`` once per variant, shared by the maps, the step data and diagnostics."""
+    out = {}
     for v, e in result["variants"].items():
         hyps = e.get("hypotheses", [])
-        if len(hyps) > hyp_index and hyps[hyp_index]["attention"] is not None:
-            views[v] = analysis.view(hyps[hyp_index]["attention"], result["source_pieces"], hyps[hyp_index]["pieces"],
-                                     words)
+        if len(hyps) > hyp_index:
+            h = hyps[hyp_index]
+            out[v] = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
+    return out
+
+
+def shown_labels(labels: list[str], words: bool) -> list[str]:
+    """Labels in the page's one token notation (``piece_text``); words are shown as they are."""
+    return list(labels) if words else [piece_text(s) for s in labels]
+
+
+def heatmaps(result: dict, words: bool = False, hyp_index: int = 0,
+             views: dict[str, tuple] | None = None) -> dict[str, plots.Heatmap]:
+    """The heatmap of each variant with attention: one cell size, one left margin and one width
+    for all (the longest output and widest label among them), so source columns line up."""
+    views = compute_views(result, words, hyp_index) if views is None else views
+    views = {v: (m, shown_labels(rows, words), shown_labels(cols, words))
+             for v, (m, rows, cols) in views.items() if m is not None}
     if not views:
         return {}
     left = plots.label_width([r for _, rows, _ in views.values() for r in rows])
@@ -77,14 +122,15 @@ def heatmaps(result: dict, words: bool = False, hyp_index: int = 0) -> dict[str,
 
 
 def head_maps(result: dict, variant: str, words: bool = False) -> list[plots.Heatmap]:
-    """Small heatmaps of each head of a multi-head variant (no numbers)."""
+    """A map of each head of a multi-head variant, with its axes and a "head k" title (no numbers)."""
     h = best(result, variant)
     if h is None or h["heads"] is None or h["heads"].shape[1] < 2:
         return []
     out = []
     for k in range(h["heads"].shape[1]):
         m, rows, cols = analysis.view(h["heads"][:, k, :], result["source_pieces"], h["pieces"], words)
-        out.append(plots.heatmap(m, [""] * len(rows), [""] * len(cols), numbers=False, cell=HEAD_CELL))
+        out.append(plots.heatmap(m, shown_labels(rows, words), shown_labels(cols, words), f"head {k + 1}",
+                                 numbers=False, cell=HEAD_CELL))
     return out
 
 
@@ -140,14 +186,14 @@ def _summary_html(result: dict) -> str:
 # ---- tokens and the step data ----------------------------------------------------------------
 
 def token_spans(labels: list[str], words: bool, step_attr: bool) -> str:
-    """Tokens as readable text: a piece that opens a word (▁) starts with a gap, a piece that
-    continues one sits close to it, marked by a thin rule."""
+    """Tokens (already in the page's notation, ``shown_labels``) as readable text: a piece that
+    opens a word starts with a gap, a piece that continues one (·) sits close to it. Output
+    tokens are buttons of one roving tab stop (page.js)."""
     out = []
     for t, s in enumerate(labels, start=1):
-        opens = words or s.startswith("▁") or s == "</s>" or t == 1
-        shown = s if words else (s[1:] if s.startswith("▁") and len(s) > 1 else s.replace("▁", "␣"))
-        data = f' data-t="{t}"' if step_attr else f' data-i="{t - 1}"'
-        out.append(f'<span class="tok {"ws" if opens else "wc"}"{data}>{esc(shown)}</span>')
+        opens = words or not s.startswith("·") or t == 1
+        data = (f' data-t="{t}" tabindex="-1" role="button"' if step_attr else f' data-i="{t - 1}"')
+        out.append(f'<span class="tok {"ws" if opens else "wc"}"{data}>{esc(s)}</span>')
     return "".join(out)
 
 
@@ -160,17 +206,20 @@ def piece_text(piece: str) -> str:
     return ("" if piece.startswith("▁") else "·") + shown.replace("▁", "␣")
 
 
-def step_data(result: dict, words: bool = False) -> dict:
-    """What the browser needs to show any step: per variant the row labels, α rows (or None),
-    p, H(α_t) and the top-5 candidates of each step, in the unit shown."""
+def step_data(result: dict, words: bool = False, views: dict[str, tuple] | None = None,
+              maps: dict[str, plots.Heatmap] | None = None) -> dict:
+    """The page's one data channel: per variant the row labels, α rows (or None), p, H(α_t)
+    and the top-5 candidates of each step, in the unit shown; where each map's grid sits
+    (``Heatmap.geometry``); and the permalink."""
     src = result["source_pieces"]
     cols = words_from_pieces(src) if words else [piece_text(s) for s in src]
+    views = compute_views(result, words) if views is None else views
     variants, steps = {}, 1
     for v, e in result["variants"].items():
         if "hypotheses" not in e:
             continue
         h = e["hypotheses"][0]
-        m, rows, _ = analysis.view(h["attention"], src, h["pieces"], words)
+        m, rows, _ = views[v]
         groups = analysis.target_groups(h["pieces"]) if words else [[i] for i in range(len(h["pieces"]))]
         steps = max(steps, len(rows))
         shown = (lambda s: s) if words else piece_text
@@ -182,41 +231,39 @@ def step_data(result: dict, words: bool = False) -> dict:
             "top": [[[piece_text(c), round(p, 4)] for c, p in h["candidates"][g[0]]] for g in groups],
             "colour": VARIANT_COLOURS.get(v),
         }
-    return {"steps": steps, "unit": unit(words), "cols": cols, "variants": variants, "lut": plots.LUT_HEX}
+        if maps and v in maps:
+            variants[v]["map"] = {k: (round(x, 6) if isinstance(x, float) else x) for k, x in maps[v].geometry().items()}
+    return {"steps": steps, "unit": unit(words), "cols": cols, "variants": variants, "lut": plots.LUT_HEX,
+            "link": permalink(result, words)}
 
 
 # ---- diagnostics --------------------------------------------------------------------------------
 
-def diagnostics(result: dict, words: bool = False) -> dict[str, dict | None]:
+def diagnostics(result: dict, words: bool = False, views: dict[str, tuple] | None = None) -> dict[str, dict | None]:
     """``analysis.diagnostics`` of each variant's best hypothesis, in the unit shown."""
-    out = {}
-    for v, e in result["variants"].items():
-        h = best(result, v)
-        if h is None:
-            continue
-        m, _, cols = analysis.view(h["attention"], result["source_pieces"], h["pieces"], words)
-        out[v] = None if m is None else analysis.diagnostics(m, cols)
-    return out
+    views = compute_views(result, words) if views is None else views
+    return {v: None if m is None else analysis.diagnostics(m, cols) for v, (m, _, cols) in views.items()}
 
 
-def _diagnostics_html(result: dict, words: bool) -> str:
-    diag = diagnostics(result, words)
+def _diagnostics_html(result: dict, words: bool, views: dict[str, tuple]) -> str:
+    diag = diagnostics(result, words, views)
     names = [v for v, d in diag.items() if d is not None]
     if not names:
         return ""
     u = "word" if words else "piece"
+    lab = (lambda x: x) if words else piece_text
     rows = ["<table class='diag'><thead><tr><th>variant</th><th>mean H(α_t), bits</th><th>uniform would be</th>"
             f"<th>mass on the final {u}</th><th>mass on punctuation</th><th>never attended</th>"
             "<th>over-attended</th></tr></thead><tbody>"]
     for v in names:
         d = diag[v]
-        final = f"{d['final_word_mass']:.2f} ({esc(d['final_word'])})" if d["final_word"] is not None else "–"
+        final = f"{d['final_word_mass']:.2f} ({esc(lab(d['final_word']))})" if d["final_word"] is not None else "–"
         rows.append(f"<tr><td class='v'>{esc(v)}</td><td class='num'>{d['mean_entropy']:.2f}</td>"
                     f"<td class='num'>{d['uniform_entropy']:.2f}</td><td class='num'>{final}</td>"
-                    f"<td class='num'>{d['punctuation_mass']:.2f}</td><td>{esc(', '.join(d['never']) or '–')}</td>"
-                    f"<td>{esc(', '.join(d['over']) or '–')}</td></tr>")
+                    f"<td class='num'>{d['punctuation_mass']:.2f}</td><td>{esc(', '.join(map(lab, d['never'])) or '–')}</td>"
+                    f"<td>{esc(', '.join(map(lab, d['over'])) or '–')}</td></tr>")
     rows.append("</tbody></table>")
-    cols = analysis.view(None, result["source_pieces"], [], words)[2]
+    cols = shown_labels(next(iter(views.values()))[2], words)
     cov = [f"<table class='diag'><thead><tr><th>source {u}</th>",
            *(f"<th>{esc(v)}</th>" for v in names), "</tr></thead><tbody>"]
     for i, c in enumerate(cols):
@@ -246,31 +293,36 @@ def _describe(settings: dict) -> str:
             }[settings["method"]]
 
 
-def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_src: str) -> str:
+def _map_html(pic: plots.Heatmap, alt: str, cls: str = "heatmap", caption: str = "") -> str:
+    """A map shown at its CSS size (drawn at ``pic.scale``×), a focusable button that enlarges it."""
+    w, h = pic.css_size
+    return (f'<div class="frame" tabindex="0" role="button" aria-label="{esc(alt)}; Enter enlarges" '
+            f'data-caption="{esc(caption or alt)}"><img class="{cls}" src="{data_uri(pic.pixels)}" width="{w}" '
+            f'height="{h}" alt="{esc(alt)}"><div class="mark"></div></div>')
+
+
+def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_src: str,
+          views: dict[str, tuple]) -> str:
     e = result["variants"][v]
     out = [f'<figure class="cell" data-variant="{esc(v)}" id="cell-{esc(v)}"><figcaption>{esc(v)}</figcaption>']
     if "missing" in e:
         out.append(f'<p class="note">{esc(e["missing"])}</p></figure>')
         return "".join(out)
-    h = e["hypotheses"][0]
-    _, rows, _ = analysis.view(None, result["source_pieces"], h["pieces"], words)
+    rows = shown_labels(views[v][1], words)
     if pic is None:
         out.append(f'<p class="note noatt">{esc(NO_ATTENTION)}</p>')
     else:
-        H, W = pic.pixels.shape[:2]
-        uri = data_uri(pic.pixels)
-        geometry = (f'data-top="{pic.grid_top}" data-left="{pic.grid_left}" data-cell="{pic.cell}" '
-                    f'data-rows="{pic.rows}" data-cols="{pic.cols}" data-w="{W}" data-h="{H}"')
-        out.append(f'<div class="frame" {geometry}><img class="heatmap" src="{uri}" width="{W}" height="{H}" '
-                   f'alt="{esc(v)}: attention heatmap, target × source"><div class="mark"></div></div>'
-                   f'<a class="download" download="{esc(png_name(v, words))}" href="#">⤓ '
-                   f'{esc(png_name(v, words))}</a>')
+        name = png_name(v, words, result["text"])
+        out.append(f'<div class="scroll">{_map_html(pic, f"{v}: attention map, target × source {unit(words)}", caption=f"{v} · {unit(words)}")}</div>'
+                   f'<a class="download" download="{esc(name)}" href="#">⤓ {esc(name)}</a>')
         heads = head_maps(result, v, words)
         if heads:
-            out.append('<div class="heads">' + "".join(
-                f'<img class="head" title="head {k + 1}" alt="{esc(v)} head {k + 1}" src="{data_uri(p.pixels)}">'
-                for k, p in enumerate(heads)) + f'<span class="hint">its {len(heads)} heads (mean above)</span></div>')
-    out.append(f'<div class="tokens out" aria-label="{esc(v)} output">{token_spans(rows, words, True)}</div>')
+            out.append(f'<details class="heads"><summary>its {len(heads)} heads (the map above is their mean)'
+                       '</summary><div class="headmaps">' + "".join(
+                           _map_html(p, f"{v} head {k + 1}", "head", f"{v} · head {k + 1} · {unit(words)}")
+                           for k, p in enumerate(heads)) + "</div></details>")
+    out.append(f'<div class="tokens out" role="toolbar" aria-label="{esc(v)} output: choose a step">'
+               f'{token_spans(rows, words, True)}</div>')
     if pic is not None:
         out.append(f'<div class="tokens src" aria-label="source, shaded by α_t">{steps_src}</div>')
     out.append("</figure>")
@@ -288,44 +340,34 @@ def _nbest_html(result: dict, words: bool) -> str:
     count = max(len(e.get("hypotheses", [])) for e in result["variants"].values())
     uris = {}                       # encoded rank by rank: only one rank's pixels are held at a time
     for k in range(count):
-        uris.update({(v, k): data_uri(pic.pixels) for v, pic in heatmaps(result, words, k).items()})
+        uris.update({(v, k): _map_html(pic, f"{v} #{k + 1}: attention map", "nbest-map")
+                     for v, pic in heatmaps(result, words, k).items()})
     for v, e in result["variants"].items():
         for k, h in enumerate(e.get("hypotheses", [])):
             uri = uris.get((v, k))
-            img = ("" if uri is None else f'<img class="nbest-map" alt="{esc(v)} #{k + 1}: attention heatmap" '
-                   f'src="{uri}">')
+            img = uri or ""
             rows.append(f"<tr><td class='v'>{esc(v)}</td><td>{k + 1}</td><td class='num'>{h['score']:.3f}</td>"
                         f"<td class='num'>{h['logprob']:.2f}</td><td>{esc(h['text'])}</td><td>{img}</td></tr>")
     return "".join(rows) + "</tbody></table></details>"
 
 
 def results_html(result: dict, words: bool = False) -> str:
-    """The results block of one request, in pieces or in words."""
-    maps = heatmaps(result, words)
-    data = step_data(result, words)
+    """The results block of one request, in pieces or in words (the markup is ``results.html``)."""
+    views = compute_views(result, words)
+    maps = heatmaps(result, words, views=views)
+    data = step_data(result, words, views, maps)
     shown = [v for v in VARIANTS if v in result["variants"]]
-    n = len(shown)
     src = token_spans(data["cols"], words, False)
     n_src = len(result["source_pieces"])
     status = (f'<p class="status" id="status"><b>Source</b>: {esc(result["text"])} · {n_src} pieces, '
               f'{len(words_from_pieces(result["source_pieces"]))} words · {esc(_describe(result["settings"]))} · '
               f"showing {unit(words)}.</p>")
-    notes = "".join(f'<p class="note warn">⚠️ {esc(n)}</p>' for n in result["notes"])
-    stepbar = ('<div class="stepslot"><div class="stepbar" id="stepbar">'
-               '<button type="button" class="prev" aria-label="previous step">◀ prev</button>'
-               '<button type="button" class="play" aria-label="play">▶ play</button>'
-               '<button type="button" class="next" aria-label="next step">next ▶</button>'
-               f'<input type="range" class="t" min="1" max="{data["steps"]}" value="1" step="1" '
-               f'aria-label="output step"><span class="tlabel">{"word" if words else "t"} = 1 / {data["steps"]}</span>'
-               f'<span class="hint">{esc(CELL_NOTE)}</span></div></div>')
-    cells = "".join(_cell(result, v, maps.get(v), words, src) for v in shown)
-    multiples = (f'<div class="multiples" id="multiples" style="--n:{n};--mid:{n if n <= 3 else (n + 1) // 2}">'
-                 f"{cells}</div>")
-    step = ('<div class="stepview" id="stepview"><div class="chart" aria-label="α_t of every variant"></div>'
-            '<div class="legend">' + "".join(
-                f'<span><i style="background:{c}"></i>{esc(v)}</span>' for v, c in VARIANT_COLOURS.items()
-                if v in maps) + '</div><div class="choices"></div></div>')
-    words_note = f'<p class="hint">{esc(WORDS_RULE)}</p>' if words else ""
-    payload = esc(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-    return (f'<div class="results" data-steps="{payload}">' + _summary_html(result) + status + notes + stepbar
-            + multiples + step + words_note + _nbest_html(result, words) + _diagnostics_html(result, words) + "</div>")
+    legend = "".join(f'<span><i style="background:{c}"></i>{esc(v)}</span>' for v, c in VARIANT_COLOURS.items()
+                     if v in maps)
+    return TEMPLATE.substitute(
+        steps_json=esc(json.dumps(data, ensure_ascii=False, separators=(",", ":"))), summary=_summary_html(result),
+        status=status, notes="".join(f'<p class="note warn">⚠️ {esc(n)}</p>' for n in result["notes"]),
+        steps=data["steps"], tlabel=f'{"word" if words else "t"} = 1 / {data["steps"]}', cell_note=esc(CELL_NOTE),
+        notation=esc(WORDS_RULE if words else NOTATION),
+        cells="".join(_cell(result, v, maps.get(v), words, src, views) for v in shown), legend=legend,
+        nbest=_nbest_html(result, words), diagnostics=_diagnostics_html(result, words, views))

@@ -121,18 +121,45 @@ def test_rows_and_values_must_match():
 
 
 def test_long_inputs_scale_and_stay_readable():
+    """Past SMALL_GRID a map is colour only (a number would be under 10 px) at one pixel per CSS
+    pixel, with 14-px cells: full size when enlarged, every label at 12 px."""
     T, S = 150, 120
     m = np.full((T, S), 1.0 / S)
-    small = plots.heatmap(np.full((5, 5), 0.2), ["t"] * 5, ["s"] * 5).pixels
-    rows, cols = [f"▁w{i}" for i in range(T)], [f"▁q{j}" for j in range(S)]
-    big = plots.heatmap(m, rows, cols).pixels
+    small = plots.heatmap(np.full((5, 5), 0.2), ["t"] * 5, ["s"] * 5)
+    rows, cols = [f"w{i}" for i in range(T)], [f"q{j}" for j in range(S)]
+    big = plots.heatmap(m, rows, cols)
     cell, number_pt = plots.cell_size(T, S)
-    assert cell >= 14 and number_pt >= 5
-    assert big.shape[1] >= S * cell and big.shape[0] >= T * cell
-    assert big.shape[1] > 2 * small.shape[1]
-    cells = plots._cells(m, cell, number_pt).reshape(T, cell, S, cell, 3)
-    bare = plots._cells(m, cell, 0.0).reshape(T, cell, S, cell, 3)
-    assert (cells != bare).any(axis=(1, 3, 4)).all()          # every cell carries its number (1 %)
+    assert cell >= 14 and number_pt == 0 and big.scale == 1 and small.scale == plots.PIXEL_RATIO
+    assert big.pixels.shape[1] >= S * cell and big.pixels.shape[0] >= T * cell
+    assert big.css_size[0] > 2 * small.css_size[0]
+    assert (plots._cells(m, cell, number_pt) == plots._cells(m, cell, 0.0)).all()
+
+
+def _ink_height(img: np.ndarray) -> int:
+    """Rows holding dark ink (text), in a white-background picture."""
+    dark = (img.astype(int).sum(axis=2) < 300).any(axis=1)
+    return int(dark.sum())
+
+
+def test_no_text_in_a_map_under_ten_css_pixels():
+    """Every text in a short map (labels, numbers, colour bar) is drawn at ≥ 10 px times the
+    map's scale: a digit's ink is as tall as that of a 10-px digit drawn independently with
+    FreeType at that size (PIL), and the page shows the map at its CSS size."""
+    from PIL import ImageDraw, ImageFont
+
+    m = np.array([[0.88]])            # one light-on-dark number, no other ink in the cell
+    h = plots.heatmap(m, [""], [""])
+    k = h.scale
+    y, x = h.grid_top, h.grid_left
+    cell = h.pixels[y: y + h.cell - 1, x: x + h.cell - 1]
+    ink = int(((cell.astype(int).sum(axis=2)) > 600).any(axis=1).sum())      # the white digits
+    font = ImageFont.truetype(plots._font_paths(False)[0], plots.MIN_TEXT_PX * k)
+    canvas = Image.new("RGB", (80 * k, 40 * k), "white")
+    ImageDraw.Draw(canvas).text((4, 4), "88", font=font, fill="black")
+    reference = _ink_height(np.asarray(canvas))
+    assert ink >= reference - 1, (ink, reference)
+    for pt in (plots.LABEL_PT, plots.SMALL_PT, plots.cell_size(10, 10)[1]):
+        assert pt / plots.PT_PER_PX >= plots.MIN_TEXT_PX
 
 
 def test_degenerate_matrices():

@@ -422,9 +422,9 @@ def test_a_result_carries_across_a_sessions_events(http):
     pieces = json.dumps(done["output"]["data"])
     words = run_event(http, "on_words", [None, True], session)
     redrawn = json.dumps(words["output"]["data"])
-    assert words["success"] and "attention-dot-words.png" in redrawn and "attention-dot-words.png" not in pieces
+    assert words["success"] and "-dot-words.png" in redrawn and "-dot-words.png" not in pieces
     exported = run_event(http, "on_zip", [None, True], session)
-    assert exported["success"] and "attention-words.zip" in json.dumps(exported["output"]["data"])
+    assert exported["success"] and "-words.zip" in json.dumps(exported["output"]["data"])
     nothing = run_event(http, "on_zip", [None, False], "flow-new")           # another session has no result
     assert not nothing["success"] and "translate a sentence first" in nothing["output"]["error"]
 

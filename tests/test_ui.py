@@ -226,7 +226,7 @@ def test_results_block_has_summary_cells_and_step_data(result):
     assert html.count('<img class="head"') == 4                        # multihead's heads
     assert "No attention" in html
     for v in ATTENTION:
-        assert f'download="attention-{v}-pieces.png"' in html
+        assert f'download="attention-{views.slug(SENTENCE)}-{v}-pieces.png"' in html
     rows = re.findall(r"<tr><td class=\"v\">([^<]+)</td><td class=\"tr\">([^<]*)</td>", html)
     assert [r[0] for r in rows] == list(VARIANTS)
     for v, text in rows:                          # translations as words, escaped
@@ -234,7 +234,9 @@ def test_results_block_has_summary_cells_and_step_data(result):
     data = json.loads(re.search(r'data-steps="([^"]+)"', html).group(1).replace("&quot;", '"')
                       .replace("&#123;", "{").replace("&#125;", "}").replace("&#36;", "$").replace("&amp;", "&")
                       .replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">"))
-    assert data == json.loads(json.dumps(views.step_data(result)))
+    views_ = views.compute_views(result)
+    assert data == json.loads(json.dumps(views.step_data(result, False, views_, views.heatmaps(result, views=views_))))
+    assert set(data["variants"]["dot"]["map"]) == {"top", "left", "cw", "ch", "rows", "cols", "w", "h"}
 
 
 def test_summary_rows_log_p_per_piece_and_chrf(tr):
@@ -281,7 +283,7 @@ def test_step_data_in_words(result):
             np.testing.assert_allclose(s["alpha"][t], expected, atol=1e-4)
             assert s["p"][t] == pytest.approx(np.exp(sum(h["logprobs"][i] for i in g)), abs=1e-4)
     html = views.results_html(result, words=True)
-    assert "attention-dot-words.png" in html and "Words, not pieces" in html
+    assert f"attention-{views.slug(SENTENCE)}-dot-words.png" in html and "Words, not pieces" in html
 
 
 def test_piece_text_reads_as_words():
@@ -290,9 +292,10 @@ def test_piece_text_reads_as_words():
 
 
 def test_tokens_keep_word_boundaries():
-    html = views.token_spans(["▁Der", "▁Hund", "e", "</s>"], words=False, step_attr=True)
-    assert re.findall(r'class="tok (\w+)" data-t="(\d)">([^<]*)<', html) == [
-        ("ws", "1", "Der"), ("ws", "2", "Hund"), ("wc", "3", "e"), ("ws", "4", "&lt;/s&gt;")]
+    shown = views.shown_labels(["▁Der", "▁Hund", "e", "</s>"], words=False)
+    html = views.token_spans(shown, words=False, step_attr=True)
+    assert re.findall(r'class="tok (\w+)" data-t="(\d)"[^>]*>([^<]*)<', html) == [
+        ("ws", "1", "Der"), ("ws", "2", "Hund"), ("wc", "3", "·e"), ("ws", "4", "&lt;/s&gt;")]
 
 
 def _column_lines(img: np.ndarray) -> list[int]:
@@ -321,7 +324,7 @@ def test_heatmaps_share_cells_width_and_source_columns():
     lines = _column_lines(short.pixels)
     assert len(lines) >= S and lines == _column_lines(long_.pixels)
     with zipfile.ZipFile(export.export_zip(r)) as z:
-        files = [np.asarray(Image.open(io.BytesIO(z.read(f"attention-{v}-pieces.png"))).convert("RGB"))
+        files = [np.asarray(Image.open(io.BytesIO(z.read(f"attention-x-{v}-pieces.png"))).convert("RGB"))
                  for v in ("dot", "additive")]
     assert _column_lines(files[0]) == _column_lines(files[1]) == lines
 
@@ -369,15 +372,17 @@ def test_long_input_stays_one_picture_per_variant(tr):
 def test_zip_holds_json_png_and_csv_per_variant(result, tiny_assets):
     hashes = state.model_hashes(tiny_assets)
     path = Path(export.export_zip(result, False, hashes))
-    assert path.name == "attention-pieces.zip" and ckpt.ASSETS not in path.parents
+    stem = f"attention-{views.slug(SENTENCE)}"
+    assert path.name == f"{stem}-pieces.zip" and ckpt.ASSETS not in path.parents
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
-        assert names == {"attention.json"} | {f"attention-{v}-pieces.{x}" for v in ATTENTION for x in ("png", "csv")}
+        assert names == {"attention.json", f"{stem}-pieces-figure.png", f"{stem}-pieces-figure.svg"} | {
+            f"{stem}-{v}-pieces.{x}" for v in ATTENTION for x in ("png", "csv")}
         d = json.loads(z.read("attention.json"))
         for v in ATTENTION:
-            with Image.open(io.BytesIO(z.read(f"attention-{v}-pieces.png"))) as im:
+            with Image.open(io.BytesIO(z.read(f"{stem}-{v}-pieces.png"))) as im:
                 assert im.format == "PNG"
-            rows = list(csv.reader(io.StringIO(z.read(f"attention-{v}-pieces.csv").decode())))
+            rows = list(csv.reader(io.StringIO(z.read(f"{stem}-{v}-pieces.csv").decode())))
             h = result["variants"][v]["hypotheses"][0]
             assert rows[0][1:] == result["source_pieces"] and [r[0] for r in rows[1:]] == h["pieces"]
             np.testing.assert_allclose(np.array([r[1:] for r in rows[1:]], float), h["attention"], atol=1e-5)
@@ -403,7 +408,7 @@ def test_zip_holds_json_png_and_csv_per_variant(result, tiny_assets):
 def test_zip_in_words(result):
     with zipfile.ZipFile(export.export_zip(result, True)) as z:
         d = json.loads(z.read("attention.json"))
-        assert "attention-dot-words.png" in z.namelist()
+        assert f"attention-{views.slug(SENTENCE)}-dot-words.png" in z.namelist()
     x = d["variants"]["dot"]["hypotheses"][0]
     assert d["unit"] == "words" and x["source_tokens"] == words_from_pieces(result["source_pieces"])
     h = result["variants"]["dot"]["hypotheses"][0]
@@ -449,13 +454,14 @@ def test_compare_event_shows_results_and_refusal_leaves_nothing_stale(demo):
 def test_words_toggle_rerenders_everything(demo, result):
     toggle = event(demo, "on_words")
     out = toggle(result, True)
-    assert "attention-dot-words.png" in out["results"] and "source word" in out["results"]
-    assert toggle(None, True) == {"results": {"__type__": "update"}, "zip-file": {"__type__": "update"}}
+    assert f"attention-{views.slug(SENTENCE)}-dot-words.png" in out["results"] and "source word" in out["results"]
+    assert toggle(None, True) == {"results": {"__type__": "update"}, "zip-file": {"__type__": "update"},
+                                  "figure-files": {"__type__": "update"}}
 
 
 def test_zip_event(demo, result):
     out = event(demo, "on_zip")(result, False)
-    assert out["zip-file"]["visible"] is True and out["zip-file"]["value"].endswith("attention-pieces.zip")
+    assert out["zip-file"]["visible"] is True and out["zip-file"]["value"].endswith("-pieces.zip")
 
 
 # ---- fuzz: the handlers answer or raise the app's own error -------------------------------------
@@ -562,3 +568,76 @@ def test_api_describes_every_parameter(demo):
     described = {p["parameter_name"]: p["python_type"]["description"] or "" for p in info["parameters"]}
     assert set(described) == {"text", "variant", "method", "beam", "temperature", "seed"}
     assert all(len(d) > 15 for d in described.values()), described
+
+
+# ---- names, links and the figure ----------------------------------------------------------------
+
+def test_slug_is_short_plain_and_never_empty():
+    assert views.slug("Der See bildet eine natürliche Grenze zwischen den Ländern.") == "der-see-bildet-eine-naturliche"
+    assert views.slug("Größe") == "grosse" or views.slug("Größe") == "groe"
+    assert views.slug("日本語 !!") == "sentence" and views.slug("") == "sentence"
+    assert len(views.slug("Wort " * 40)) <= 32
+
+
+def test_permalink_reads_back_to_the_same_request(tr):
+    from urllib.parse import parse_qsl, urlparse
+
+    r = state.translate(tr, SENTENCE + " & ?x=1", ["dot", "none"], "beam", 3, 2)
+    link = views.permalink(r, True)
+    raw = ui.read_link(dict(parse_qsl(urlparse(link).query)))
+    assert raw["text"] == r["text"] and raw["unit"] == "words" and raw["variants"] == ["none", "dot"]
+    again = state.translate(tr, raw["text"], raw["variants"], raw["method"], raw["beam"], raw["n_best"],
+                            raw["temperature"], raw["seed"])
+    assert again["settings"] == r["settings"] == {"method": "beam", "beam": 3, "n_best": 2}
+    assert [h["text"] for e in again["variants"].values() for h in e["hypotheses"]] == \
+        [h["text"] for e in r["variants"].values() for h in e["hypotheses"]]
+
+
+def test_link_event_runs_the_comparison_and_refuses_bad_values(demo):
+    on_link = event(demo, "on_link")
+
+    class Request:
+        def __init__(self, **q):
+            self.query_params = q
+
+    ok = on_link(Request(text=SENTENCE, variants="dot,general", method="sample", temperature="0.5", seed="3",
+                         unit="pieces"))
+    assert ok["results-area"]["visible"] is True and ok["State"]["settings"] == {
+        "method": "sample", "temperature": 0.5, "seed": 3}
+    assert ok["source-text"] == SENTENCE and ok["variants"] == ["dot", "general"] and ok["words"] is False
+    assert ok["temperature"] == 0.5
+    for bad in ({"text": SENTENCE, "beam": "abc", "method": "beam"}, {"text": SENTENCE, "variants": "bogus"},
+                {"text": "x" * 100_000}, {"text": SENTENCE, "unit": "<b>"}, {"text": SENTENCE, "seed": "-5",
+                                                                          "method": "sample"},
+                {"text": SENTENCE, "temperature": "nan", "method": "sample"}, {"text": ""}):
+        out = on_link(Request(**bad))            # the normal refusal: one message, nothing stale
+        assert out["message"]["visible"] is True and "⚠️" in out["message"]["value"], bad
+        assert out["results-area"]["visible"] is False and out["State"] is None
+        assert len(out["source-text"]) <= MAX_CHARS
+    assert all(v == {"__type__": "update"} for v in on_link(Request()).values())     # no link: nothing happens
+
+
+def test_one_figure_of_every_map_as_png_and_svg(result):
+    png, svg = export.export_figure(result, True)
+    assert Path(png).name == f"attention-{views.slug(SENTENCE)}-words-figure.png" and svg.endswith(".svg")
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size[0] > 800
+    text = Path(svg).read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    fig = plots.comparison_figure(SENTENCE, export._panels(result, True, views.compute_views(result, True)))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == len(VARIANTS)
+    for v, title in zip(VARIANTS, titles):      # each panel: its variant and translation
+        assert title.startswith(v) and result["variants"][v]["hypotheses"][0]["text"][:20] in title
+    assert fig._suptitle.get_text() == SENTENCE
+    with pytest.raises(gr.Error):
+        export.export_figure(None)
+
+
+def test_views_are_computed_once_per_variant(result, monkeypatch):
+    calls = []
+    real = analysis.view
+    monkeypatch.setattr(analysis, "view", lambda *a, **k: calls.append(1) or real(*a, **k))
+    views.results_html(result, True)
+    heads = result["variants"]["multihead"]["hypotheses"][0]["heads"].shape[1]
+    assert len(calls) == len(VARIANTS) + heads      # one view per variant, one per head map
