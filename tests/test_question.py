@@ -62,7 +62,7 @@ def test_forcing_a_variants_own_greedy_output_gives_its_greedy_logprobs(tr, resu
         own = q.greedy_text(tr, SENTENCE, v)
         r = q.analyse(tr, SENTENCE, own, [v])
         g = greedy(tr.models[v], [tr.source_ids(SENTENCE)], max_len=MAX_OUTPUT)[0]
-        assert r["greedy"][v]["logprobs"] == g.logprobs and r["greedy"][v]["text"] == own
+        assert r["own"][v].best.logprobs == g.logprobs and r["own"][v].texts[0] == own
         T = len(g.tokens) - g.finished
         if tr.tok.encode(own) == g.tokens[:T]:          # the text round trip kept the pieces
             assert r["forced"][v]["logprobs"][:T] == g.logprobs[:T]
@@ -124,7 +124,7 @@ def test_continue_from_here(tr, result):
     assert [r[0] for r in rows] == list(VARIANTS) and all(r[1] == prefix for r in rows)
     _, rows0 = q.continue_view(tr, result, 0)
     for v, row in zip(VARIANTS, rows0):       # nothing forced: the variant's own greedy translation
-        assert row[2] == result["greedy"][v]["text"]
+        assert row[2] == result["own"][v].texts[0]
     for bad in (-1, len(result["target_pieces"]), 1.5, "x", None, True):
         with pytest.raises(gr.Error, match="prefix length"):
             q.continue_view(tr, result, bad)
@@ -164,7 +164,7 @@ def test_knock_out(tr, result):
     src = result["source"].ids
     for v in ATTENTION:
         g = greedy(tr.models[v], [src], max_len=MAX_OUTPUT)[0]
-        assert by_variant[v][1] == result["greedy"][v]["text"]
+        assert by_variant[v][1] == result["own"][v].texts[0]
         deltas = [float(x) for x in by_variant[v][3].split()]
         assert len(deltas) == len(g.logprobs)
         again = force_decode(tr.models[v], src, g.tokens, Intervention(knockout=(0, 2)))

@@ -414,6 +414,15 @@ def test_knock_out_puts_no_weight_on_the_pieces_and_reports_the_change(tr):
         assert np.all(a[:, [0, 2]] == 0) and np.allclose(a.sum(1), 1, atol=1e-5)
         again = force_decode(tr.models[v], source.ids, g.tokens, Intervention(knockout=(0, 2)))
         assert np.allclose(r.delta, np.array(again.logprobs[: len(g.logprobs)]) - g.logprobs, atol=1e-6)
+    own = tr.decode(source, list(VARIANTS))                           # the baseline, made once, gives the same
+    again = tr.knock_out(source, list(VARIANTS), [0, 2], own)
+    for v in ATTENTION:
+        assert again[v].before is own[v] and np.array_equal(again[v].delta, out[v].delta)
+        assert again[v].after.best.tokens == out[v].after.best.tokens
+    other = tr.decode(tr.prepare("Das Haus ist schön."), ["dot"])
+    for bad in (other, {"dot": "a translation"}, {"dot": own["additive"]}):
+        with pytest.raises(InputError, match="not this source's"):
+            tr.knock_out(source, ["dot"], [0], bad)
     with pytest.raises(InputError, match="Every source piece"):
         tr.knock_out(source, ["dot"], list(range(len(source.ids))))
     for bad, message in (([], "at least one"), (None, "at least one"), ([99], "does not exist"),
