@@ -314,7 +314,7 @@ def beam_tree_view(tr: Translator | None, text, variant, beam, n_best) -> dict:
                f"{max(n.step for n in nodes) + 1} steps; n-best: " +
                "; ".join(f"{i + 1}. {md(text_)} (beam score {h.score:.3f})"
                          for i, (h, text_) in enumerate(zip(found.best.hypotheses, found.best.texts))) +
-               "\n\n" + SCORE_MEANS)
+               "".join(f"\n- ⚠️ {md(n)}" for n in found.source.notes) + "\n\n" + SCORE_MEANS)
     return {"tree": tree, "figure": _plots().beam_tree(tree["nodes"]), "summary": summary,
             "headers": list(TREE_HEADERS), "rows": rows}
 

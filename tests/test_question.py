@@ -243,6 +243,7 @@ def test_beam_tree_view(tr):
             q.node_view(view["tree"], bad)
     with pytest.raises(gr.Error, match="beam tree first"):
         q.node_view(None, 0)
+    assert "never seen 東" in q.beam_tree_view(tr, "Ich fahre nach 東京.", "dot", 2, 1)["summary"]
     none = q.beam_tree_view(tr, SENTENCE, "none", 2, 1)
     assert q.node_view(none["tree"], 0)["bars"] is None
     for variant, beam, message in (("additive", 0, "Beam width"), ("additive", 11, "Beam width"),
