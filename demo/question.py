@@ -20,7 +20,6 @@ import json
 import math
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 
 from seq2seq.alignment import THRESHOLD, argmax_links, threshold_links, to_pharaoh, word_matrix

@@ -355,7 +355,8 @@ class Translator:
             hyps = greedy(model, [source.ids], max_len=MAX_OUTPUT)
         return self._translation(variant, source, hyps)
 
-    def decode(self, source: Source, variants, settings: DecodingSettings = DecodingSettings()) -> dict[str, Translation]:
+    def decode(self, source: Source, variants,
+               settings: DecodingSettings = DecodingSettings()) -> dict[str, Translation]:
         """A prepared source decoded by each chosen variant, all installed, with checked settings."""
         chosen = self.installed(variants)
         _check(source, settings=settings)
@@ -469,7 +470,7 @@ class Translator:
 
         def run(v):
             model = self.models[v]
-            before = own[v] if v in own else self._translation(v, source, greedy(model, [source.ids], max_len=MAX_OUTPUT))
+            before = own.get(v) or self._translation(v, source, greedy(model, [source.ids], max_len=MAX_OUTPUT))
             if changed is None and not model.has_attention:
                 return Intervened(v, before, None, None)
             tokens, logprobs = before.best.tokens, before.best.logprobs

@@ -18,7 +18,7 @@ from demo import question as q, state
 from seq2seq.alignment import from_pharaoh
 from seq2seq.attention import VARIANTS
 from seq2seq.search import LENGTH_PENALTY, Intervention, force_decode, greedy
-from seq2seq.tokenizer import EOS_ID, word_groups
+from seq2seq.tokenizer import word_groups
 from seq2seq.translator import MAX_CHARS, MAX_OUTPUT
 
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
