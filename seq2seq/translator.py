@@ -1,6 +1,18 @@
 """The entry point for applications: load the shipped models once, check user
 text, translate it with any variant and decoding method, and return pieces,
-log-probabilities and attention. The CLI and the web demo both go through here.
+log-probabilities and attention. The CLI and every tab of the web demo go through here.
+
+Text is prepared once (``Translator.prepare`` → ``Source``; ``prepare_target`` for a
+translation to force) and settings are checked once (``DecodingSettings.check``, and
+``check_number`` / ``check_positions`` for everything else); then every method takes the
+prepared source and raises ``InputError``, with a message safe to show, for bad input:
+
+* ``decode``, ``translate_many``, ``translate``   translations, any decoding method
+* ``score``          forced decoding: every variant on one given translation
+* ``continue_from``  force a prefix, then decode freely
+* ``knock_out``, ``force_alpha``, ``delete_word``   interventions, re-decoded (``Intervened``)
+* ``beam_tree``      beam search with every extension it ranked (``BeamTree``)
+* ``attribute``      gradient × input on the forced translation
 """
 from __future__ import annotations
 
