@@ -104,7 +104,7 @@ def check_number(value, name: str, lo: float, hi: float, integer: bool = False):
     refused). Booleans, strings, None, containers, NaN, infinities and integers beyond float range
     are refused with the same message as any number out of range."""
     bounds = (f"{int(lo):,}", f"{int(hi):,}") if integer else (f"{lo:g}", f"{hi:g}")
-    message = f"{name} must be a {'whole ' if integer else ''}number between {bounds[0]} and {bounds[1]}."
+    message = f"{name} must be a number between {bounds[0]} and {bounds[1]}{' (a whole number)' if integer else ''}."
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         raise InputError(message)
     if isinstance(value, int) and not lo <= value <= hi:      # also integers no float can hold

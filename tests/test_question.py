@@ -412,4 +412,4 @@ def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(questio
     assert shown[by_id["q-knock-message"]]["visible"] is False and len(shown[by_id["q-knock-table"]]["data"]) == 2
     tree = next(fn for fn in demo.fns.values() if fn.name == "on_tree")
     refused = tree.fn(SENTENCE, "dot", 0, 1)
-    assert "Beam width must be a whole number" in refused[by_id["q-tree-message"]]["value"]
+    assert "Beam width must be a number between 1 and 10 \\(a whole number" in refused[by_id["q-tree-message"]]["value"]

@@ -199,7 +199,7 @@ BAD_NUMBERS = [10**400, -10**400, 10**20, True, False, float("nan"), float("inf"
 def test_settings_refuse_anything_but_a_number_in_range_with_the_library_error(bad):
     for method, kw, name in (("beam", "beam", "Beam width"), ("beam", "n_best", "n-best"),
                              ("sample", "temperature", "Temperature"), ("sample", "seed", "Seed")):
-        with pytest.raises(InputError, match=f"^{name} must be a (whole )?number between") as exc:
+        with pytest.raises(InputError, match=f"^{name} must be a number between") as exc:
             DecodingSettings.check(method, **{kw: bad})
         assert type(exc.value) is InputError and len(str(exc.value)) < 80
 
@@ -304,7 +304,7 @@ def test_check_number_takes_whole_numbers_in_range(value, expected):
 
 @pytest.mark.parametrize("value", [0, 11, 2.5, True, None, "3", float("nan"), 10**400, [3]], ids=repr)
 def test_check_number_refuses_with_one_message(value):
-    with pytest.raises(InputError, match=r"^Beam width must be a whole number between 1 and 10\.$"):
+    with pytest.raises(InputError, match=r"^Beam width must be a number between 1 and 10 \(a whole number\)\.$"):
         check_number(value, "Beam width", 1, 10, integer=True)
 
 
