@@ -20,7 +20,6 @@ import json
 import math
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 
 from seq2seq.alignment import THRESHOLD, argmax_links, threshold_links, to_pharaoh, word_matrix
@@ -110,7 +109,7 @@ def analyse(tr: Translator | None, text, target, variants) -> dict:
             "source_pieces": source.pieces, "target_pieces": forced[variants[0]].target_pieces[0],
             "variants": variants, "notes": notes,
             "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention} for v, t in forced.items()},
-            "greedy": {v: {"text": t.texts[0], "logprobs": t.best.logprobs} for v, t in own.items()}}
+            "own": own}
 
 
 def logprob_rows(result: dict) -> tuple[list[str], list[list]]:
@@ -138,7 +137,7 @@ def forced_summary(result: dict) -> str:
         worst = int(np.argmin(lps))
         lines.append(f"- **{v}**: Σ log p = {sum(lps):.2f}, steepest drop at t = {worst + 1} "
                      f"(“{md(result['target_pieces'][worst])}”, p = {math.exp(lps[worst]):.1%}); "
-                     f"its own greedy translation: {md(result['greedy'][v]['text'])}")
+                     f"its own greedy translation: {md(result['own'][v].texts[0])}")
     return "\n".join(lines)
 
 
@@ -276,19 +275,19 @@ def _rows(found: dict) -> tuple[list[str], list[list]]:
 def knock_out_view(tr: Translator | None, result, pieces) -> tuple[list[str], list[list]]:
     result, tr = _need(result), _ready(tr)
     with refused():
-        return _rows(tr.knock_out(result["source"], result["variants"], pieces))
+        return _rows(tr.knock_out(result["source"], result["variants"], pieces, result["own"]))
 
 
 def force_alpha_view(tr: Translator | None, result, step, piece) -> tuple[list[str], list[list]]:
     result, tr = _need(result), _ready(tr)
     with refused():
-        return _rows(tr.force_alpha(result["source"], result["variants"], step, piece))
+        return _rows(tr.force_alpha(result["source"], result["variants"], step, piece, result["own"]))
 
 
 def delete_word_view(tr: Translator | None, result, word) -> tuple[list[str], list[list]]:
     result, tr = _need(result), _ready(tr)
     with refused():
-        return _rows(tr.delete_word(result["source"], result["variants"], word))
+        return _rows(tr.delete_word(result["source"], result["variants"], word, result["own"]))
 
 
 # ---- 3. the beam tree ----------------------------------------------------------------------
@@ -314,7 +313,7 @@ def beam_tree_view(tr: Translator | None, text, variant, beam, n_best) -> dict:
                f"{max(n.step for n in nodes) + 1} steps; n-best: " +
                "; ".join(f"{i + 1}. {md(text_)} (beam score {h.score:.3f})"
                          for i, (h, text_) in enumerate(zip(found.best.hypotheses, found.best.texts))) +
-               "\n\n" + SCORE_MEANS)
+               "".join(f"\n- ⚠️ {md(n)}" for n in found.source.notes) + "\n\n" + SCORE_MEANS)
     return {"tree": tree, "figure": _plots().beam_tree(tree["nodes"]), "summary": summary,
             "headers": list(TREE_HEADERS), "rows": rows}
 

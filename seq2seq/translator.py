@@ -1,6 +1,18 @@
 """The entry point for applications: load the shipped models once, check user
 text, translate it with any variant and decoding method, and return pieces,
-log-probabilities and attention. The CLI and the web demo both go through here.
+log-probabilities and attention. The CLI and every tab of the web demo go through here.
+
+Text is prepared once (``Translator.prepare`` → ``Source``; ``prepare_target`` for a
+translation to force) and settings are checked once (``DecodingSettings.check``, and
+``check_number`` / ``check_positions`` for everything else); then every method takes the
+prepared source and raises ``InputError``, with a message safe to show, for bad input:
+
+* ``decode``, ``translate_many``, ``translate``   translations, any decoding method
+* ``score``          forced decoding: every variant on one given translation
+* ``continue_from``  force a prefix, then decode freely
+* ``knock_out``, ``force_alpha``, ``delete_word``   interventions, re-decoded (``Intervened``)
+* ``beam_tree``      beam search with every extension it ranked (``BeamTree``)
+* ``attribute``      gradient × input on the forced translation
 """
 from __future__ import annotations
 
@@ -123,7 +135,7 @@ def check_number(value, name: str, lo: float, hi: float, integer: bool = False):
     refused). Booleans, strings, None, containers, NaN, infinities and integers beyond float range
     are refused with the same message as any number out of range."""
     bounds = (f"{int(lo):,}", f"{int(hi):,}") if integer else (f"{lo:g}", f"{hi:g}")
-    message = f"{name} must be a {'whole ' if integer else ''}number between {bounds[0]} and {bounds[1]}."
+    message = f"{name} must be a number between {bounds[0]} and {bounds[1]}{' (a whole number)' if integer else ''}."
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         raise InputError(message)
     if isinstance(value, int) and not lo <= value <= hi:      # also integers no float can hold
@@ -436,7 +448,8 @@ class Translator:
             hyps = greedy(model, [source.ids], max_len=MAX_OUTPUT)
         return self._translation(variant, source, hyps)
 
-    def decode(self, source: Source, variants, settings: DecodingSettings = DecodingSettings()) -> dict[str, Translation]:
+    def decode(self, source: Source, variants,
+               settings: DecodingSettings = DecodingSettings()) -> dict[str, Translation]:
         """A prepared source decoded by each chosen variant, all installed, with checked settings."""
         chosen = self.installed(variants)
         _check(source, settings=settings)
@@ -495,16 +508,19 @@ class Translator:
 
         return self.each(chosen, run)
 
-    def knock_out(self, source: Source, variants, pieces) -> dict[str, Intervened]:
-        """Mask source ``pieces`` (positions from 0) out of the softmax at every output step."""
+    def knock_out(self, source: Source, variants, pieces, own: dict[str, Translation] | None = None
+                  ) -> dict[str, Intervened]:
+        """Mask source ``pieces`` (positions from 0) out of the softmax at every output step.
+        ``own``: the variants' greedy translations of ``source`` (``decode``), if already made."""
         chosen = self.installed(variants)
         _check(source)
         out = check_positions(pieces, len(source.ids), "Source piece")
         if not out:
             raise InputError("Choose at least one source piece to knock out.")
-        return self._intervene(source, chosen, Intervention(knockout=tuple(out)))
+        return self._intervene(source, chosen, Intervention(knockout=tuple(out)), own=own)
 
-    def force_alpha(self, source: Source, variants, step, piece) -> dict[str, Intervened]:
+    def force_alpha(self, source: Source, variants, step, piece, own: dict[str, Translation] | None = None
+                    ) -> dict[str, Intervened]:
         """Put all of step ``step``'s attention (counted from 1) on one source ``piece`` (from 0)."""
         chosen = self.installed(variants)
         _check(source)
@@ -512,9 +528,10 @@ class Translator:
         j = check_positions(piece, len(source.ids), "Source piece")
         if len(j) != 1:
             raise InputError("Choose the one source piece to force α_t onto.")
-        return self._intervene(source, chosen, Intervention(force_step=t - 1, force_source=j[0]))
+        return self._intervene(source, chosen, Intervention(force_step=t - 1, force_source=j[0]), own=own)
 
-    def delete_word(self, source: Source, variants, word) -> dict[str, Intervened]:
+    def delete_word(self, source: Source, variants, word, own: dict[str, Translation] | None = None
+                    ) -> dict[str, Intervened]:
         """Remove one source word's pieces (``word``: its position from 0) from the input."""
         chosen = self.installed(variants)
         _check(source)
@@ -528,28 +545,34 @@ class Translator:
         pieces = [source.pieces[i] for i in keep]
         shorter = Source(" ".join(words_from_pieces(pieces[source.tags:])), [source.ids[i] for i in keep], pieces,
                          source.unknown, direction=source.direction, tags=source.tags)
-        return self._intervene(source, chosen, NO_INTERVENTION, shorter)
+        return self._intervene(source, chosen, NO_INTERVENTION, shorter, own)
 
     @torch.no_grad()
     def _intervene(self, source: Source, variants: list[str], change: Intervention,
-                   changed: Source | None = None) -> dict[str, Intervened]:
-        """Each variant's own greedy translation, then greedy decoding under ``change`` (of the
-        ``changed`` source where given), and Δ log p of the variant's own tokens."""
+                   changed: Source | None = None, own: dict[str, Translation] | None = None) -> dict[str, Intervened]:
+        """Each variant's own greedy translation (from ``own`` where given), then greedy decoding
+        under ``change`` (of the ``changed`` source where given), and Δ log p of the variant's own tokens."""
         altered = changed or source
         try:
             change.check(len(altered.ids))
         except ValueError as exc:                 # a message safe to show
             raise InputError(str(exc)) from None
+        own = own or {}
+        for v, t in own.items():
+            if not (isinstance(t, Translation) and t.variant == v and t.source_pieces == source.pieces
+                    and len(t.hypotheses) == 1 and t.forced == 0):
+                raise InputError("The greedy translations given are not this source's (Translator.decode).")
 
         def run(v):
             model = self.models[v]
-            before = greedy(model, [source.ids], max_len=MAX_OUTPUT)[0]
+            before = own.get(v) or self._translation(v, source, greedy(model, [source.ids], max_len=MAX_OUTPUT))
             if changed is None and not model.has_attention:
-                return Intervened(v, self._translation(v, source, [before]), None, None)
+                return Intervened(v, before, None, None)
+            tokens, logprobs = before.best.tokens, before.best.logprobs
             after = greedy(model, [altered.ids], max_len=MAX_OUTPUT, intervention=change)[0]
-            rescored = force_decode(model, altered.ids, before.tokens, change)
-            delta = np.array(rescored.logprobs[: len(before.logprobs)]) - np.array(before.logprobs)
-            return Intervened(v, self._translation(v, source, [before]), self._translation(v, altered, [after]), delta)
+            rescored = force_decode(model, altered.ids, tokens, change)
+            delta = np.array(rescored.logprobs[: len(logprobs)]) - np.array(logprobs)
+            return Intervened(v, before, self._translation(v, altered, [after]), delta)
 
         return self.each(variants, run)
 

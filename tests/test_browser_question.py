@@ -64,6 +64,13 @@ def test_question_tab_in_chromium(app_url):
             for m in maps:
                 assert not m["clipped"] and m["ratio"] < 0.01 and m["scale"] <= 1.001   # whole, never blown up
 
+            page.set_viewport_size({"width": 390, "height": 844})           # a phone: scaled down whole
+            page.wait_for_timeout(300)
+            for m in page.evaluate(IMAGES, "#q-heatmaps"):
+                assert not m["clipped"] and m["ratio"] < 0.01 and m["scale"] <= 1.001
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+            page.set_viewport_size({"width": 1440, "height": 900})
+
             # knock out the first source piece; then a refused knock-out hides the stale table
             page.get_by_text("Interventions: does the output follow attention?").click()
             knock = page.locator("#q-knock")

@@ -18,7 +18,7 @@ from demo import question as q, state
 from seq2seq.alignment import from_pharaoh
 from seq2seq.attention import VARIANTS
 from seq2seq.search import LENGTH_PENALTY, Intervention, force_decode, greedy
-from seq2seq.tokenizer import EOS_ID, word_groups
+from seq2seq.tokenizer import word_groups
 from seq2seq.translator import MAX_CHARS, MAX_OUTPUT
 
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
@@ -62,7 +62,7 @@ def test_forcing_a_variants_own_greedy_output_gives_its_greedy_logprobs(tr, resu
         own = q.greedy_text(tr, SENTENCE, v)
         r = q.analyse(tr, SENTENCE, own, [v])
         g = greedy(tr.models[v], [tr.source_ids(SENTENCE)], max_len=MAX_OUTPUT)[0]
-        assert r["greedy"][v]["logprobs"] == g.logprobs and r["greedy"][v]["text"] == own
+        assert r["own"][v].best.logprobs == g.logprobs and r["own"][v].texts[0] == own
         T = len(g.tokens) - g.finished
         if tr.tok.encode(own) == g.tokens[:T]:          # the text round trip kept the pieces
             assert r["forced"][v]["logprobs"][:T] == g.logprobs[:T]
@@ -124,7 +124,7 @@ def test_continue_from_here(tr, result):
     assert [r[0] for r in rows] == list(VARIANTS) and all(r[1] == prefix for r in rows)
     _, rows0 = q.continue_view(tr, result, 0)
     for v, row in zip(VARIANTS, rows0):       # nothing forced: the variant's own greedy translation
-        assert row[2] == result["greedy"][v]["text"]
+        assert row[2] == result["own"][v].texts[0]
     for bad in (-1, len(result["target_pieces"]), 1.5, "x", None, True):
         with pytest.raises(gr.Error, match="prefix length"):
             q.continue_view(tr, result, bad)
@@ -164,7 +164,7 @@ def test_knock_out(tr, result):
     src = result["source"].ids
     for v in ATTENTION:
         g = greedy(tr.models[v], [src], max_len=MAX_OUTPUT)[0]
-        assert by_variant[v][1] == result["greedy"][v]["text"]
+        assert by_variant[v][1] == result["own"][v].texts[0]
         deltas = [float(x) for x in by_variant[v][3].split()]
         assert len(deltas) == len(g.logprobs)
         again = force_decode(tr.models[v], src, g.tokens, Intervention(knockout=(0, 2)))
@@ -243,6 +243,7 @@ def test_beam_tree_view(tr):
             q.node_view(view["tree"], bad)
     with pytest.raises(gr.Error, match="beam tree first"):
         q.node_view(None, 0)
+    assert "never seen 東" in q.beam_tree_view(tr, "Ich fahre nach 東京.", "dot", 2, 1)["summary"]
     none = q.beam_tree_view(tr, SENTENCE, "none", 2, 1)
     assert q.node_view(none["tree"], 0)["bars"] is None
     for variant, beam, message in (("additive", 0, "Beam width"), ("additive", 11, "Beam width"),
@@ -411,4 +412,4 @@ def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(questio
     assert shown[by_id["q-knock-message"]]["visible"] is False and len(shown[by_id["q-knock-table"]]["data"]) == 2
     tree = next(fn for fn in demo.fns.values() if fn.name == "on_tree")
     refused = tree.fn(SENTENCE, "dot", 0, 1)
-    assert "Beam width must be a whole number" in refused[by_id["q-tree-message"]]["value"]
+    assert "Beam width must be a number between 1 and 10 \\(a whole number" in refused[by_id["q-tree-message"]]["value"]

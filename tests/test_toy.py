@@ -332,5 +332,5 @@ def test_the_toy_tabs_refusals_are_one_line_with_the_old_results_hidden():
     assert bad[panels]["visible"] is False and bad[by_id["toy-status"]] is None
     train = next(fn for fn in demo.fns.values() if fn.name == "on_train")
     (refused,) = list(train.fn("copy", "dot", -1, gr.Request()))
-    assert "seed must be a whole number between 0 and" in refused[by_id["live-message"]]["value"]
+    assert "seed must be a number between 0 and 2,147,483,647 \\(a whole number" in refused[by_id["live-message"]]["value"]
     assert refused[by_id["live-plot"]] is None

@@ -144,7 +144,7 @@ def test_bad_variants(tr, variants):
 @pytest.mark.parametrize("kw, message", [
     ({"method": "bogus"}, "Unknown decoding method"), ({"method": "beam", "beam": 0}, "between 1 and 10"),
     ({"method": "beam", "beam": MAX_BEAM + 1}, "between 1 and 10"), ({"method": "beam", "beam": 10**400}, "Beam"),
-    ({"method": "sample", "temperature": 0}, "between 0.001 and 10"), ({"method": "beam", "beam": "x"}, "a whole number"),
+    ({"method": "sample", "temperature": 0}, "between 0.001 and 10"), ({"method": "beam", "beam": "x"}, "a number"),
     ({"method": "sample", "temperature": float("nan")}, "between"),
     ({"method": "sample", "seed": -1}, "between 0 and 2,147,483,647"),
 ])
