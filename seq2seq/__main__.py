@@ -63,7 +63,7 @@ def cmd_prepare(args) -> int:
               file=sys.stderr)
     counts["train"]["pairs"] = len(splits["train"])
     print(f"ding train: dropped {len(dropped)} pairs whose German is a dev or test sentence", file=sys.stderr)
-    # 2) the training mix: every pair of both corpora once (README, "Data and split")
+    # 2) the training mix: every pair of both corpora once (docs/data.md)
     out = Path(args.out)
     data.write_tsv(out / "train.tsv", splits["train"] + sentence_splits.get("train", []))
     for split in ("dev", "test"):
@@ -226,7 +226,7 @@ CORPORA = ("ding", "tatoeba")  # test sets evaluate reports, in this order
 
 
 def markdown_table(results: dict) -> str:
-    """README tables: test figures per variant, and chrF by source length, for each test set."""
+    """Markdown tables (docs/training.md): test figures per variant, and chrF by source length, for each test set."""
     tables = [_markdown_table(results)]
     if all("tatoeba" in r for r in results.values()):
         tables.append("Tatoeba test:\n\n" + _markdown_table({v: r["tatoeba"] for v, r in results.items()}))
@@ -408,7 +408,7 @@ def main(argv=None) -> int:
     pe.add_argument("--assets", default=str(ckpt.ASSETS))
     pe.add_argument("--write-cards", action="store_true", help="write model cards with the test figures")
     pe.add_argument("--json", help="also write the full results here")
-    pe.add_argument("--markdown", action="store_true", help="print README tables instead of JSON")
+    pe.add_argument("--markdown", action="store_true", help="print Markdown tables (as in docs/training.md) instead of JSON")
     pe.set_defaults(func=cmd_evaluate)
 
     px = sub.add_parser("translate", help="translate TEXT arguments, or stdin line by line")
