@@ -252,6 +252,9 @@ def _markdown_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+OWN_PAIRS_TASK = "translation of one's own source<TAB>target pairs"
+
+
 def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
     """Write the model card. ``test`` holds this evaluation; ``test_by_beam`` keeps one result
     per beam width, but only those measured on these exact weights (same sha256)."""
@@ -270,15 +273,18 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         pass
     by_beam[str(result["beam"])] = result
+    own_pairs = prep.get("format") == "tsv"      # prepare --tsv: a pair of languages the card cannot name
     card = {
         "variant": variant,
-        "task": "German → English translation",
+        "task": OWN_PAIRS_TASK if own_pairs else "German → English translation",
         "architecture": "bidirectional GRU encoder, GRU decoder with input feeding, tied joint embeddings",
         "attention": variant,
-        "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
-                           + (" and Tatoeba sentence pairs (manythings.org/anki deu-eng export of 2018-05-13, "
-                              "tatoeba.org, CC-BY 2.0 France)" if prep.get("tatoeba") else ""),
-                 "split": "Ding: per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train"
+        "data": {"corpus": (f"{ckpt.shown_path(prep.get('corpus') or 'a file')} (source<TAB>target pairs)" if own_pairs else
+                            "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
+                            + (" and Tatoeba sentence pairs (manythings.org/anki deu-eng export of 2018-05-13, "
+                               "tatoeba.org, CC-BY 2.0 France)" if prep.get("tatoeba") else "")),
+                 "split": "per line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train" if own_pairs else
+                          "Ding: per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train"
                           + ("; Tatoeba: per sentence group (connected pairs), sha256 of its first German sentence % 100, "
                              "same buckets; no dev or test German sentence of either corpus is trained on"
                              if prep.get("tatoeba") else ""),
