@@ -117,6 +117,16 @@ def length_series(cards: dict[str, dict | None], metric: str = "bleu",
     return out
 
 
+def own_corpus(cards: dict[str, dict | None]) -> str | None:
+    """The corpus of models trained on one's own pairs (``prepare --tsv``), as their cards name it;
+    None for the shipped dictionary and Tatoeba."""
+    for c in cards.values():
+        corpus = _get(c, "data", "corpus")
+        if isinstance(corpus, str):
+            return None if corpus.startswith("Ding") else corpus
+    return None
+
+
 def quality_line(cards: dict[str, dict | None]) -> str:
     """The Translate tab's one line on what to expect: the best test chrF on each test set."""
     def best(*keys):
@@ -126,6 +136,9 @@ def quality_line(cards: dict[str, dict | None]) -> str:
     ding, tat = best("test", "all", "chrf"), best("test", "tatoeba", "all", "chrf")
     if ding is None:
         return "No model cards yet: quality unmeasured."
+    corpus = own_corpus(cards)
+    if corpus:
+        return f"Trained on {md_escape(corpus)}. Best test chrF (0–100): {ding[0]} (`{ding[1]}`)."
     corpora = "a German–English dictionary and Tatoeba's everyday sentences" if tat else "a German–English dictionary"
     parts = [f"Trained on {corpora}. Best test chrF (0–100): {ding[0]} on dictionary entries (`{ding[1]}`)"]
     if tat:
@@ -141,8 +154,9 @@ def training_md(cards: dict[str, dict | None]) -> str:
     c = next(iter(known.values()))
     splits, tat = _get(c, "data", "splits") or {}, _get(c, "data", "tatoeba")
     ding_n = _get(splits, "train", "pairs")
-    lines = [f"- **Ding German–English dictionary** (Debian `trans-de-en`, GPL-2+): {ding_n:,} training pairs"
-             if isinstance(ding_n, int) else "- **Ding German–English dictionary** (Debian `trans-de-en`, GPL-2+)"]
+    own = own_corpus(cards)
+    name = md_escape(own) if own else "**Ding German–English dictionary** (Debian `trans-de-en`, GPL-2+)"
+    lines = [f"- {name}: {ding_n:,} training pairs" if isinstance(ding_n, int) else f"- {name}"]
     if isinstance(tat, dict):
         tn = _get(tat, "splits", "train", "pairs")
         lines.append("- **Tatoeba** sentence pairs (tatoeba.org via manythings.org/anki, deu-eng export of "
@@ -151,15 +165,17 @@ def training_md(cards: dict[str, dict | None]) -> str:
     for v, card in known.items():
         tr = card.get("training") or {}
         ws = tr.get("warm_start") or {}
-        warm = (f", warm-started from the dictionary-only model ({ws['train_seconds'] / 60:.0f} of the minutes)"
+        earlier = "an earlier model" if own else "the dictionary-only model"
+        warm = (f", warm-started from {earlier} ({ws['train_seconds'] / 60:.0f} of the minutes)"
                 if isinstance(ws.get("train_seconds"), (int, float)) else "")
         hw = "; ".join(map(str, tr.get("hardware") or []))
-        scores = []
-        for d, test in tests_by_direction(card).items():
+        scores, tests = [], tests_by_direction(card)
+        for d, test in tests.items():
             tat_chrf = _get(test, "tatoeba", "all", "chrf")
-            scores.append(f"{direction_name(d)}: Ding {_get(test, 'all', 'chrf')}"
+            scores.append((f"{direction_name(d)}: " if len(tests) > 1 else "")
+                          + f"{'' if own else 'Ding '}{_get(test, 'all', 'chrf')}"
                           + (f", Tatoeba {tat_chrf}" if tat_chrf is not None else ""))
-        lines.append(f"- `{v}`: {tr.get('minutes')} training minutes on {md_escape(hw)}{warm}. Test chrF, "
+        lines.append(f"- `{v}`: {tr.get('minutes')} training minutes on {md_escape(hw)}{warm}. Test chrF: "
                      + "; ".join(scores or ["not measured"]))
     lines.append("\nchrF is 0–100 (higher is better). Expect everyday short sentences to come out mostly right "
                  "and long ones to drift; these are small models trained on one CPU.")

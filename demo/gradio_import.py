@@ -5,7 +5,7 @@ component class it defines (``create_or_modify_pyi`` in ``gradio/component_meta.
 it re-reads and ``ast``-parses every component's source file and renders a jinja
 template, about 80 times. The stubs are for editors and type checkers; nothing
 reads them at run time, and it is a large part of ``import gradio`` (``python -X
-importtime -c "import gradio"`` shows it; the README has the figures), so
+importtime -c "import gradio"`` shows it; docs/benchmarks.md has the figures), so
 ``python app.py`` skips it; it would also write ``demo/ui.pyi`` beside this
 package's own components.
 

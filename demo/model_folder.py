@@ -38,7 +38,7 @@ def assets_from(argv: list[str], environ=os.environ) -> Path:
                    help=f"folder of models to serve (default: ${ENV}, else the shipped assets/)")
     folder = Path(p.parse_args(argv).assets)
     if not folder.is_dir():
-        p.error(f"--assets: {folder} is not a folder")
+        p.error(f"{folder} is not a folder (given by --assets or ${ENV})")
     return folder
 
 

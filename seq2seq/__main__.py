@@ -68,7 +68,7 @@ def cmd_prepare(args) -> int:
               file=sys.stderr)
     counts["train"]["pairs"] = len(splits["train"])
     print(f"ding train: dropped {len(dropped)} pairs with a side that is a dev or test sentence", file=sys.stderr)
-    # 2) the training mix: every pair of both corpora once (README, "Data and split")
+    # 2) the training mix: every pair of both corpora once (docs/data.md)
     out = Path(args.out)
     data.write_tsv(out / "train.tsv", splits["train"] + sentence_splits.get("train", []))
     for split in ("dev", "test"):
@@ -263,7 +263,7 @@ CORPORA = ("ding", "tatoeba")  # test sets evaluate reports, in this order
 
 
 def markdown_table(results: dict) -> str:
-    """README tables: test figures per variant, and chrF by source length, for each test set."""
+    """Markdown tables (docs/training.md): test figures per variant, and chrF by source length, for each test set."""
     tables = [_markdown_table(results)]
     if all("tatoeba" in r for r in results.values()):
         tables.append("Tatoeba test:\n\n" + _markdown_table({v: r["tatoeba"] for v, r in results.items()}))
@@ -287,6 +287,9 @@ def _markdown_table(results: dict) -> str:
     sig = next(iter(results.values()))["all"]
     rows += ["", f"BLEU / chrF per cell. Signatures: `{sig['bleu_signature']}`, `{sig['chrf_signature']}`."]
     return "\n".join(rows)
+
+
+OWN_PAIRS_TASK = "translation of one's own source<TAB>target pairs"
 
 
 def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict) -> None:
@@ -325,17 +328,21 @@ def write_card(variant: str, assets: Path, info: dict, result: dict, prep: dict)
     if isinstance(tr.get("warm_start"), dict) and isinstance(old.get("training"), dict) \
             and old["training"].get("warm_start") == tr["warm_start"]:
         stretches = old["training"].get("stretches")
+    own_pairs = prep.get("format") == "tsv"      # prepare --tsv: a pair of languages the card cannot name
     card = {
         "variant": variant,
-        "task": " and ".join(direction_name(d) for d in directions) + " translation"
-                + (" (one model, steered by a target-language token)" if len(directions) > 1 else ""),
+        "task": OWN_PAIRS_TASK if own_pairs else (
+            " and ".join(direction_name(d) for d in directions) + " translation"
+            + (" (one model, steered by a target-language token)" if len(directions) > 1 else "")),
         "directions": list(directions),
         "architecture": "bidirectional GRU encoder, GRU decoder with input feeding, tied joint embeddings",
         "attention": variant,
-        "data": {"corpus": "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
-                           + (" and Tatoeba sentence pairs (manythings.org/anki deu-eng export of 2018-05-13, "
-                              "tatoeba.org, CC-BY 2.0 France)" if prep.get("tatoeba") else ""),
-                 "split": "Ding: per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train"
+        "data": {"corpus": (f"{ckpt.shown_path(prep.get('corpus') or 'a file')} (source<TAB>target pairs)" if own_pairs else
+                            "Ding German–English dictionary (Debian trans-de-en, GPL-2+)"
+                            + (" and Tatoeba sentence pairs (manythings.org/anki deu-eng export of 2018-05-13, "
+                               "tatoeba.org, CC-BY 2.0 France)" if prep.get("tatoeba") else "")),
+                 "split": "per line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train" if own_pairs else
+                          "Ding: per dictionary line: sha256(line) % 100; 0 test, 1 dev, 2–3 reserved (unused), 4–99 train"
                           + ("; Tatoeba: per sentence group (connected pairs), sha256 of its first German sentence % 100, "
                              "same buckets; no dev or test German sentence of either corpus is trained on"
                              if prep.get("tatoeba") else ""),
@@ -474,7 +481,7 @@ def main(argv=None) -> int:
     pe.add_argument("--assets", default=str(ckpt.ASSETS))
     pe.add_argument("--write-cards", action="store_true", help="write model cards with the test figures")
     pe.add_argument("--json", help="also write the full results here")
-    pe.add_argument("--markdown", action="store_true", help="print README tables instead of JSON")
+    pe.add_argument("--markdown", action="store_true", help="print Markdown tables (as in docs/training.md) instead of JSON")
     pe.set_defaults(func=cmd_evaluate)
 
     px = sub.add_parser("translate", help="translate TEXT arguments, or stdin line by line")

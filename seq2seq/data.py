@@ -56,7 +56,7 @@ def iter_split_lines(path: Path | str, split: str) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Cleaning:
-    """Cleaning rules for Ding entries (see README, "Data and split", for what each rule measures).
+    """Cleaning rules for Ding entries (see docs/data.md for what each rule measures).
 
     synonyms: "first" keeps the first synonym of each side; "all" pairs the
         i-th German synonym with the i-th English one where both exist.
@@ -65,7 +65,7 @@ class Cleaning:
     expand_abbrev: spell out ``etw.``/``jdn.``/``sth.``/``sb.`` and friends.
     single_word_keep: share of one-word-to-one-word pairs kept in train. The
         dictionary is dominated by them; dropping them all measured best on dev
-        chrF, one-word dev pairs included (README, "Data and split").
+        chrF, one-word dev pairs included (docs/data.md).
     """
 
     synonyms: str = "first"

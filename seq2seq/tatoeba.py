@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .data import SPLITS, split_of
 
-# The export the shipped models were trained on (README, "Data and split").
+# The export the shipped models were trained on (docs/data.md).
 EXPORT_SHA256 = "a79c90b3cd3102decffa49cc00fb6f20023974f2ae5c4782515bebe133fcc07b"
 DEFAULT_PATH = Path("../shared/data/tatoeba-deu-eng/deu.txt")
 

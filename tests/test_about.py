@@ -23,7 +23,7 @@ def test_cards_of_two_way_models_show_both_directions():
     assert table[table["variant"] == "general"].iloc[0]["parameters"] == "no model card"
     text = about.training_md(cards)
     assert "German → English: Ding 50.0, Tatoeba 50.0; English → German: Ding 40.0, Tatoeba 40.0" in text
-    assert "`none`: 5.0 training minutes" in text and "German → English: Ding 45.0" in text
+    assert "`none`: 5.0 training minutes on . Test chrF: Ding 45.0, Tatoeba 45.0" in text
 
 
 def test_cards_of_one_way_models_keep_todays_columns():

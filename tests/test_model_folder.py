@@ -18,6 +18,7 @@ import pytest
 from demo import model_folder
 from demo.state import load_translator, translate
 from seq2seq import checkpoint as ckpt
+from seq2seq.__main__ import OWN_PAIRS_TASK
 from seq2seq.attention import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +160,7 @@ def test_the_readme_recipe_serves_a_new_language_pair(tmp_path):
     run(RECIPE[2].replace("python -m seq2seq", py) + " --beam 1")
     cards = {v: json.loads((tmp_path / "my-models" / "cards" / f"{v}.json").read_text()) for v in ("dot", "additive")}
     assert all(c["test"]["all"]["chrf"] is not None for c in cards.values())
+    assert all(c["task"] == OWN_PAIRS_TASK and c["data"]["corpus"].startswith("my-pairs.tsv") for c in cards.values())
     (tmp_path / "my-models" / "examples.tsv").write_text(
         "# source: Backwards\n# target: English\n" + "".join(f"{s}\t{t}\n" for s, t in synthetic_pairs(3, 1)),
         encoding="utf-8")
@@ -177,10 +179,15 @@ def test_the_readme_recipe_serves_a_new_language_pair(tmp_path):
                     config = json.load(r)
             except OSError:
                 time.sleep(0.3)
-        assert config is not None, f"app.py --assets did not serve (exit {proc.poll()})"
+        assert config is not None, f"app.py --assets did not serve (exit {proc.poll()}): {proc.stdout.read()[-3000:]}"
         assert config["title"] == "Attention in seq2seq: Backwards → English"
         props = [c.get("props", {}) for c in config["components"]]
         assert any(p.get("label") == "Backwards sentence" for p in props)
+        about = [p["value"] for p in props if isinstance(p.get("value"), str)]
+        quality = next(p["value"] for p in props if p.get("elem_id") == "quality-line")
+        assert quality.startswith("Trained on my") and "Best test chrF" in quality, quality
+        assert not any("Ding" in text for text in about), [t for t in about if "Ding" in t]
+        assert "German" not in quality + config["title"]
         variants = next(p for p in props if p.get("elem_id") == "variants")
         assert [c[0] for c in variants["choices"]] == ["none (not installed)", "dot", "general (not installed)",
                                                        "additive", "multihead (not installed)"]
