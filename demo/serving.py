@@ -108,6 +108,24 @@ def _event_fn(blocks, path: str, body: dict):
     return next((fn for fn in fns.values() if fn.api_name == name), None)
 
 
+def with_trailing_defaults(raw: bytes, path: str, blocks=None) -> bytes:
+    """The body with the trailing values an older client leaves out filled in, for events that
+    declare them (``BlockFunction.trailing_defaults``, set where the page is built); else as sent."""
+    if "/call/v2/" in path:                   # named values: Gradio fills defaults from the signature
+        return raw
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+    fn = _event_fn(blocks, path, body) if isinstance(body, dict) else None
+    tail = getattr(fn, "trailing_defaults", None) if fn is not None else None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not tail or not isinstance(data, list) or not len(fn.inputs) - len(tail) <= len(data) < len(fn.inputs):
+        return raw
+    body["data"] = data + tail[len(data) - len(fn.inputs):]
+    return json.dumps(body).encode()
+
+
 def check_event_body(raw: bytes, path: str, blocks=None) -> tuple[int, bytes] | None:
     """None if an event request's body may go on to Gradio, else (status, JSON message)."""
     try:
@@ -171,7 +189,13 @@ class RequestGuard:
             more = message.get("more_body", False)
         raw = b"".join(chunks)
         if path.startswith(EVENT_PATHS):
-            refusal = check_event_body(raw, path, getattr(scope.get("app"), "blocks", None))
+            blocks = getattr(scope.get("app"), "blocks", None)
+            filled = with_trailing_defaults(raw, path, blocks)
+            if filled is not raw:           # the body grew: its length header with it
+                raw = filled
+                scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
+                         + [(b"content-length", b"%d" % len(raw))]}
+            refusal = check_event_body(raw, path, blocks)
             if refusal is not None:
                 return await self._reply(send, *refusal)
         sent = False

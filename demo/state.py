@@ -26,13 +26,14 @@ import numpy as np
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
-from seq2seq.tokenizer import EOS_ID
+from seq2seq.tokenizer import DEFAULT_DIRECTION, EOS_ID
 from seq2seq.translator import InputError, Translator, check_variant
 
 from . import model_folder
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")            # hard cases, from the Ding test split
 TRY_FILE = Path(__file__).with_name("examples_try.tsv")             # everyday sentences the project wrote
+EVERYDAY_FILE = Path(__file__).with_name("examples_everyday.tsv")   # German and English, written too: en-de's row
 HALF = True               # the page decodes one sentence at a time: fp16 is faster then (see Translator)
 FILLED_UNKNOWN_NOTE = ("Where a model wrote the unknown piece <unk>, its translation shows instead the source "
                        "piece that step attended to most (argmax of α_t), as attention-based translators do for "
@@ -119,9 +120,19 @@ def load_try_examples(path: Path = TRY_FILE) -> list[tuple[str, list[str]]]:
 
 
 @lru_cache(maxsize=4)
-def references(path: Path | None = EXAMPLES_FILE) -> dict[str, str]:
-    """Each example's reference by its source text, for the examples file of a served folder."""
-    return dict(model_folder.read_examples(path)[0])
+def references(path: Path | None = EXAMPLES_FILE, direction: str = DEFAULT_DIRECTION) -> dict[str, str]:
+    """Each example's reference by its source text, for the examples file of a served folder;
+    English → German reads the file's pairs the other way."""
+    pairs = model_folder.read_examples(path)[0]
+    return dict(pairs if direction == DEFAULT_DIRECTION else [(ref, src) for src, ref in pairs])
+
+
+def direction_examples(direction: str, hard_cases: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The two example rows for a direction: sentences the project wrote ("Try these"), and the
+    hard cases from the Ding test split (the served folder's pairs, read the other way for en-de)."""
+    if direction == DEFAULT_DIRECTION:
+        return [s for s, _ in load_try_examples()], [s for s, _ in hard_cases]
+    return [en for _, en in load_examples(EVERYDAY_FILE)], [ref for _, ref in hard_cases if ref]
 
 
 def load_translator(assets: Path = ckpt.ASSETS) -> tuple[Translator | None, dict[str, str], str | None]:
@@ -210,12 +221,13 @@ class Candidates:
 
 
 def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
-              seed=0) -> dict:
+              seed=0, direction=DEFAULT_DIRECTION) -> dict:
     """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
     if tr is None:
         raise error(NO_MODELS)
     with refused():
-        c = tr.translate_many(text, variants, method, beam, n_best, temperature, seed)
+        c = tr.translate_many(text, variants, method, beam, n_best, temperature, seed,
+                              DEFAULT_DIRECTION if direction is None else direction)
 
     table = piece_table(tr.tok)
     entries = {}
@@ -236,7 +248,8 @@ def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_
         } for h, pieces, out in zip(t.hypotheses, t.target_pieces, t.texts)]}
     notes = list(c.source.notes) + ([FILLED_UNKNOWN_NOTE] if c.fills_unknown else [])
     return {"text": c.source.text, "source_pieces": c.source.pieces, "settings": c.settings.as_dict(),
-            "notes": notes, "reference": references(model_folder.examples_file(tr.assets)).get(c.source.text), "variants": entries}
+            "direction": c.source.direction, "suggested_direction": c.source.suggested_direction,
+            "notes": notes, "reference": references(model_folder.examples_file(tr.assets), c.source.direction).get(c.source.text), "variants": entries}
 
 
 DEFAULT_API_VARIANT = "additive"
@@ -244,18 +257,19 @@ RESULT_TTL_S = 3600      # a session's last result (words toggle, export, the qu
 
 
 def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, method="greedy", beam=5,
-                  temperature=1.0, seed=0) -> dict:
+                  temperature=1.0, seed=0, direction=DEFAULT_DIRECTION) -> dict:
     """One variant, best hypothesis: translation, tokens and the attention matrix (T×S) as JSON."""
     if variant is None:
         raise error("No variant was given; choose from " + ", ".join(VARIANTS) + ".")
     with refused():
         check_variant(variant)
-    result = translate(tr, text, [variant], method or "greedy", beam, 1, temperature, seed)
+    result = translate(tr, text, [variant], method or "greedy", beam, 1, temperature, seed, direction)
     e = result["variants"][variant]
     if "missing" in e:
         raise error(e["missing"])
     h = e["hypotheses"][0]
-    return {"variant": variant, "translation": h["text"], "source_tokens": result["source_pieces"],
+    return {"variant": variant, "direction": result["direction"], "translation": h["text"],
+            "source_tokens": result["source_pieces"],
             "target_tokens": h["pieces"], "logprob": h["logprob"], "score": h["score"],
             "attention": None if h["attention"] is None else np.round(h["attention"].astype(np.float64), 6).tolist(),
             "decoding": result["settings"]}

@@ -21,7 +21,9 @@ import gradio as gr
 
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
-from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, DecodingSettings, Translator
+from seq2seq.tokenizer import DEFAULT_DIRECTION
+from seq2seq.translator import (LANGUAGES, MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, DecodingSettings,
+                                Translator, direction_label)
 
 from . import about, model_folder, question, state
 from .history_panel import build_history_panel
@@ -80,12 +82,16 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
     examples = page.examples
     # The project's everyday sentences are German: another language pair's page has only its own examples.
     tries = state.load_try_examples() if page.source == "German" else []
+    directions = tr.directions if tr is not None else (DEFAULT_DIRECTION,)
     default_t = DecodingSettings.temperature
     with gr.Row():
         gr.Markdown(about.quality_line(cards), latex_delimiters=[], elem_id="quality-line")
         about_link = gr.Button("About the models →", size="sm", variant="secondary", scale=0, elem_id="about-link")
     with gr.Row(equal_height=False, elem_id="input-row"):
         with gr.Column(scale=3):
+            # Shown only where the models translate both ways (the choice is theirs to offer).
+            direction = gr.Radio([(direction_label(d), d) for d in directions], value=directions[0],
+                                 label="Direction", visible=len(directions) > 1, elem_id="direction")
             text = gr.Textbox(label=f"{page.source} sentence", lines=1, max_lines=4, elem_id="source-text",
                               placeholder=f"e.g. {tries[0][0]}" if tries else (examples[0][0] if examples else ""),
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
@@ -111,6 +117,7 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             example_boxes.append(gr.Examples([[s] for s in rows], inputs=[text], cache_examples=False, label=label,
                                              examples_per_page=10))
     message = gr.Markdown("", visible=False, elem_id="message", latex_delimiters=[])
+    switch = gr.Button("", visible=False, size="sm", variant="secondary", elem_id="switch-direction")
     result_state = gr.State(None, time_to_live=state.RESULT_TTL_S)
     with gr.Column(visible=False, elem_id="results-area") as area:
         results = gr.HTML("", elem_id="results", js_on_load=PAGE_JS, css_template=PAGE_CSS, apply_default_css=False)
@@ -123,14 +130,18 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             figure_files = gr.File(label="Figure", visible=False, interactive=False, file_count="multiple",
                                    elem_id="figure-files")
 
-    def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_):
+    def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_,
+                   direction_=DEFAULT_DIRECTION):
         from . import views           # it draws: matplotlib is imported by the first request, not at start-up
 
         try:
-            result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_)
+            result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_, direction_)
         except gr.Error as exc:      # refused: one message, no result left standing, no error badges
             return refusal(exc.message)
+        suggested = result["suggested_direction"]     # the text is plainly in the other language
         return {message: gr.update(value="", visible=False), area: gr.update(visible=True), result_state: result,
+                switch: gr.update(visible=bool(suggested),
+                                  value=f"Switch to {direction_label(suggested)}" if suggested else ""),
                 results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False),
                 figure_files: gr.update(value=None, visible=False)}
 
@@ -152,7 +163,7 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
 
         return {figure_files: gr.update(value=export.export_figure(result, bool(words_)), visible=True)}
 
-    controls = [text, variants, method, beam, n_best, temperature, seed, words, beam_row, sample_row]
+    controls = [text, variants, method, beam, n_best, temperature, seed, words, direction, beam_row, sample_row]
 
     def on_link(request: gr.Request):
         """A permalink (``views.permalink``): the query fills the controls and runs the comparison.
@@ -169,12 +180,13 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             out.update(refusal(f"Unknown unit {unit_!r} in the link; choose words or pieces."))
             return out
         answer = on_compare(*(link[k] for k in ("text", "variants", "method", "beam", "n_best", "temperature",
-                                               "seed")), UNITS[unit_])
+                                               "seed")), UNITS[unit_], link["direction"])
         out.update(answer)
         result = answer[result_state]
         if result:
             settings = result["settings"]
             out.update({variants: list(result["variants"]), method: settings["method"], words: UNITS[unit_],
+                        direction: result["direction"],
                         beam_row: gr.update(visible=settings["method"] == "beam"),
                         sample_row: gr.update(visible=settings["method"] == "sample")})
             out.update({c: settings[k] for c, k in ((beam, "beam"), (n_best, "n_best"), (temperature, "temperature"),
@@ -183,17 +195,33 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
 
     def refusal(msg: str) -> dict:
         return {message: gr.update(value=f"⚠️ **{about.md_escape(msg)}**", visible=True),
-                area: gr.update(visible=False), result_state: None, results: "",
+                area: gr.update(visible=False), result_state: None, results: "", switch: gr.update(visible=False),
                 zip_file: gr.update(value=None, visible=False), figure_files: gr.update(value=None, visible=False)}
 
-    inputs = [text, variants, method, beam, n_best, temperature, seed, words]
-    outputs = [message, area, result_state, results, zip_file, figure_files]
+    inputs = [text, variants, method, beam, n_best, temperature, seed, words, direction]
+    outputs = [message, area, result_state, results, zip_file, figure_files, switch]
     triggers = [run.click, text.submit]
     for box in example_boxes:            # an example fills the box, then runs with the current settings
         triggers.append(box.load_input_event.then)
     for trigger in triggers:
         trigger(on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2,
                 show_progress_on=[run]).then(None, js=SCROLL_TO_RESULTS, api_visibility="private")
+    def on_direction(direction_):
+        """The box's language and the example rows follow the direction."""
+        if direction_ not in directions:
+            return {text: gr.update()}
+        source = LANGUAGES.get(direction_.split("-")[0], page.source)
+        rows = state.direction_examples(direction_, examples)
+        out = {text: gr.update(label=f"{source} sentence", placeholder=f"e.g. {rows[0][0]}" if rows[0] else "")}
+        for box, samples in zip(example_boxes, rows if len(example_boxes) == 2 else rows[1:]):
+            out[box.dataset] = gr.Dataset(samples=[[s] for s in samples])
+        return out
+
+    direction.change(on_direction, direction, [text, *(box.dataset for box in example_boxes)],
+                     api_visibility="private", queue=False)
+    switch.click(lambda result: (result or {}).get("suggested_direction") or gr.update(), result_state, direction,
+                 api_visibility="private", queue=False).then(
+        on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[run])
     method.change(lambda m: {beam_row: gr.update(visible=m == "beam"), sample_row: gr.update(visible=m == "sample")},
                   method, [beam_row, sample_row], api_visibility="private", queue=False)
     words.change(on_words, [result_state, words], [results, zip_file, figure_files], api_visibility="private")
@@ -208,7 +236,7 @@ def read_link(params: dict) -> dict:
     defaults = DecodingSettings()
     out = {"text": params.get("text"), "method": params.get("method", "greedy"),
            "variants": [v for v in str(params.get("variants", ",".join(VARIANTS))).split(",") if v],
-           "unit": params.get("unit", "words")}
+           "unit": params.get("unit", "words"), "direction": params.get("direction", DEFAULT_DIRECTION)}
     for k in LINK_NUMBERS:
         raw = params.get(k, getattr(defaults, k))
         try:
@@ -301,8 +329,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)
 
         def translate(text: str, variant: str = state.DEFAULT_API_VARIANT, method: str = "greedy", beam: int = 5,
-                      temperature: float = 1.0, seed: int = 0) -> dict:
-            """Translate German text with one attention variant and return where it looked.
+                      temperature: float = 1.0, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> dict:
+            """Translate text (German → English unless ``direction`` says otherwise) with one attention variant and return where it looked.
 
             Args:
                 text: German text, at most 500 characters (120 sentencepiece pieces after tokenising).
@@ -311,16 +339,21 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 beam: Beam width for method beam, 1 to 10; ignored otherwise.
                 temperature: Sampling temperature for method sample, 0.001 to 10; ignored otherwise.
                 seed: Random seed for method sample, 0 to 2147483647; ignored otherwise.
+                direction: de-en (German in, English out) or en-de, where the models translate both ways.
 
             Returns:
                 JSON: variant, translation, source_tokens and target_tokens (sentencepiece pieces, '</s>' last),
                 logprob, score, decoding (the settings used) and attention, a T×S list of rows (target step ×
                 source piece, each row sums to 1), null for the 'none' variant.
             """
-            return state.translate_api(tr, text, variant, method, beam, temperature, seed)
+            return state.translate_api(tr, text, variant, method, beam, temperature, seed, direction)
 
         gr.api(translate, api_name="translate")
         describe_api(demo, "translate", translate)
+        # Clients written before the direction existed send one value fewer: it takes its default.
+        for fn in demo.fns.values():
+            if fn.api_name == "translate" or getattr(fn.fn, "__name__", "") == "on_compare":
+                fn.trailing_defaults = [DEFAULT_DIRECTION]
 
     demo.translator = tr          # for tests and the benchmark
     return demo

@@ -23,7 +23,7 @@ import numpy as np
 
 from seq2seq import analysis
 from seq2seq.attention import VARIANTS
-from seq2seq.tokenizer import words_from_pieces
+from seq2seq.tokenizer import DEFAULT_DIRECTION, words_from_pieces
 
 from . import plots
 from .about import WORDS_RULE
@@ -72,6 +72,8 @@ def permalink(result: dict, words: bool) -> str:
     """The query string that reproduces a result: sentence, variants, decoding settings and unit."""
     settings = result["settings"]
     query = {"text": result["text"], "variants": ",".join(result["variants"]), "method": settings["method"]}
+    if result.get("direction", DEFAULT_DIRECTION) != DEFAULT_DIRECTION:
+        query["direction"] = result["direction"]
     query.update({k: settings[k] for k in ("beam", "n_best", "temperature", "seed") if k in settings})
     query["unit"] = unit(words)
     return "?" + urlencode(query)

@@ -76,11 +76,22 @@ def test_the_translate_call_still_works(http):
     assert status == 200 and "event: complete" in stream and '"translation"' in stream
 
 
-@pytest.mark.parametrize("n", [0, 1, 5, 7, 12])
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 12])
 def test_wrong_number_of_values_is_refused_with_the_parameter_names(http, n):
     status, text = call_translate(http, {"data": (SIX * 2)[:n]})
-    assert_clean_refusal(status, text, f"takes 6 values (text, variant, method, beam, temperature, seed); "
-                                       f"the request sent {n}", 422)
+    assert_clean_refusal(status, text, f"takes 7 values (text, variant, method, beam, temperature, seed, "
+                                       f"direction); the request sent {n}", 422)
+
+
+def test_a_client_from_before_the_direction_gets_its_default_and_a_direction_is_checked(http):
+    """Six values (today's clients) translate German → English; a seventh names the direction,
+    and one these models cannot translate is refused with the library's line."""
+    assert call_translate(http, {"data": SIX})[1].count('"direction": "de-en"') == 1
+    status, stream = call_translate(http, {"data": SIX + ["en-de"]})
+    assert status == 200 and "event: error" in stream and "German \\u2192 English only" in stream
+    done = run_event(http, "on_compare", ["Es sieht nach Regen aus.", ["dot"], "greedy", 5, 1, 1.0, 0, False],
+                     "old-client")                                      # the page's event, one value fewer
+    assert done["success"] and "results" in json.dumps(done["output"]["data"])
 
 
 @pytest.mark.parametrize("where", [0, 1, 3])

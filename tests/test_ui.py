@@ -566,7 +566,7 @@ def test_about_typesets_every_formula(demo):
 def test_api_describes_every_parameter(demo):
     info = demo.get_api_info()["named_endpoints"]["/translate"]
     described = {p["parameter_name"]: p["python_type"]["description"] or "" for p in info["parameters"]}
-    assert set(described) == {"text", "variant", "method", "beam", "temperature", "seed"}
+    assert set(described) == {"text", "variant", "method", "beam", "temperature", "seed", "direction"}
     assert all(len(d) > 15 for d in described.values()), described
 
 
@@ -641,3 +641,35 @@ def test_views_are_computed_once_per_variant(result, monkeypatch):
     views.results_html(result, True)
     heads = result["variants"]["multihead"]["hypotheses"][0]["heads"].shape[1]
     assert len(calls) == len(VARIANTS) + heads      # one view per variant, one per head map
+
+
+# ---- both directions ------------------------------------------------------------------------
+
+def test_the_direction_switch_appears_only_where_the_models_translate_both_ways(demo, two_way_assets):
+    one_way = [c for c in demo.blocks.values() if getattr(c, "elem_id", None) == "direction"]
+    assert len(one_way) == 1 and one_way[0].visible is False
+    two_way = ui.build_demo(two_way_assets)
+    switch = next(c for c in two_way.blocks.values() if getattr(c, "elem_id", None) == "direction")
+    assert switch.visible and [value for _, value in switch.choices] == ["de-en", "en-de"]
+    assert [label for label, _ in switch.choices] == ["Deutsch → English", "English → Deutsch"]
+    compare = event(two_way, "on_compare")
+    out = compare("the house is red", ["dot"], "greedy", 5, 1, 1.0, 0, False, "en-de")
+    assert out["results-area"]["visible"] and "&lt;2de&gt;" in out["results"]          # the tag, escaped
+    # English typed into German → English: the page says so and offers the switch in one click.
+    wrong = compare("I have forgotten my key.", ["dot"], "greedy", 5, 1, 1.0, 0, False, "de-en")
+    assert wrong["switch-direction"]["visible"] and "English → Deutsch" in wrong["switch-direction"]["value"]
+    assert "looks like English" in wrong["results"]
+    right = compare("Ich habe meinen Schlüssel vergessen.", ["dot"], "greedy", 5, 1, 1.0, 0, False, "de-en")
+    assert right["switch-direction"]["visible"] is False
+    retitled = event(two_way, "on_direction")("en-de")
+    assert retitled["source-text"]["label"] == "English sentence"
+    assert event(two_way, "on_direction")("fr-en") == {"source-text": gr.update()}
+
+
+def test_a_permalink_carries_a_direction_other_than_the_default(result):
+    from demo import views
+
+    assert "direction" not in views.permalink(result, True)
+    assert "direction=en-de" in views.permalink({**result, "direction": "en-de"}, True)
+    assert ui.read_link({"text": "x", "direction": "en-de"})["direction"] == "en-de"
+    assert ui.read_link({"text": "x"})["direction"] == "de-en"
