@@ -88,7 +88,7 @@ def two_way_assets(tmp_path_factory, two_way_tokenizer) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(tiny_assets, tmp_path_factory):
-    """The demo served on a free localhost port (temp and examples-cache dirs in tmp)."""
+    """The demo served as app.py serves it on a free localhost port (temp and examples-cache dirs in tmp)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_tmp")))
     mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio_examples")))
@@ -98,10 +98,12 @@ def app_url(tiny_assets, tmp_path_factory):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    demo = build_demo(tiny_assets)
+    from demo import serving
+
+    demo = serving.serve(build_demo(tiny_assets))          # served exactly as app.py serves it
     try:
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                                quiet=True, enable_monitoring=False, show_error=False)
+        _, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=port,
+                                                        prevent_thread_lock=True, quiet=True))
         yield url
     finally:
         demo.close()
