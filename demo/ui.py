@@ -39,8 +39,15 @@ TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (
                     "it (more varied, soon garbled). {default} was chosen on the dev split.")
 UNITS = {"words": True, "pieces": False}
 LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
+LENGTH_PLOT_TITLE = "BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)"
 THEME_FONT = ["DejaVu Sans", "ui-sans-serif", "system-ui", "sans-serif"]     # installed: no web font to fetch
 THEME_MONO = ["DejaVu Sans Mono", "ui-monospace", "monospace"]
+# The default theme's subdued text (1.9:1), orange buttons and tab (2.8:1) and red stop button
+# (3.8:1) miss the 4.5:1 contrast for text: darker shades of the same hues.
+THEME_COLOURS = dict(body_text_color_subdued="#4b5563", color_accent="*primary_700",
+                     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+                     button_primary_background_fill_dark="*primary_700",
+                     button_cancel_background_fill="#b91c1c", button_cancel_background_fill_hover="#991b1b")
 # Page-wide rules (the results block has its own, page.css): a focus ring on every control,
 # and text colours that keep 4.5:1 contrast on the theme's light backgrounds.
 PAGE_WIDE_CSS = """
@@ -49,6 +56,7 @@ PAGE_WIDE_CSS = """
 input[type=checkbox]:focus-visible, input[type=radio]:focus-visible { outline: 3px solid #1d4ed8 !important; }
 #input-row { scroll-margin-top: 4px; }
 .example-row-label { font-weight: 600; margin: 0; }
+button[role=tab][aria-selected=true], button[role=tab].selected { color: #c2410c !important; }
 """
 
 
@@ -223,8 +231,7 @@ def build_about_tab(cards: dict, assets: Path) -> gr.Image:
     gr.Dataframe(about.cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
                  column_widths=["7%", "7%", "7%", "11%", "6%", "6%", "6%", "7%", "7%", "7%", "7%", "22%"],
                  max_height=900)
-    length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)", format="png",
-                          interactive=False, elem_id="bleu-by-length")
+    length_img = gr.HTML("", elem_id="bleu-by-length", label=LENGTH_PLOT_TITLE)   # an <img> with its alt text
     gr.Markdown("### Is attention an explanation, an alignment?\n\n" + question.agreement_md(assets),
                 latex_delimiters=[], elem_id="agreement-tables")
     gr.Markdown(about.md_escape(about.WORDS_RULE) + "\n\n" + about.LIMITS_MD +
@@ -260,9 +267,15 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     def length_plot():          # drawn by the first page load, then reused
         from . import plots
 
-        return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
+        from . import views
 
-    theme = gr.themes.Default(font=THEME_FONT, font_mono=THEME_MONO)
+        pixels = plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
+        return (f"<p><b>{views.esc(LENGTH_PLOT_TITLE)}</b></p><img src=\"{views.data_uri(pixels)}\" "
+                f"alt=\"{views.esc(LENGTH_PLOT_TITLE)}: test BLEU of each variant per source length bucket\" "
+                "style=\"max-width:100%;height:auto\">")
+
+    theme = gr.themes.Default(font=[gr.themes.Font(f) for f in THEME_FONT],
+                              font_mono=[gr.themes.Font(f) for f in THEME_MONO]).set(**THEME_COLOURS)
     with warnings.catch_warnings():      # Gradio 6 would have them in launch(); here app.py's launch stays plain
         warnings.filterwarnings("ignore", message="The parameters have been moved")
         demo = gr.Blocks(title="Attention in seq2seq: German → English", theme=theme, css=PAGE_WIDE_CSS)
@@ -278,7 +291,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                         f"{about.md_escape(assets)} (written by python -m seq2seq train).", latex_delimiters=[])
         elif problems:
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
             with gr.Tab("Translate and compare", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
                 build_history_panel()
@@ -288,7 +301,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 length_img = build_about_tab(cards, assets)
 
         link_fn, link_outputs = translate_tab["link"]
-        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2).then(
+        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2,
+                  show_progress="hidden").then(
             None, js=SCROLL_TO_RESULTS, api_visibility="private")
         translate_tab["about_link"].click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                                           queue=False)

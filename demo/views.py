@@ -314,7 +314,7 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
     else:
         name = png_name(v, words, result["text"])
         out.append(f'<div class="scroll">{_map_html(pic, f"{v}: attention map, target × source {unit(words)}", caption=f"{v} · {unit(words)}")}</div>'
-                   f'<a class="download" download="{esc(name)}" href="#">⤓ {esc(name)}</a>')
+                   f'<a class="download" download="{esc(name)}" href="#" title="{esc(name)}">⤓ PNG of this map</a>')
         heads = head_maps(result, v, words)
         if heads:
             out.append(f'<details class="heads"><summary>its {len(heads)} heads (the map above is their mean)'
