@@ -23,7 +23,7 @@ import numpy as np
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import EOS_ID
-from seq2seq.translator import InputError, Translator, check_variant
+from seq2seq.translator import DEFAULT_TEMPERATURE, InputError, Translator, check_variant
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.tsv")            # hard cases, from the Ding test split
 TRY_FILE = Path(__file__).with_name("examples_try.tsv")             # everyday sentences the project wrote
@@ -144,8 +144,8 @@ class Candidates:
         return (self[t] for t in range(len(self)))
 
 
-def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
-              seed=0) -> dict:
+def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1,
+              temperature=DEFAULT_TEMPERATURE, seed=0) -> dict:
     """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
     if tr is None:
         raise gr.Error(NO_MODELS, print_exception=False)
@@ -179,7 +179,7 @@ RESULT_TTL_S = 3600      # a session's last result (words toggle, export, the qu
 
 
 def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, method="greedy", beam=5,
-                  temperature=1.0, seed=0) -> dict:
+                  temperature=DEFAULT_TEMPERATURE, seed=0) -> dict:
     """One variant, best hypothesis: translation, tokens and the attention matrix (T×S) as JSON."""
     if variant is None:
         raise gr.Error("No variant was given; choose from " + ", ".join(VARIANTS) + ".", print_exception=False)

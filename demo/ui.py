@@ -39,6 +39,13 @@ TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (
                     "it (more varied, soon garbled). {default} was chosen on the dev split.")
 UNITS = {"words": True, "pieces": False}
 LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
+# Gradio's empty-value box (an Image or Gallery with nothing yet) is a <div aria-label> without a
+# role, which assistive technology ignores (axe: aria-prohibited-attr): it is given role="img".
+PAGE_WIDE_JS = """() => {
+  const fix = () => document.querySelectorAll('div.empty[aria-label]:not([role])').forEach((el) => el.setAttribute('role', 'img'));
+  fix();
+  new MutationObserver(fix).observe(document.body, {childList: true, subtree: true});
+}"""
 LENGTH_PLOT_TITLE = "BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)"
 THEME_FONT = ["DejaVu Sans", "ui-sans-serif", "system-ui", "sans-serif"]     # installed: no web font to fetch
 THEME_MONO = ["DejaVu Sans Mono", "ui-monospace", "monospace"]
@@ -55,6 +62,9 @@ PAGE_WIDE_CSS = """
   outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
 input[type=checkbox]:focus-visible, input[type=radio]:focus-visible { outline: 3px solid #1d4ed8 !important; }
 #input-row { scroll-margin-top: 4px; }
+@media (max-width: 700px) {      /* a phone: the quality line full width, the button under it */
+  .row:has(> #quality-line) { flex-direction: column; align-items: flex-start; gap: 4px; }
+  #quality-line p { margin: 0; font-size: 14px; } }
 .example-row-label { font-weight: 600; margin: 0; }
 button[role=tab][aria-selected=true], button[role=tab].selected { color: #c2410c !important; }
 """
@@ -277,8 +287,9 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     theme = gr.themes.Default(font=[gr.themes.Font(f) for f in THEME_FONT],
                               font_mono=[gr.themes.Font(f) for f in THEME_MONO]).set(**THEME_COLOURS)
     with warnings.catch_warnings():      # Gradio 6 would have them in launch(); here app.py's launch stays plain
-        warnings.filterwarnings("ignore", message="The parameters have been moved")
-        demo = gr.Blocks(title="Attention in seq2seq: German → English", theme=theme, css=PAGE_WIDE_CSS)
+        warnings.filterwarnings("ignore", message="The parameters have been moved")   # theme, css, js
+        demo = gr.Blocks(title="Attention in seq2seq: German → English", theme=theme, css=PAGE_WIDE_CSS,
+                         js=PAGE_WIDE_JS)
     with demo:
         gr.Markdown("# Attention in seq2seq: German → English\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a German "
@@ -309,7 +320,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)
 
         def translate(text: str, variant: str = state.DEFAULT_API_VARIANT, method: str = "greedy", beam: int = 5,
-                      temperature: float = 1.0, seed: int = 0) -> dict:
+                      temperature: float = DecodingSettings.temperature, seed: int = 0) -> dict:
             """Translate German text with one attention variant and return where it looked.
 
             Args:

@@ -3,7 +3,8 @@ sampling at each temperature of a grid, over dev sentences, for every shipped va
 
     python scripts/choose_temperature.py --dev data/dev.tsv [--dev data/tatoeba_dev.tsv] [--n 200]
 
-Prints chrF per (temperature, variant) and the temperature with the best mean over variants;
+Prints chrF per (temperature, variant), the temperature with the best mean over variants, and
+the one chosen: the highest whose mean is within ``TOLERANCE`` of that best.
 ``DecodingSettings.temperature`` (seq2seq/translator.py) holds the chosen value.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ from demo import state  # noqa: E402
 from seq2seq import checkpoint as ckpt  # noqa: E402
 
 GRID = (0.1, 0.3, 0.5, 0.7, 1.0)
+TOLERANCE = 2.0     # chrF points: the highest temperature this close to the best is chosen, since
+                    # the lowest is all but greedy and sampling is there to show other outputs
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
@@ -62,7 +65,8 @@ def main() -> None:
         mean[temp] = sum(scores.values()) / len(scores)
         print(f"T = {temp:<4}  " + "  ".join(f"{v} {x:5.1f}" for v, x in scores.items()) + f"  mean {mean[temp]:5.1f}",
               flush=True)
-    print(f"best: T = {max(mean, key=mean.get)}")
+    top = max(mean.values())
+    print(f"best: T = {max(mean, key=mean.get)}; chosen: T = {max(t for t in GRID if mean[t] >= top - TOLERANCE)}")
 
 
 if __name__ == "__main__":
