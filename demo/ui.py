@@ -103,6 +103,8 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             text = gr.Textbox(label="German sentence", lines=1, max_lines=4, elem_id="source-text",
                               placeholder=f"e.g. {tries[0][0]}" if tries else None,
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
+            # under the box: next to where one types, and on a phone on the first screen
+            run = gr.Button("Translate and compare", variant="primary", elem_id="run")
         with gr.Column(scale=2):
             choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
             variants = gr.CheckboxGroup(choices, value=installed, label="Variants", elem_id="variants")
@@ -117,7 +119,6 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                 temperature = gr.Slider(0.1, 2.0, value=default_t, step=0.05, label="Temperature",
                                         info=TEMPERATURE_HINT.format(default=default_t), elem_id="temperature")
                 seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-            run = gr.Button("Translate and compare", variant="primary", elem_id="run")
     example_boxes = []           # below the controls: on a phone the button comes first
     for label, rows in (("Try these (click one to run it)", [s for s, _ in tries]),
                         ("Hard cases from the test split", [s for s, _ in examples])):
@@ -303,7 +304,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         elif problems:
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
-            with gr.Tab("Translate and compare", id="translate"):
+            with gr.Tab("Translate", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets))
                 build_history_panel()
             build_question_tab(tr, assets)

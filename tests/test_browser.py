@@ -240,7 +240,9 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             phone.goto(app_url, timeout=TIMEOUT_MS)
             expect(phone.locator("#run")).to_be_visible()
+            phone.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
             assert in_viewport(phone, "#run")
+            phone.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
             # every tab is labelled: none hides behind an overflow menu
             labels = [t.inner_text().strip() for t in phone.get_by_role("tab").all() if t.is_visible()]
             assert len(labels) == page.get_by_role("tab").count() and all(labels), labels
