@@ -32,8 +32,9 @@ PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
 # After a run the input row goes to the top of the window: the next sentence is typed without
 # scrolling, and the results begin just below the controls.
-SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('input-row'), area = document.getElementById("
-                     "'results-area'); if (el && area && area.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
+SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('input-row'),"
+                     " area = document.getElementById('results-area');"
+                     " if (el && area && area.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
 KEYS = "Enter translates; Shift+Enter starts a new line."
 TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (closer to greedy), above 1 flattens "
                     "it (more varied, soon garbled). {default} was chosen on the dev split.")
@@ -42,7 +43,8 @@ LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
 # Gradio's empty-value box (an Image or Gallery with nothing yet) is a <div aria-label> without a
 # role, which assistive technology ignores (axe: aria-prohibited-attr): it is given role="img".
 PAGE_WIDE_JS = """() => {
-  const fix = () => document.querySelectorAll('div.empty[aria-label]:not([role])').forEach((el) => el.setAttribute('role', 'img'));
+  const fix = () => document.querySelectorAll('div.empty[aria-label]:not([role])')
+    .forEach((el) => el.setAttribute('role', 'img'));
   fix();
   new MutationObserver(fix).observe(document.body, {childList: true, subtree: true});
 }"""
