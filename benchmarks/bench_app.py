@@ -69,6 +69,9 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+WORDS = True      # the page's default unit (``--unit``)
+
+
 def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: int = 1) -> dict:
     """What one click on "Translate and compare" runs on the server: translate, then the results
     block (summary, every heatmap drawn and encoded as PNG, step data, diagnostics)."""
@@ -76,8 +79,21 @@ def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: i
     from seq2seq.attention import VARIANTS
 
     result = state.translate(tr, text, list(VARIANTS), method, beam, n_best)
-    views.results_html(result)
+    views.results_html(result, WORDS)
     return result
+
+
+def longest_text(tr, texts: list[str]) -> str:
+    """Test sentences joined up to the character and piece caps: the input limit, near enough."""
+    from seq2seq.translator import MAX_CHARS, MAX_PIECES
+
+    text = ""
+    for t in texts:
+        longer = f"{text} {t}".strip()
+        if len(longer) > MAX_CHARS or len(tr.tok.encode(longer)) > MAX_PIECES:
+            break
+        text = longer
+    return text
 
 
 def cold_start(assets: Path, runs: int = 5) -> list[float]:
@@ -230,7 +246,10 @@ def main(argv=None) -> int:
     p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
     p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
     p.add_argument("--browser", action="store_true", help="also time step changes in chromium")
+    p.add_argument("--unit", choices=("words", "pieces"), default="words", help="the unit the requests show")
     args = p.parse_args(argv)
+    global WORDS
+    WORDS = args.unit == "words"
     assets = Path(args.assets)
     DATA = Path(args.data)
 
@@ -281,7 +300,7 @@ def main(argv=None) -> int:
         t12.append(time.perf_counter() - t0)
 
     ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
-    print(f"full compare request (5 variants, greedy, summary + heatmaps as PNG + step data + diagnostics): "
+    print(f"full compare request (5 variants, greedy, {args.unit}, summary + heatmaps as PNG + step data + diagnostics): "
           f"p50 {ms(full, .5):.0f} ms, p95 {ms(full, .95):.0f} ms over {len(full)} requests "
           f"({statistics.mean(pieces):.1f} source pieces on average)")
     print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
@@ -301,14 +320,16 @@ def main(argv=None) -> int:
     if trajectory:
         print(f"  RSS (MB) after N requests: {', '.join(trajectory)}")
     if args.browser:
-        timed = browser_step_latency(assets, twelve[0])
-        if timed is None:
-            print("step change in the browser: not measured (no playwright or /usr/bin/chromium)")
-        else:
+        for what, text in (("12-word sentence", twelve[0]), ("input limit", longest_text(tr, texts))):
+            timed = browser_step_latency(assets, text)
+            if timed is None:
+                print("step change in the browser: not measured (no playwright or /usr/bin/chromium)")
+                break
             paint, script = timed
-            print(f"step change in the browser (no server call; {len(paint)} changes, 12-word sentence): click to "
-                  f"the next painted frame p50 {ms(paint, .5):.1f} ms, p95 {ms(paint, .95):.1f} ms; the click's "
-                  f"script alone p50 {ms(script, .5):.1f} ms, p95 {ms(script, .95):.1f} ms")
+            print(f"step change in the browser (no server call; {len(paint)} changes, {what}, {len(text)} "
+                  f"characters): click to the next painted frame p50 {ms(paint, .5):.1f} ms, p95 "
+                  f"{ms(paint, .95):.1f} ms; the click's script alone p50 {ms(script, .5):.1f} ms, p95 "
+                  f"{ms(script, .95):.1f} ms")
     if not args.no_largest:
         largest_request(tr, texts)
     cache.cleanup()
@@ -322,14 +343,9 @@ def largest_request(tr, texts: list[str]) -> None:
     peak RSS, which it reports."""
     import resource
 
-    from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES
+    from seq2seq.translator import MAX_BEAM, MAX_PIECES
 
-    text = ""
-    for t in texts:
-        longer = f"{text} {t}".strip()
-        if len(longer) > MAX_CHARS or len(tr.tok.encode(longer)) > MAX_PIECES:
-            break
-        text = longer
+    text = longest_text(tr, texts)
     t0 = time.perf_counter()
     result = full_request(tr, text, "beam", MAX_BEAM, MAX_BEAM)
     took = time.perf_counter() - t0

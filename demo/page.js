@@ -24,6 +24,13 @@ function colour(a) {
   return data.lut[Math.max(0, Math.min(255, Math.round(a * 255)))];
 }
 
+// Black or white text, whichever contrasts more with the background #rrggbb (WCAG luminance).
+function inkOn(hex) {
+  const lin = (i) => { const c = parseInt(hex.slice(i, i + 2), 16) / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const L = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5);
+  return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#111" : "#fff";
+}
+
 function show(step) {
   if (!data) return;
   t = Math.max(1, Math.min(data.steps, Math.round(Number(step)) || 1));   // out of range: clamped
@@ -45,7 +52,7 @@ function show(step) {
     for (const tok of cell.querySelectorAll(".tokens.src .tok")) {
       const a = row ? row[Number(tok.dataset.i)] : 0;
       tok.style.background = row ? colour(a) : "";
-      tok.style.color = row && a >= 0.5 ? "#fff" : "";
+      tok.style.color = row ? inkOn(colour(a)) : "";
       tok.title = row ? "α = " + (100 * a).toFixed(1) + " %" : "";
     }
   }

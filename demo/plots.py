@@ -21,8 +21,10 @@ predates the fonts, as files on disk (``CJK_FONT_FILES``).
 from __future__ import annotations
 
 import logging
+import struct
 import unicodedata
 import warnings
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -385,16 +387,22 @@ def figure_pixels(fig: Figure) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
-    """PNG of an image, zlib level 1: flat-colour heatmaps stay small, and it encodes in about
-    half the time of the default level."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "png", compress_level=1)
-    return buf.getvalue()
+    """PNG of an RGB uint8 image, written directly: every row with the "Up" filter (a heatmap's
+    rows repeat within a cell, so the differences are mostly 0), zlib level 1. About a third of
+    PIL's encoding time at the same size, which matters with maps drawn at twice their CSS size."""
+    px = np.ascontiguousarray(pixels, dtype=np.uint8)
+    H, W = px.shape[:2]
+    rows = px.reshape(H, W * 3)
+    up = rows.copy()
+    up[1:] -= rows[:-1]                                       # uint8: wraps modulo 256, as PNG's Up
+    raw = np.hstack([np.full((H, 1), 2, np.uint8), up])       # filter type 2 (Up) before each row
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + _png_chunk(b"IEND", b""))
 
 
 def data_uri(pixels: np.ndarray) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 from seq2seq.tokenizer import DEFAULT_DIRECTION, EOS_ID
-from seq2seq.translator import InputError, Translator, check_variant
+from seq2seq.translator import DEFAULT_TEMPERATURE, InputError, Translator, check_variant
 
 from . import model_folder
 
@@ -220,8 +220,8 @@ class Candidates:
         return (self[t] for t in range(len(self)))
 
 
-def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
-              seed=0, direction=DEFAULT_DIRECTION) -> dict:
+def translate(tr: Translator | None, text, variants, method="greedy", beam=5, n_best=1,
+              temperature=DEFAULT_TEMPERATURE, seed=0, direction=DEFAULT_DIRECTION) -> dict:
     """Translate with each chosen variant (the library checks everything); raises ``gr.Error``."""
     if tr is None:
         raise error(NO_MODELS)
@@ -257,7 +257,7 @@ RESULT_TTL_S = 3600      # a session's last result (words toggle, export, the qu
 
 
 def translate_api(tr: Translator | None, text, variant=DEFAULT_API_VARIANT, method="greedy", beam=5,
-                  temperature=1.0, seed=0, direction=DEFAULT_DIRECTION) -> dict:
+                  temperature=DEFAULT_TEMPERATURE, seed=0, direction=DEFAULT_DIRECTION) -> dict:
     """One variant, best hypothesis: translation, tokens and the attention matrix (T×S) as JSON."""
     if variant is None:
         raise error("No variant was given; choose from " + ", ".join(VARIANTS) + ".")

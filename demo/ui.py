@@ -34,15 +34,31 @@ PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
 # After a run the input row goes to the top of the window: the next sentence is typed without
 # scrolling, and the results begin just below the controls.
-SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('input-row'), area = document.getElementById("
-                     "'results-area'); if (el && area && area.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
+SCROLL_TO_RESULTS = ("() => { const el = document.getElementById('input-row'),"
+                     " area = document.getElementById('results-area');"
+                     " if (el && area && area.offsetParent !== null) el.scrollIntoView({block: 'start'}); }")
 KEYS = "Enter translates; Shift+Enter starts a new line."
 TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (closer to greedy), above 1 flattens "
                     "it (more varied, soon garbled). {default} was chosen on the dev split.")
 UNITS = {"words": True, "pieces": False}
 LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
+# Gradio's empty-value box (an Image or Gallery with nothing yet) is a <div aria-label> without a
+# role, which assistive technology ignores (axe: aria-prohibited-attr): it is given role="img".
+PAGE_WIDE_JS = """() => {
+  const fix = () => document.querySelectorAll('div.empty[aria-label]:not([role])')
+    .forEach((el) => el.setAttribute('role', 'img'));
+  fix();
+  new MutationObserver(fix).observe(document.body, {childList: true, subtree: true});
+}"""
+LENGTH_PLOT_TITLE = "BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)"
 THEME_FONT = ["DejaVu Sans", "ui-sans-serif", "system-ui", "sans-serif"]     # installed: no web font to fetch
 THEME_MONO = ["DejaVu Sans Mono", "ui-monospace", "monospace"]
+# The default theme's subdued text (1.9:1), orange buttons and tab (2.8:1) and red stop button
+# (3.8:1) miss the 4.5:1 contrast for text: darker shades of the same hues.
+THEME_COLOURS = dict(body_text_color_subdued="#4b5563", color_accent="*primary_700",
+                     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+                     button_primary_background_fill_dark="*primary_700",
+                     button_cancel_background_fill="#b91c1c", button_cancel_background_fill_hover="#991b1b")
 # Page-wide rules (the results block has its own, page.css): a focus ring on every control,
 # and text colours that keep 4.5:1 contrast on the theme's light backgrounds.
 PAGE_WIDE_CSS = """
@@ -50,7 +66,11 @@ PAGE_WIDE_CSS = """
   outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
 input[type=checkbox]:focus-visible, input[type=radio]:focus-visible { outline: 3px solid #1d4ed8 !important; }
 #input-row { scroll-margin-top: 4px; }
+@media (max-width: 700px) {      /* a phone: the quality line full width, the button under it */
+  .row:has(> #quality-line) { flex-direction: column; align-items: flex-start; gap: 4px; }
+  #quality-line p { margin: 0; font-size: 14px; } }
 .example-row-label { font-weight: 600; margin: 0; }
+button[role=tab][aria-selected=true], button[role=tab].selected { color: #c2410c !important; }
 """
 
 
@@ -95,6 +115,8 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             text = gr.Textbox(label=f"{page.source} sentence", lines=1, max_lines=4, elem_id="source-text",
                               placeholder=f"e.g. {tries[0][0]}" if tries else (examples[0][0] if examples else ""),
                               info=f"{KEYS} Up to {MAX_CHARS} characters ({MAX_PIECES} sentencepiece pieces).")
+            # under the box: next to where one types, and on a phone on the first screen
+            run = gr.Button("Translate and compare", variant="primary", elem_id="run")
         with gr.Column(scale=2):
             choices = [(v if v in installed else f"{v} (not installed)", v) for v in VARIANTS]
             variants = gr.CheckboxGroup(choices, value=installed, label="Variants", elem_id="variants")
@@ -109,7 +131,6 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                 temperature = gr.Slider(0.1, 2.0, value=default_t, step=0.05, label="Temperature",
                                         info=TEMPERATURE_HINT.format(default=default_t), elem_id="temperature")
                 seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-            run = gr.Button("Translate and compare", variant="primary", elem_id="run")
     example_boxes = []           # below the controls: on a phone the button comes first
     for label, rows in (("Try these (click one to run it)", [s for s, _ in tries]),
                         ("Hard cases from the test split", [s for s, _ in examples])):
@@ -255,8 +276,7 @@ def build_about_tab(cards: dict, assets: Path) -> gr.Image:
     gr.Dataframe(about.cards_table(cards), interactive=False, wrap=True, label="Model cards (test split)",
                  column_widths=["7%", "7%", "7%", "11%", "6%", "6%", "6%", "7%", "7%", "7%", "7%", "22%"],
                  max_height=900)
-    length_img = gr.Image(label="BLEU by source sentence length (cf. Bahdanau et al. 2015, Fig. 2)", format="png",
-                          interactive=False, elem_id="bleu-by-length")
+    length_img = gr.HTML("", elem_id="bleu-by-length", label=LENGTH_PLOT_TITLE)   # an <img> with its alt text
     gr.Markdown("### Is attention an explanation, an alignment?\n\n" + question.agreement_md(assets),
                 latex_delimiters=[], elem_id="agreement-tables")
     gr.Markdown(about.md_escape(about.WORDS_RULE) + "\n\n" + about.LIMITS_MD +
@@ -293,13 +313,20 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
     def length_plot():          # drawn by the first page load, then reused
         from . import plots
 
-        return plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
+        from . import views
+
+        pixels = plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
+        return (f"<p><b>{views.esc(LENGTH_PLOT_TITLE)}</b></p><img src=\"{views.data_uri(pixels)}\" "
+                f"alt=\"{views.esc(LENGTH_PLOT_TITLE)}: test BLEU of each variant per source length bucket\" "
+                "style=\"max-width:100%;height:auto\">")
 
     pair = f"{page.source} → {page.target}"
-    theme = gr.themes.Default(font=THEME_FONT, font_mono=THEME_MONO)
+    theme = gr.themes.Default(font=[gr.themes.Font(f) for f in THEME_FONT],
+                              font_mono=[gr.themes.Font(f) for f in THEME_MONO]).set(**THEME_COLOURS)
     with warnings.catch_warnings():      # Gradio 6 would have them in launch(); here app.py's launch stays plain
-        warnings.filterwarnings("ignore", message="The parameters have been moved")
-        demo = gr.Blocks(title=f"Attention in seq2seq: {pair}", theme=theme, css=PAGE_WIDE_CSS)
+        warnings.filterwarnings("ignore", message="The parameters have been moved")   # theme, css, js
+        demo = gr.Blocks(title=f"Attention in seq2seq: {pair}", theme=theme, css=PAGE_WIDE_CSS,
+                         js=PAGE_WIDE_JS)
     with demo:
         gr.Markdown(f"# Attention in seq2seq: {about.md_escape(pair)}\n"
                     "Five small GRU encoder–decoders that differ only in their attention score. Type a "
@@ -312,8 +339,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                         f"{about.md_escape(assets)} (written by python -m seq2seq train).", latex_delimiters=[])
         elif problems:
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
-        with gr.Tabs() as tabs:
-            with gr.Tab("Translate and compare", id="translate"):
+        with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
+            with gr.Tab("Translate", id="translate"):
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
                 build_history_panel(assets / "history")
             build_question_tab(tr, assets)
@@ -322,14 +349,16 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
                 length_img = build_about_tab(cards, assets)
 
         link_fn, link_outputs = translate_tab["link"]
-        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2).then(
+        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2,
+                  show_progress="hidden").then(
             None, js=SCROLL_TO_RESULTS, api_visibility="private")
         translate_tab["about_link"].click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                                           queue=False)
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)
 
         def translate(text: str, variant: str = state.DEFAULT_API_VARIANT, method: str = "greedy", beam: int = 5,
-                      temperature: float = 1.0, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> dict:
+                      temperature: float = DecodingSettings.temperature, seed: int = 0,
+                      direction: str = DEFAULT_DIRECTION) -> dict:
             """Translate text (German → English unless ``direction`` says otherwise) with one attention variant and return where it looked.
 
             Args:

@@ -262,7 +262,8 @@ def _diagnostics_html(result: dict, words: bool, views: dict[str, tuple]) -> str
         final = f"{d['final_word_mass']:.2f} ({esc(lab(d['final_word']))})" if d["final_word"] is not None else "–"
         rows.append(f"<tr><td class='v'>{esc(v)}</td><td class='num'>{d['mean_entropy']:.2f}</td>"
                     f"<td class='num'>{d['uniform_entropy']:.2f}</td><td class='num'>{final}</td>"
-                    f"<td class='num'>{d['punctuation_mass']:.2f}</td><td>{esc(', '.join(map(lab, d['never'])) or '–')}</td>"
+                    f"<td class='num'>{d['punctuation_mass']:.2f}</td>"
+                    f"<td>{esc(', '.join(map(lab, d['never'])) or '–')}</td>"
                     f"<td>{esc(', '.join(map(lab, d['over'])) or '–')}</td></tr>")
     rows.append("</tbody></table>")
     cols = shown_labels(next(iter(views.values()))[2], words)
@@ -315,8 +316,9 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
         out.append(f'<p class="note noatt">{esc(NO_ATTENTION)}</p>')
     else:
         name = png_name(v, words, result["text"])
-        out.append(f'<div class="scroll">{_map_html(pic, f"{v}: attention map, target × source {unit(words)}", caption=f"{v} · {unit(words)}")}</div>'
-                   f'<a class="download" download="{esc(name)}" href="#">⤓ {esc(name)}</a>')
+        alt = f"{v}: attention map, target × source {unit(words)}"
+        out.append(f'<div class="scroll">{_map_html(pic, alt, caption=f"{v} · {unit(words)}")}</div>'
+                   f'<a class="download" download="{esc(name)}" href="#" title="{esc(name)}">⤓ PNG of this map</a>')
         heads = head_maps(result, v, words)
         if heads:
             out.append(f'<details class="heads"><summary>its {len(heads)} heads (the map above is their mean)'

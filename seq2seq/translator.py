@@ -44,6 +44,7 @@ MAX_PIECES = 120         # sentencepiece pieces, checked after
 MAX_OUTPUT = 150         # output pieces per hypothesis
 MAX_BEAM = 10
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 10.0
+DEFAULT_TEMPERATURE = 0.3    # chosen on dev: scripts/choose_temperature.py
 MAX_SEED = 2**31 - 1
 METHODS = ("greedy", "beam", "sample")
 WORKERS = min(2, os.cpu_count() or 1)   # variants decoded side by side (``Translator.each``)
@@ -177,11 +178,11 @@ class DecodingSettings:
     method: str = "greedy"
     beam: int = 5
     n_best: int = 1
-    temperature: float = 1.0
+    temperature: float = DEFAULT_TEMPERATURE
     seed: int = 0
 
     @classmethod
-    def check(cls, method="greedy", beam=5, n_best=1, temperature=1.0, seed=0) -> "DecodingSettings":
+    def check(cls, method="greedy", beam=5, n_best=1, temperature=DEFAULT_TEMPERATURE, seed=0) -> "DecodingSettings":
         if not isinstance(method, str) or method not in METHODS:
             raise InputError(f"Unknown decoding method {_shown(method)}; choose from {', '.join(METHODS)}.")
         if method == "beam":
@@ -455,7 +456,7 @@ class Translator:
         _check(source, settings=settings)
         return self.each(chosen, lambda v: self._decode(source, v, settings))
 
-    def translate_many(self, text, variants, method="greedy", beam=5, n_best=1, temperature=1.0,
+    def translate_many(self, text, variants, method="greedy", beam=5, n_best=1, temperature=DEFAULT_TEMPERATURE,
                        seed=0, direction: str = DEFAULT_DIRECTION) -> Comparison:
         """Check everything first, tokenise once, then decode with each chosen variant that is
         installed (the others are reported in ``missing``)."""
@@ -468,7 +469,7 @@ class Translator:
         return Comparison(source, settings, self.each(ready, lambda v: self._decode(source, v, settings)), missing)
 
     def translate(self, text, variant: str, method: str = "greedy", beam: int = 5, n_best: int = 1,
-                  temperature: float = 1.0, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> Translation:
+                  temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, direction: str = DEFAULT_DIRECTION) -> Translation:
         """One variant: ``translate_many`` for a single name; a variant that is not installed is an error."""
         check_variant(variant)
         if variant not in self.models:

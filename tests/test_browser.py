@@ -81,8 +81,9 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-before.png"))
             # settings changed before any run answer without an error (shown once the results are)
-            page.locator("#words input").check()
+            expect(page.locator("#words input")).to_be_checked()              # words by default
             page.locator("#words input").uncheck()
+            page.locator("#words input").check()
             page.wait_for_timeout(500)
 
             # Enter runs the comparison, in words by default
@@ -239,7 +240,9 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             phone.goto(app_url, timeout=TIMEOUT_MS)
             expect(phone.locator("#run")).to_be_visible()
+            phone.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
             assert in_viewport(phone, "#run")
+            phone.screenshot(path=str(ARTIFACTS / "browser-phone.png"))
             # every tab is labelled: none hides behind an overflow menu
             labels = [t.inner_text().strip() for t in phone.get_by_role("tab").all() if t.is_visible()]
             assert len(labels) == page.get_by_role("tab").count() and all(labels), labels
@@ -249,11 +252,13 @@ def test_compare_step_and_export_in_chromium(app_url, tmp_path):
             expect(phone.locator("#summary")).to_be_visible(timeout=TIMEOUT_MS)
             phone.evaluate("document.getElementById('multiples').scrollIntoView()")
             phone.wait_for_timeout(300)
-            bar = phone.locator("#stepbar").bounding_box()
-            for caption in phone.locator("#multiples figcaption").all():      # the floating bar covers no title
-                box_ = caption.bounding_box()
-                if box_["y"] >= 0 and box_["y"] < 844:
-                    assert box_["y"] >= bar["y"] + bar["height"] - 1 or box_["y"] + box_["height"] <= bar["y"], box_
+            covered = phone.evaluate("""() => [...document.querySelectorAll('#multiples figcaption, #summary th')]
+                .filter((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })
+                .filter((el) => { const r = el.getBoundingClientRect();
+                                  const hit = document.elementFromPoint(r.left + 4, (r.top + r.bottom) / 2);
+                                  return hit && hit.closest('#stepbar'); })
+                .map((el) => el.textContent)""")
+            assert phone.locator("#stepbar.floating").count() == 1 and covered == []      # the bar covers no title
             phone.screenshot(path=str(ARTIFACTS / "browser-phone-results.png"))
         finally:
             browser.close()

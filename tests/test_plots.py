@@ -187,3 +187,12 @@ def test_score_by_length_without_cards():
     fig = plots.score_by_length({})
     assert isinstance(fig, Figure)
     assert plots.figure_pixels(fig).shape[0] > 100
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3), (64, 300, 3)])
+def test_png_bytes_decode_to_the_same_pixels(shape):
+    """The hand-written PNG encoder against PIL's decoder: lossless for any pixels."""
+    px = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    with Image.open(io.BytesIO(plots.png_bytes(px))) as im:
+        assert im.format == "PNG" and im.mode == "RGB"
+        assert np.array_equal(np.asarray(im), px)
