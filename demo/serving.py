@@ -114,7 +114,7 @@ def with_trailing_defaults(raw: bytes, path: str, blocks=None) -> bytes:
     if "/call/v2/" in path:                   # named values: Gradio fills defaults from the signature
         return raw
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))      # strict, as check_event_body reads it
     except (ValueError, RecursionError):
         return raw
     fn = _event_fn(blocks, path, body) if isinstance(body, dict) else None

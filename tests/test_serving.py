@@ -106,10 +106,10 @@ def test_file_payloads_are_refused(http, where):
 
 
 @pytest.mark.parametrize("number, message", [
-    ("1" + "0" * 400, "Beam width must be a whole number between"),      # beyond float range: the app's own message
-    ("-1" + "0" * 400, "Beam width must be a whole number between"),
-    ("1e400", "Beam width must be a whole number between"),              # inf as JSON
-    ("NaN", "Beam width must be a whole number between"),
+    ("1" + "0" * 400, "Beam width must be a number between"),      # beyond float range: the app's own message
+    ("-1" + "0" * 400, "Beam width must be a number between"),
+    ("1e400", "Beam width must be a number between"),              # inf as JSON
+    ("NaN", "Beam width must be a number between"),
 ])
 def test_huge_and_non_finite_numbers_get_the_apps_message(http, number, message):
     status, stream = call_translate(http, f'{{"data": ["Hallo", "dot", "beam", {number}, 1.0, 0]}}')
@@ -171,7 +171,7 @@ def test_a_chunked_body_over_the_limit_is_refused(http):
 
 def test_a_large_malformed_call_writes_nothing_large_to_the_log(http, capfd):
     capfd.readouterr()
-    for body in ['{"data": ["' + "ä" * 20000 + '"]}', '{"data": ["' + "x" * 60000 + '", 1, 2, 3, 4, 5, 6]}',
+    for body in ['{"data": ["' + "ä" * 20000 + '"]}', '{"data": ["' + "x" * 60000 + '", 1, 2, 3, 4, 5, 6, 7]}',
                  '{"data": ["' + "x" * 60000]:
         r = post(http, "/gradio_api/call/translate", body)
         assert 400 <= r.status_code < 500 and len(r.content) < 1000
