@@ -6,4 +6,5 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq trans-de-en chromium fonts-noto-cjk >/dev/null
 python -m pip install -q -r requirements-test.txt
+npm install --no-save --no-audit --no-fund --silent axe-core@4.14.1   # the browser test runs its rules on every tab
 python -m pytest -q -p no:cacheprovider "$@"
