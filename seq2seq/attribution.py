@@ -43,36 +43,48 @@ def float_model(model: Seq2Seq) -> Seq2Seq:
     return _FLOAT_COPIES[model]
 
 
-def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int]) -> np.ndarray:
+ROWS_PER_PASS = 16      # target rows attributed together: memory grows with it, passes shrink
+
+
+def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int],
+                     rows_per_pass: int = ROWS_PER_PASS) -> np.ndarray:
     """(T, S) attribution a_{t,i} of each target token (EOS appended if missing) to each source piece.
 
-    One forward and one backward pass: the sentence is repeated T times as a batch, and row t
-    back-propagates only log p(y_t), so row t of the gradient is ∂ log p(y_t) / ∂ x. Row t needs
-    only the decoder steps up to t, so the batch drops a row after each step."""
+    The sentence is repeated once per target row in a batch, and row t back-propagates only
+    log p(y_t), so row t of the gradient is ∂ log p(y_t) / ∂ x. Rows go ``rows_per_pass`` at a
+    time, one forward and one backward pass each, so the tape holds at most that many copies of
+    the sentence (all T at once grew as T² × S and took gigabytes for a paragraph). Row t needs
+    only the decoder steps up to t, so a pass drops a row after its step."""
     if model.training:
         raise ValueError("attribution needs the model in eval mode (dropout off)")
     model = float_model(model)
     target = list(target) if target and target[-1] == EOS_ID else list(target) + [EOS_ID]
-    T, S = len(target), len(source)
-    src = torch.tensor([source] * T)                                        # (T, S)
-    lens = torch.full((T,), S)
+    T = len(target)
+    rows = [_rows(model, source, target, a, min(a + max(1, int(rows_per_pass)), T)) for a in range(0, T, max(1, int(rows_per_pass)))]
+    return normalise_rows(np.concatenate(rows))
+
+
+def _rows(model: Seq2Seq, source: list[int], target: list[int], first: int, last: int) -> np.ndarray:
+    """|∂ log p(y_t)/∂x_i · x_i| for t in [first, last): the batch's row k is target row first + k."""
+    K, S = last - first, len(source)
+    src = torch.tensor([source] * K)                                        # (K, S)
     tgt = torch.tensor(target)                                              # (T,)
     with torch.enable_grad():
-        x = model.embed(src).detach().requires_grad_(True)                 # (T, S, E)
-        memory, mask, (s, feed, keys) = model.encode(src, lens, embedded=x)
-        prev = torch.full((T,), BOS_ID, dtype=torch.long)
+        x = model.embed(src).detach().requires_grad_(True)                 # (K, S, E)
+        memory, mask, (s, feed, keys) = model.encode(src, torch.full((K,), S), embedded=x)
+        prev = torch.full((K,), BOS_ID, dtype=torch.long)
         picked = []
-        for t in range(T):
-            # Rows t.. are left; row t (now the first) ends here, so the batch shrinks by one a step.
+        for t in range(last):
             s, feed, _ = model.decoder.step(prev, s, feed, memory, mask, keys)
-            logp = F.log_softmax(model.decoder.logits(feed[:1]), dim=-1)    # (1, V)
-            picked.append(logp[0, tgt[t]])
-            s, feed, memory, mask = s[1:], feed[1:], memory[1:], mask[1:]
-            keys = None if keys is None else (keys[:, 1:] if keys.dim() == 5 else keys[1:])
-            prev = tgt[t].expand(T - t - 1)                                # y_t feeds step t+1
-        (grad,) = torch.autograd.grad(torch.stack(picked).sum(), x)          # (T, S, E)
-    g = (grad * x.detach()).sum(-1).abs().double().numpy()                  # (T, S)
-    return normalise_rows(g)
+            if t >= first:
+                # Row t (now the first left) ends here, so the batch shrinks by one a step.
+                logp = F.log_softmax(model.decoder.logits(feed[:1]), dim=-1)    # (1, V)
+                picked.append(logp[0, tgt[t]])
+                s, feed, memory, mask = s[1:], feed[1:], memory[1:], mask[1:]
+                keys = None if keys is None else (keys[:, 1:] if keys.dim() == 5 else keys[1:])
+            prev = tgt[t].expand(s.size(0))                                # y_t feeds step t+1
+        (grad,) = torch.autograd.grad(torch.stack(picked).sum(), x)          # (K, S, E)
+    return (grad * x.detach()).sum(-1).abs().double().numpy()                # (K, S)
 
 
 def normalise_rows(g: np.ndarray) -> np.ndarray:

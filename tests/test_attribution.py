@@ -241,3 +241,34 @@ def test_contrastive_attribution_of_a_token_against_itself_is_zero_and_bad_steps
     assert same["difference"] == 0 and not same["attribution"].any() and same["share"].sum() == pytest.approx(1)
     with pytest.raises(ValueError, match="outside"):
         contrastive_x_input(model, [5, 9], [22, EOS_ID], 2, 22)
+
+
+def _all_rows_at_once(model: Seq2Seq, source: list[int], target: list[int]) -> np.ndarray:
+    """The implementation before rows went in passes: every target row in one batch (kept here
+    as the reference the passes must reproduce)."""
+    target = list(target) if target and target[-1] == EOS_ID else list(target) + [EOS_ID]
+    T, S = len(target), len(source)
+    src, tgt = torch.tensor([source] * T), torch.tensor(target)
+    with torch.enable_grad():
+        x = model.embed(src).detach().requires_grad_(True)
+        memory, mask, (s, feed, keys) = model.encode(src, torch.full((T,), S), embedded=x)
+        prev = torch.full((T,), BOS_ID, dtype=torch.long)
+        picked = []
+        for t in range(T):
+            s, feed, _ = model.decoder.step(prev, s, feed, memory, mask, keys)
+            logp = F.log_softmax(model.decoder.logits(feed[:1]), dim=-1)
+            picked.append(logp[0, tgt[t]])
+            s, feed, memory, mask = s[1:], feed[1:], memory[1:], mask[1:]
+            keys = None if keys is None else (keys[:, 1:] if keys.dim() == 5 else keys[1:])
+            prev = tgt[t].expand(T - t - 1)
+        (grad,) = torch.autograd.grad(torch.stack(picked).sum(), x)
+    return normalise_rows((grad * x.detach()).sum(-1).abs().double().numpy())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("rows_per_pass", [1, 3, 7, 100])
+def test_rows_in_passes_equal_all_rows_at_once(variant, rows_per_pass):
+    model = tiny(variant, seed=5)
+    source, target = [5, 9, 13, 17, 21, 25], [22, 23, 24, 6, 7, 8, EOS_ID]
+    np.testing.assert_allclose(gradient_x_input(model, source, target, rows_per_pass=rows_per_pass),
+                               _all_rows_at_once(model, source, target), atol=1e-5)
