@@ -27,7 +27,8 @@ from seq2seq.attribution import agreement
 from seq2seq.search import LENGTH_PENALTY
 from seq2seq.tokenizer import words_from_pieces
 from seq2seq.history import load_probe
-from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, DecodingSettings, Translator, check_number,
+from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, DecodingSettings, InputError, Translator,
+                                check_number,
                                 direction_label)
 
 from .state import NO_MODELS, available, error, refused
@@ -137,7 +138,9 @@ def analyse(tr: Translator | None, text, target, variants, direction: str = DEFA
             "direction": source.direction,
             "source_pieces": source.pieces, "target_pieces": forced[variants[0]].target_pieces[0],
             "variants": variants, "notes": notes,
-            "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention} for v, t in forced.items()},
+            "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention,
+                           "candidates": [[(tr.tok.pieces([i])[0], i, p) for i, p in step] for step in t.best.candidates]}
+                       for v, t in forced.items()},
             "own": own}
 
 
@@ -509,6 +512,23 @@ CONTRAST_MEANS = (
     "p(alternative) with the steps before t forced, and the gradient of that difference × input over the "
     "source (Yin & Neubig 2022), beside α_t. Red pushes towards the chosen token, blue towards the "
     "alternative; each row of attribution is divided by its largest |value|.")
+
+
+def contrast_choices(result, step) -> list[tuple[str, int]]:
+    """The alternatives to offer at step t (counted from 1): every scored variant's top-5 of the
+    forced decoding, without the chosen token, most probable first (best p over variants)."""
+    result = _need(result)
+    try:
+        t = check_number(step, "The step t", 1, len(result["target_pieces"]), integer=True) - 1
+    except InputError:
+        return []      # the Contrast button says why
+    chosen = result["target_pieces"][t]
+    best: dict[int, tuple[str, float]] = {}
+    for v in result["variants"]:
+        for piece, i, p in result["forced"][v]["candidates"][t]:
+            if piece != chosen and p > best.get(i, ("", -1.0))[1]:
+                best[i] = (piece, p)
+    return [(f"{piece} (p up to {p:.0%})", i) for i, (piece, p) in sorted(best.items(), key=lambda kv: -kv[1][1])]
 
 
 def contrast_view(tr: Translator | None, result, step, alternative) -> tuple[list[str], list[list], list]:

@@ -132,11 +132,15 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 gr.Markdown(q.CONTRAST_MEANS, latex_delimiters=[])
                 with gr.Row():
                     contrast_t = gr.Number(1, precision=0, label="Step t", elem_id="q-contrast-t")
-                    contrast_alt = gr.Textbox(label="Alternative token", elem_id="q-contrast-alt",
-                                              info="e.g. card, where the models write map")
+                    contrast_alt = gr.Dropdown([], label="Alternative token", elem_id="q-contrast-alt",
+                                               allow_custom_value=True,
+                                               info="One of step t's top-5, or type one (e.g. card)")
                     contrast_btn = gr.Button("Contrast", scale=0, elem_id="q-contrast-run")
                 contrast_msg, contrast_table = _answer("contrast", q.CONTRAST_HEADERS, "log p, chosen vs alternative")
                 contrast_img = gr.HTML("", elem_id="q-contrast")
+                gr.Examples([["Kann ich mit Karte bezahlen?", "Can I pay with map?", 5, "card"]],
+                            inputs=[text, target, contrast_t, contrast_alt], cache_examples=False,
+                            label="The additive model writes map: contrast it with card (score it first)")
 
             with gr.Accordion("Agreement with eflomal", open=False):
                 gr.Markdown(q.ALIGNER_MEANS, latex_delimiters=[])
@@ -195,13 +199,15 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     heatmaps: q.pictures_html(q.heatmaps(result)),
                     k: gr.update(maximum=max(1, n), value=min(2, n)),
                     knock: gr.update(choices=pieces, value=[]), force_j: gr.update(choices=pieces, value=0),
-                    word: gr.update(choices=words, value=0), overlay: q.pictures_html(q.overlay_view(assets, result)),
+                    word: gr.update(choices=words, value=0),
+                    contrast_alt: gr.update(choices=q.contrast_choices(result, min(5, n + 1)), value=None),
+                    contrast_t: min(5, n + 1), overlay: q.pictures_html(q.overlay_view(assets, result)),
                     overlay_note: "" if q.aligner_links(assets, result["text"], result["target"]) else
                     "eflomal's links are stored for the page's examples (with their reference) only.",
                     **{c: None for c in sub_results}, **{m: gr.update(visible=False) for m in sub_messages}}
 
         score_outputs = [message, results, state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j,
-                         word, overlay, overlay_note, *sub_results, *sub_messages]
+                         word, contrast_alt, contrast_t, overlay, overlay_note, *sub_results, *sub_messages]
         for trigger in (score.click, target.submit):
             trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction],
                     score_outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[score])
@@ -229,6 +235,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
         contrast_btn.click(shows_refusal(on_contrast, contrast_msg, hide=[contrast_table, contrast_img]),
                            [state, contrast_t, contrast_alt], [contrast_msg, contrast_table, contrast_img],
                            api_visibility="private", concurrency_limit=2, show_progress_on=[contrast_btn])
+        contrast_t.change(lambda r, t: gr.update(choices=q.contrast_choices(r, t) if r else []),
+                          [state, contrast_t], contrast_alt, api_visibility="private")
         section(export_btn, q.export_question, state, export_msg, export_files)
 
         def on_attribution(result):
