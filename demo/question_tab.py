@@ -58,7 +58,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                                 info=f"Checked like the source; up to {MAX_OUTPUT - 1} pieces.")
         if examples:
             with gr.Column() as examples_de_en:
-                gr.Examples([[s, r] for s, r in examples] + [["Kann ich mit Karte bezahlen?", "Can I pay by card?"]],
+                gr.Examples([[s, r] for s, r in examples],
                             inputs=[text, target], cache_examples=False,
                             label="Examples from the test split, with their reference translation",
                             examples_per_page=10)
@@ -190,7 +190,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                          [text, target, examples_en_de, *([examples_de_en] if examples else [])],
                          api_visibility="private")
 
-        def on_score(text_, target_, variants_, direction_):
+        def on_score(text_, target_, variants_, direction_, step_=1):
             result = q.analyse(tr, text_, target_, variants_, direction_)
             n = len(result["target_pieces"]) - 1
             pieces, words = q.piece_choices(result), q.word_choices(result)
@@ -200,16 +200,15 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     k: gr.update(maximum=max(1, n), value=min(2, n)),
                     knock: gr.update(choices=pieces, value=[]), force_j: gr.update(choices=pieces, value=0),
                     word: gr.update(choices=words, value=0),
-                    contrast_alt: gr.update(choices=q.contrast_choices(result, min(5, n + 1)), value=None),
-                    contrast_t: min(5, n + 1), overlay: q.pictures_html(q.overlay_view(assets, result)),
+                    contrast_alt: gr.update(choices=q.contrast_choices(result, step_)), overlay: q.pictures_html(q.overlay_view(assets, result)),
                     overlay_note: "" if q.aligner_links(assets, result["text"], result["target"]) else
                     "eflomal's links are stored for the page's examples (with their reference) only.",
                     **{c: None for c in sub_results}, **{m: gr.update(visible=False) for m in sub_messages}}
 
         score_outputs = [message, results, state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j,
-                         word, contrast_alt, contrast_t, overlay, overlay_note, *sub_results, *sub_messages]
+                         word, contrast_alt, overlay, overlay_note, *sub_results, *sub_messages]
         for trigger in (score.click, target.submit):
-            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction],
+            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction, contrast_t],
                     score_outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[score])
 
         fill.click(shows_refusal(lambda t, v, d: {target: q.greedy_text(tr, t, v, d)}, message),
