@@ -177,7 +177,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
 
         # ---- wiring: every handler's refusal is one line beside its button ----
         sub_messages = [contrast_msg, diff_msg, cont_msg, knock_msg, force_msg, delete_msg, attr_msg, export_msg]
-        sub_results = [contrast_table, contrast_img, attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table, diff_img,
+        sub_results = [contrast_table, contrast_img,
+                       attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table, diff_img,
                        export_files]
 
         def on_direction(direction_):
@@ -200,7 +201,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     k: gr.update(maximum=max(1, n), value=min(2, n)),
                     knock: gr.update(choices=pieces, value=[]), force_j: gr.update(choices=pieces, value=0),
                     word: gr.update(choices=words, value=0),
-                    contrast_alt: gr.update(choices=q.contrast_choices(result, step_)), overlay: q.pictures_html(q.overlay_view(assets, result)),
+                    contrast_alt: gr.update(choices=q.contrast_choices(result, step_)),
+                    overlay: q.pictures_html(q.overlay_view(assets, result)),
                     overlay_note: "" if q.aligner_links(assets, result["text"], result["target"]) else
                     "eflomal's links are stored for the page's examples (with their reference) only.",
                     **{c: None for c in sub_results}, **{m: gr.update(visible=False) for m in sub_messages}}
@@ -208,7 +210,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
         score_outputs = [message, results, state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j,
                          word, contrast_alt, overlay, overlay_note, *sub_results, *sub_messages]
         for trigger in (score.click, target.submit):
-            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction, contrast_t],
+            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction,
+                                                                                   contrast_t],
                     score_outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[score])
 
         fill.click(shows_refusal(lambda t, v, d: {target: q.greedy_text(tr, t, v, d)}, message),
