@@ -26,7 +26,10 @@ from seq2seq.alignment import THRESHOLD, argmax_links, threshold_links, to_phara
 from seq2seq.attribution import agreement
 from seq2seq.search import LENGTH_PENALTY
 from seq2seq.tokenizer import words_from_pieces
-from seq2seq.translator import DecodingSettings, Translator, check_number
+from seq2seq.history import load_probe
+from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, DecodingSettings, InputError, Translator,
+                                check_number,
+                                direction_label)
 
 from .state import NO_MODELS, available, error, refused
 
@@ -69,7 +72,31 @@ SCORE_MEANS = (
     f"divided by its length T to the power {LENGTH_PENALTY:g}, the length-normalised score beam search ranks "
     "finished hypotheses by (closer to 0 is better). Without the division, shorter hypotheses would "
     "always win, since every token adds a negative log p. Σ log p is the plain sum along the path.")
-NO_TRANSLATION = "Type the English translation to force, or pick an example to use its reference."
+
+
+def languages(direction: str = DEFAULT_DIRECTION) -> tuple[str, str]:
+    """("German", "English") for "de-en": the source and target language the tab's labels name."""
+    src, tgt = direction.split("-")
+    return LANGUAGES[src], LANGUAGES[tgt]
+
+
+def no_translation(direction: str = DEFAULT_DIRECTION) -> str:
+    return f"Type the {languages(direction)[1]} translation to force, or pick an example to use its reference."
+
+
+def direction_choices(tr: Translator | None) -> list[tuple[str, str]]:
+    """The switch's choices, ("Deutsch → English", "de-en"), for the directions the models translate."""
+    return [(direction_label(d), d) for d in (tr.directions if tr is not None else (DEFAULT_DIRECTION,))]
+
+
+def everyday_examples(direction: str) -> list[list[str]]:
+    """The project's everyday sentences (German<TAB>English) as [source, reference] for ``direction``."""
+    pairs = load_probe()
+    return [[de, en] if direction == "de-en" else [en, de] for de, en in pairs]
+
+
+def _direction(result) -> str:
+    return result.get("direction", DEFAULT_DIRECTION)
 
 
 def _plots():
@@ -94,21 +121,26 @@ def _need(result) -> dict:
 
 # ---- 1. forced decoding --------------------------------------------------------------------
 
-def analyse(tr: Translator | None, text, target, variants) -> dict:
+def analyse(tr: Translator | None, text, target, variants, direction: str = DEFAULT_DIRECTION) -> dict:
     """Score ``target`` with every selected variant by teacher forcing, and decode each variant's own
     greedy translation (the baseline interventions compare against)."""
     tr = _ready(tr)
+    with refused():
+        source = tr.prepare(text, direction)
     if target is None or isinstance(target, str) and not target.strip():
-        raise error(NO_TRANSLATION)
+        raise error(no_translation(source.direction))
     with refused():
         variants = tr.installed(variants)
-        source, to_force = tr.prepare(text), tr.prepare_target(target)
+        to_force = tr.prepare_target(target, source.direction)
         forced, own = tr.score(source, to_force, variants), tr.decode(source, variants)
     notes = list(source.notes) + [f"Translation: {n}" for n in to_force.notes]
     return {"source": source, "to_force": to_force, "text": source.text, "target": to_force.text,
+            "direction": source.direction,
             "source_pieces": source.pieces, "target_pieces": forced[variants[0]].target_pieces[0],
             "variants": variants, "notes": notes,
-            "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention} for v, t in forced.items()},
+            "forced": {v: {"logprobs": t.best.logprobs, "attention": t.best.attention,
+                           "candidates": [[(tr.tok.pieces([i])[0], i, p) for i, p in step] for step in t.best.candidates]}
+                       for v, t in forced.items()},
             "own": own}
 
 
@@ -200,13 +232,13 @@ def wide_picture_html(pixels: np.ndarray | None, alt: str, elem_class: str = "")
     return f'<div class="q-scroll" style="overflow-x:auto;max-width:100%">{img}</div>'
 
 
-def greedy_text(tr: Translator | None, text, variant) -> str:
+def greedy_text(tr: Translator | None, text, variant, direction: str = DEFAULT_DIRECTION) -> str:
     """One variant's own greedy translation, to force on every variant."""
     tr = _ready(tr)
     if not isinstance(variant, str):
         raise error("Choose the variant whose translation to use.")
     with refused():
-        return tr.translate(text, variant).texts[0]
+        return tr.translate(text, variant, direction=direction).texts[0]
 
 
 def logprob_plot(result: dict):
@@ -257,7 +289,8 @@ def piece_choices(result) -> list[tuple[str, int]]:
 
 def word_choices(result) -> list[tuple[str, int]]:
     result = _need(result)
-    return [(f"{k + 1}: {w}", k) for k, w in enumerate(words_from_pieces(result["source_pieces"]))]
+    source = result["source"]
+    return [(f"{k + 1}: {w}", k) for k, w in enumerate(words_from_pieces(source.pieces[source.tags:]))]
 
 
 def _rows(found: dict) -> tuple[list[str], list[list]]:
@@ -292,14 +325,14 @@ def delete_word_view(tr: Translator | None, result, word) -> tuple[list[str], li
 
 # ---- 3. the beam tree ----------------------------------------------------------------------
 
-def beam_tree_view(tr: Translator | None, text, variant, beam, n_best) -> dict:
+def beam_tree_view(tr: Translator | None, text, variant, beam, n_best, direction: str = DEFAULT_DIRECTION) -> dict:
     """→ {"tree": what node_view needs (kept in gr.State), "figure", "headers", "rows", "summary"}."""
     tr = _ready(tr)
     if not isinstance(variant, str):
         raise error("Choose one variant for the beam tree.")
     with refused():
         settings = DecodingSettings.check("beam", beam, n_best)
-        found = tr.beam_tree(tr.prepare(text), variant, settings)
+        found = tr.beam_tree(tr.prepare(text, direction), variant, settings)
     nodes = found.nodes
     rows = [[n.id, n.step + 1, found.pieces[n.id], f"{n.logprob:.2f}", f"{n.total:.2f}",
              "" if n.score is None else f"{n.score:.3f}", n.status, n.rank or "", found.paths[n.id]]
@@ -468,3 +501,48 @@ def export_question(result) -> list[str]:
     path = out / "question.json"
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     return [str(path)] + files
+
+
+# ---- 5. contrastive questions ----------------------------------------------------------------
+
+CONTRAST_HEADERS = ("variant", "chosen", "alternative", "log p(chosen)", "log p(alternative)", "difference")
+CONTRAST_MEANS = (
+    "Why this token and not another? Pick a step t and an alternative (one of that step's top-5 of the "
+    "forced decoding, or typed: its first piece is taken). Each variant gives log p(chosen) − log "
+    "p(alternative) with the steps before t forced, and the gradient of that difference × input over the "
+    "source (Yin & Neubig 2022), beside α_t. Red pushes towards the chosen token, blue towards the "
+    "alternative; each row of attribution is divided by its largest |value|.")
+
+
+def contrast_choices(result, step) -> list[tuple[str, int]]:
+    """The alternatives to offer at step t (counted from 1): every scored variant's top-5 of the
+    forced decoding, without the chosen token, most probable first (best p over variants)."""
+    result = _need(result)
+    try:
+        t = check_number(step, "The step t", 1, len(result["target_pieces"]), integer=True) - 1
+    except InputError:
+        return []      # the Contrast button says why
+    chosen = result["target_pieces"][t]
+    best: dict[int, tuple[str, float]] = {}
+    for v in result["variants"]:
+        for piece, i, p in result["forced"][v]["candidates"][t]:
+            if piece != chosen and p > best.get(i, ("", -1.0))[1]:
+                best[i] = (piece, p)
+    return [(f"{piece} (p up to {p:.0%})", i) for i, (piece, p) in sorted(best.items(), key=lambda kv: -kv[1][1])]
+
+
+def contrast_view(tr: Translator | None, result, step, alternative) -> tuple[list[str], list[list], list]:
+    """→ (headers, rows of log-probabilities, [(picture, title)] per variant)."""
+    result, tr = _need(result), _ready(tr)
+    if alternative is None or isinstance(alternative, str) and not alternative.strip():
+        raise error(f"Pick or type an alternative token (in {languages(_direction(result))[1]}).")
+    with refused():
+        found = tr.contrast(result["source"], result["to_force"], step, alternative, result["variants"])
+    rows, pictures = [], []
+    for v, c in found.items():
+        rows.append([v, c["chosen_piece"], c["alternative_piece"], f"{c['chosen']:.2f}", f"{c['alternative']:.2f}",
+                     f"{c['difference']:+.2f}"])
+        title = f"{v}: {c['chosen_piece']} rather than {c['alternative_piece']}"
+        pictures.append((_plots().contrast_rows(c["alpha"], c["attribution"], result["source_pieces"], title),
+                         title))
+    return list(CONTRAST_HEADERS), rows, pictures

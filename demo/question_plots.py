@@ -185,3 +185,16 @@ def bars(alpha, cols: list[str], title: str = "") -> np.ndarray:
     if title:
         cv.text(8, 14, plots.short_label(title, 90), plots.TITLE_PT, bold=True)
     return cv.px
+
+
+def contrast_rows(alpha, attribution, cols: list[str], title: str) -> np.ndarray:
+    """α_t (none: left blank) above the signed contrastive attribution divided by its largest
+    |value|, both on the fixed −1…1 diverging scale: red pushes towards the chosen token, blue
+    towards the alternative."""
+    a = np.asarray(attribution, dtype=float)
+    scale = float(np.abs(a).max()) or 1.0
+    top = np.full(a.shape, np.nan) if alpha is None else np.asarray(alpha, dtype=float)
+    fig = _matrix_figure(2, len(cols))
+    _matrix_axes(fig, np.stack([top, a / scale]), rows=["α_t", "contrast"], cols=cols, cmap="RdBu_r",
+                 norm=DIFF_NORM, title=title)
+    return figure_pixels(fig)

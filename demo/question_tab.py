@@ -49,14 +49,22 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
         state = gr.State(None, time_to_live=RESULT_TTL_S)
         tree_state = gr.State(None, time_to_live=RESULT_TTL_S)
         gr.Markdown(INTRO, latex_delimiters=[])
+        direction = gr.Radio(q.direction_choices(tr), value=q.direction_choices(tr)[0][1], label="Direction",
+                             visible=len(q.direction_choices(tr)) > 1, elem_id="q-direction")
         with gr.Row():
             text = gr.Textbox(label="German sentence", lines=2, elem_id="q-source",
                               info=f"Up to {MAX_CHARS} characters.")
             target = gr.Textbox(label="English translation to force", lines=2, elem_id="q-target",
                                 info=f"Checked like the source; up to {MAX_OUTPUT - 1} pieces.")
         if examples:
-            gr.Examples([[s, r] for s, r in examples], inputs=[text, target], cache_examples=False,
-                        label="Examples from the test split, with their reference translation",
+            with gr.Column() as examples_de_en:
+                gr.Examples([[s, r] for s, r in examples],
+                            inputs=[text, target], cache_examples=False,
+                            label="Examples from the test split, with their reference translation",
+                            examples_per_page=10)
+        with gr.Column(visible=False) as examples_en_de:
+            gr.Examples(q.everyday_examples("en-de"), inputs=[text, target], cache_examples=False,
+                        label="Everyday sentences written for this project, with their translation",
                         examples_per_page=10)
         with gr.Row():
             variants = gr.CheckboxGroup(installed, value=installed, label="Variants", scale=3)
@@ -120,6 +128,20 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                             latex_delimiters=[])
                 attr_gallery = gr.HTML("", elem_id="q-attr")
 
+            with gr.Accordion("Contrastive questions: why this token and not another?", open=False):
+                gr.Markdown(q.CONTRAST_MEANS, latex_delimiters=[])
+                with gr.Row():
+                    contrast_t = gr.Number(1, precision=0, label="Step t", elem_id="q-contrast-t")
+                    contrast_alt = gr.Dropdown([], label="Alternative token", elem_id="q-contrast-alt",
+                                               allow_custom_value=True,
+                                               info="One of step t's top-5, or type one (e.g. card)")
+                    contrast_btn = gr.Button("Contrast", scale=0, elem_id="q-contrast-run")
+                contrast_msg, contrast_table = _answer("contrast", q.CONTRAST_HEADERS, "log p, chosen vs alternative")
+                contrast_img = gr.HTML("", elem_id="q-contrast")
+                gr.Examples([["Kann ich mit Karte bezahlen?", "Can I pay with map?", 5, "card"]],
+                            inputs=[text, target, contrast_t, contrast_alt], cache_examples=False,
+                            label="The additive model writes map: contrast it with card (score it first)")
+
             with gr.Accordion("Agreement with eflomal", open=False):
                 gr.Markdown(q.ALIGNER_MEANS, latex_delimiters=[])
                 overlay_note = gr.Markdown("", latex_delimiters=[])
@@ -154,12 +176,23 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     node_top = gr.Label(label="top-5 at that step", num_top_classes=5)
 
         # ---- wiring: every handler's refusal is one line beside its button ----
-        sub_messages = [diff_msg, cont_msg, knock_msg, force_msg, delete_msg, attr_msg, export_msg]
-        sub_results = [attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table, diff_img,
+        sub_messages = [contrast_msg, diff_msg, cont_msg, knock_msg, force_msg, delete_msg, attr_msg, export_msg]
+        sub_results = [contrast_table, contrast_img,
+                       attr_table, attr_gallery, knock_table, force_table, delete_table, cont_table, diff_img,
                        export_files]
 
-        def on_score(text_, target_, variants_):
-            result = q.analyse(tr, text_, target_, variants_)
+        def on_direction(direction_):
+            src, tgt = q.languages(direction_)
+            return {text: gr.update(label=f"{src} sentence"), target: gr.update(label=f"{tgt} translation to force"),
+                    examples_en_de: gr.update(visible=direction_ == "en-de"),
+                    **({examples_de_en: gr.update(visible=direction_ == "de-en")} if examples else {})}
+
+        direction.change(on_direction, direction,
+                         [text, target, examples_en_de, *([examples_de_en] if examples else [])],
+                         api_visibility="private")
+
+        def on_score(text_, target_, variants_, direction_, step_=1):
+            result = q.analyse(tr, text_, target_, variants_, direction_)
             n = len(result["target_pieces"]) - 1
             pieces, words = q.piece_choices(result), q.word_choices(result)
             return {state: result, summary: q.forced_summary(result), logp_table: _table(q.logprob_rows(result)),
@@ -167,19 +200,22 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     heatmaps: q.pictures_html(q.heatmaps(result)),
                     k: gr.update(maximum=max(1, n), value=min(2, n)),
                     knock: gr.update(choices=pieces, value=[]), force_j: gr.update(choices=pieces, value=0),
-                    word: gr.update(choices=words, value=0), overlay: q.pictures_html(q.overlay_view(assets, result)),
+                    word: gr.update(choices=words, value=0),
+                    contrast_alt: gr.update(choices=q.contrast_choices(result, step_)),
+                    overlay: q.pictures_html(q.overlay_view(assets, result)),
                     overlay_note: "" if q.aligner_links(assets, result["text"], result["target"]) else
                     "eflomal's links are stored for the page's examples (with their reference) only.",
                     **{c: None for c in sub_results}, **{m: gr.update(visible=False) for m in sub_messages}}
 
         score_outputs = [message, results, state, summary, logp_table, logp_plot, heatmaps, k, knock, force_j,
-                         word, overlay, overlay_note, *sub_results, *sub_messages]
+                         word, contrast_alt, overlay, overlay_note, *sub_results, *sub_messages]
         for trigger in (score.click, target.submit):
-            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants],
+            trigger(shows_refusal(on_score, message, hide=[results], clear=[state]), [text, target, variants, direction,
+                                                                                   contrast_t],
                     score_outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[score])
 
-        fill.click(shows_refusal(lambda t, v: {target: q.greedy_text(tr, t, v)}, message),
-                   [text, fill_from], [message, target], api_visibility="private")
+        fill.click(shows_refusal(lambda t, v, d: {target: q.greedy_text(tr, t, v, d)}, message),
+                   [text, fill_from, direction], [message, target], api_visibility="private")
 
         def section(button, handler, inputs, msg, shown, **kw):
             """One button of a section: its result in ``shown``, hidden when its input is refused."""
@@ -194,6 +230,15 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                 force_msg, force_table)
         section(delete_btn, lambda r, w: _table(q.delete_word_view(tr, r, w)), [state, word], delete_msg,
                 delete_table)
+        def on_contrast(result, step, alternative):
+            headers, rows, pictures = q.contrast_view(tr, result, step, alternative)
+            return {contrast_table: {"headers": headers, "data": rows}, contrast_img: q.pictures_html(pictures)}
+
+        contrast_btn.click(shows_refusal(on_contrast, contrast_msg, hide=[contrast_table, contrast_img]),
+                           [state, contrast_t, contrast_alt], [contrast_msg, contrast_table, contrast_img],
+                           api_visibility="private", concurrency_limit=2, show_progress_on=[contrast_btn])
+        contrast_t.change(lambda r, t: gr.update(choices=q.contrast_choices(r, t) if r else []),
+                          [state, contrast_t], contrast_alt, api_visibility="private")
         section(export_btn, q.export_question, state, export_msg, export_files)
 
         def on_attribution(result):
@@ -205,15 +250,15 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                        [attr_msg, attr_table, attr_gallery, state], api_visibility="private",
                        concurrency_limit=2, show_progress_on=[attr_btn])
 
-        def on_tree(text_, variant_, beam_, n_best_):
-            view = q.beam_tree_view(tr, text_, variant_, beam_, n_best_)
+        def on_tree(text_, variant_, beam_, n_best_, direction_):
+            view = q.beam_tree_view(tr, text_, variant_, beam_, n_best_, direction_)
             return {tree_state: view["tree"], tree_md: view["summary"],
                     tree_img: q.wide_picture_html(view["figure"], "the beam search's tree", "q-tree-img"),
                     tree_table: {"headers": view["headers"], "data": view["rows"]},
                     node_md: "", node_bars: "", node_top: None, node_msg: gr.update(visible=False)}
 
         tree_btn.click(shows_refusal(on_tree, tree_msg, hide=[tree_box], clear=[tree_state]),
-                       [text, tree_variant, tree_beam, tree_nbest],
+                       [text, tree_variant, tree_beam, tree_nbest, direction],
                        [tree_msg, tree_box, tree_state, tree_md, tree_img, tree_table, node_md, node_bars, node_top,
                         node_msg], api_visibility="private", concurrency_limit=2, show_progress_on=[tree_btn])
 

@@ -394,12 +394,12 @@ def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(questio
     demo, by_id = question_events
     score = next(fn for fn in demo.fns.values() if fn.name == "on_score")
     out = dict(zip(score.outputs, [None] * len(score.outputs)))
-    got = score.fn("Der Hund.", "   ", ["dot"])
+    got = score.fn("Der Hund.", "   ", ["dot"], "de-en")
     assert got[by_id["q-message"]]["visible"] is True and "Type the English translation" in \
         got[by_id["q-message"]]["value"]
     assert got[by_id["q-results"]]["visible"] is False
     assert set(got) <= set(out)                                   # every key is an output of the event
-    fine = score.fn(SENTENCE, TARGET, ["dot", "additive"])
+    fine = score.fn(SENTENCE, TARGET, ["dot", "additive"], "de-en")
     assert fine[by_id["q-message"]]["visible"] is False and fine[by_id["q-results"]]["visible"] is True
     assert fine[by_id["q-heatmaps"]].count("<img") == 2
     assert set(fine) <= set(out)
@@ -411,5 +411,96 @@ def test_the_question_tabs_refusals_are_one_line_with_the_results_hidden(questio
     shown = knock.fn(result, [0])
     assert shown[by_id["q-knock-message"]]["visible"] is False and len(shown[by_id["q-knock-table"]]["data"]) == 2
     tree = next(fn for fn in demo.fns.values() if fn.name == "on_tree")
-    refused = tree.fn(SENTENCE, "dot", 0, 1)
+    refused = tree.fn(SENTENCE, "dot", 0, 1, "de-en")
     assert "Beam width must be a number between 1 and 10 \\(a whole number" in refused[by_id["q-tree-message"]]["value"]
+    contrast = next(fn for fn in demo.fns.values() if fn.name == "on_contrast")
+    refused = contrast.fn(result, 1, "  ")
+    assert "alternative token" in refused[by_id["q-contrast-message"]]["value"]
+    assert refused[by_id["q-contrast-table"]]["visible"] is False
+    shown = contrast.fn(result, 1, "the")
+    assert shown[by_id["q-contrast-message"]]["visible"] is False and shown[by_id["q-contrast"]].count("<img") == 2
+
+
+def test_the_direction_switch_is_hidden_for_one_way_models(question_events):
+    _, by_id = question_events
+    assert by_id["q-direction"].visible is False
+
+
+# ---- the direction switch, on models that translate both ways ---------------------------------
+
+@pytest.fixture(scope="module")
+def two_way(two_way_assets):
+    translator, problems, fatal = state.load_translator(two_way_assets)
+    assert problems == {} and fatal is None and set(translator.directions) == {"de-en", "en-de"}
+    return translator
+
+
+def test_english_to_german_questions_on_two_way_models(two_way):
+    sentence, target = q.everyday_examples("en-de")[0]
+    assert (target, sentence) == tuple(q.everyday_examples("de-en")[0])
+    r = q.analyse(two_way, sentence, target, list(VARIANTS), "en-de")
+    assert r["direction"] == "en-de" and r["source_pieces"][0] == "<2de>" and r["source"].tags == 1
+    assert r["to_force"].ids == two_way.tok.encode(target)            # the forced German carries no tag
+    words = [label.split(": ", 1)[1] for label, _ in q.word_choices(r)]
+    assert "<2de>" not in " ".join(words)
+    assert len(words) == len(r["source"].words) and words[0] == sentence.split()[0]
+    de = q.analyse(two_way, target, sentence, ["dot"], "de-en")
+    assert de["source_pieces"][0] == "<2en>" and de["source"].ids[1:] != r["source"].ids[1:]
+    _, rows = q.delete_word_view(two_way, r, 0)
+    assert [row[0] for row in rows] == list(VARIANTS)
+    view = q.beam_tree_view(two_way, sentence, "dot", 2, 1, "en-de")
+    assert view["tree"]["source_pieces"][0] == "<2de>"
+    assert isinstance(q.greedy_text(two_way, sentence, "dot", "en-de"), str)
+    with pytest.raises(gr.Error, match="Type the German translation"):
+        q.analyse(two_way, sentence, " ", ["dot"], "en-de")
+    with pytest.raises(gr.Error, match="Unknown direction"):
+        q.analyse(two_way, sentence, target, ["dot"], "fr-de")
+
+
+def test_the_switch_shows_on_two_way_models_and_relabels_the_tab(two_way, two_way_assets):
+    from demo.question_tab import build_question_tab
+
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            build_question_tab(two_way, two_way_assets)
+    by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+    assert by_id["q-direction"].visible is True
+    assert [c[0] for c in by_id["q-direction"].choices] == ["Deutsch → English", "English → Deutsch"]
+    switch = next(fn for fn in demo.fns.values() if fn.name == "on_direction")
+    got = switch.fn("en-de")
+    assert got[by_id["q-source"]]["label"] == "English sentence"
+    assert got[by_id["q-target"]]["label"] == "German translation to force"
+
+
+# ---- contrastive questions ---------------------------------------------------------------------
+
+def test_contrast_agrees_with_the_forced_logprobs(tr, result):
+    alternatives = q.contrast_choices(result, 2)
+    assert alternatives and all(i != result["to_force"].ids[1] for _, i in alternatives)
+    other = alternatives[0][1]
+    headers, rows, pictures = q.contrast_view(tr, result, 2, other)
+    assert headers == list(q.CONTRAST_HEADERS) and [r[0] for r in rows] == list(VARIANTS) and len(pictures) == 5
+    for v, row in zip(VARIANTS, rows):
+        assert math.isclose(float(row[3]), result["forced"][v]["logprobs"][1], abs_tol=0.006)
+        assert math.isclose(float(row[5]), float(row[3]) - float(row[4]), abs_tol=0.011)
+    for bad, message in ((0, "step t"), (10**6, "step t"), ("x", "step t")):
+        with pytest.raises(gr.Error, match=message):
+            q.contrast_view(tr, result, bad, other)
+    with pytest.raises(gr.Error, match="chosen token itself"):
+        q.contrast_view(tr, result, 1, result["to_force"].ids[0])
+    assert q.contrast_choices(result, 0) == [] and q.contrast_choices(result, None) == []
+
+
+def test_card_rather_than_map_on_the_shipped_models():
+    shipped, problems, fatal = state.load_translator()
+    r = q.analyse(shipped, "Kann ich mit Karte bezahlen?", "Can I pay with map?", list(shipped.models))
+    assert r["target_pieces"][4] == "▁map"
+    assert "▁card" in [label.split(" (")[0] for label, _ in q.contrast_choices(r, 5)]
+    _, rows, pictures = q.contrast_view(shipped, r, 5, "card")
+    assert {row[2] for row in rows} == {"▁card"} and len(pictures) == len(shipped.models)
+    own = {v: q.greedy_text(shipped, "Kann ich mit Karte bezahlen?", v) for v in shipped.models}
+    writers = [v for v in r["variants"] if own[v] == "Can I pay with map?"]
+    assert writers                                    # additive, today
+    for v, row in zip(r["variants"], rows):
+        if v in writers:          # greedy chose map at step 5, so it is more probable than card there
+            assert float(row[5]) > 0
