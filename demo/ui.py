@@ -24,6 +24,7 @@ from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, DecodingSettings, Translator
 
 from . import about, model_folder, question, state
+from .tour import build_tour
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
@@ -286,6 +287,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs() as tabs:
             with gr.Tab("Translate and compare", id="translate"):
+                build_tour()
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
                 build_history_panel(assets / "history")
             build_question_tab(tr, assets)
