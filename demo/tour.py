@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from seq2seq.attribution import agreement
-from seq2seq.tokenizer import DEFAULT_DIRECTION
+from seq2seq.tokenizer import DEFAULT_DIRECTION, UNK_ID
 from seq2seq.translator import Translator
 
 TOOLS = ("maps", "knock-out", "attribution")     # where the step's figure lives
@@ -78,6 +78,8 @@ def check_compound(tr: Translator) -> None:
 def check_unknown(tr: Translator) -> None:
     out = _greedy(tr, UNKNOWN_TEXT, ("none", "additive", "multihead"))
     for v in ("additive", "multihead"):
+        assert UNK_ID in out[v].best.tokens, (v, out[v].target_pieces[0])
+    for v in ("additive", "multihead"):
         assert out[v].texts[0] == "I'm going to go to 東京.", (v, out[v].texts[0])
     assert "東京" not in out["none"].texts[0], out["none"].texts[0]   # nothing to copy by
 
@@ -131,13 +133,13 @@ STEPS = (
          "“geschrieben”, the last column. Attention lets the decoder reach across the sentence instead of "
          "copying it in order.", check_reordering, t=2),
     Step("compound", "A compound in pieces", COMPOUND_TEXT, ("dot", "general"),
-         "The tokeniser splits “Haustür” (front door) into “Haus” and “tür”; untick “Words, not pieces” to see "
-         "the two columns. dot and general translate piece by piece: “The house door is open.” The words view "
+         "The tokeniser splits “Haustür” (front door) into two pieces, “Haus” and “tür”: in pieces they are two "
+         "columns. dot and general write “The house door is open.” Tick “Words, not pieces” and the words view "
          "sums the two columns back into one, “Haustür”.", check_compound, unit="pieces", t=3),
     Step("unknown", "A name in another script", UNKNOWN_TEXT, ("none", "additive", "multihead"),
-         "The vocabulary has no piece for 東京, so the models write <unk> for it. The page replaces each <unk> "
-         "by the source piece its step attended to most: additive and multihead write “I'm going to go to 東京.” "
-         "none has no attention to copy by, and drops the name.", check_unknown, t=6),
+         "The vocabulary has no piece for 東京, so additive and multihead write <unk> at that step. The page "
+         "replaces each <unk> by the source piece its step attended to most: “I'm going to go to 東京.” none has "
+         "no attention to copy by, and its translation has no 東京.", check_unknown, t=6),
     Step("long", "A long sentence without attention", LONG_TEXT, ("none", "additive"),
          "none squeezes the whole sentence into one vector, and on a long input it loses most of it: its "
          "translation has no friend and no garden. additive looks back at the source at every step and keeps "
@@ -150,8 +152,8 @@ STEPS = (
          "Gradient × input asks which source pieces the output's log-probability is most sensitive to. On "
          "“book” (t = 4) both point at “Buch”, but at t = 7, inside “yesterday”, attention points at “stern” and "
          "attribution at “lesen”. Neither is the true cause: attribution is a local, linear estimate, and "
-         "attention is only one path through the network.", check_attribution, t=ATTRIBUTION_STEP,
-         tool="attribution"),
+         "attention is only one path through the network.", check_attribution, unit="pieces",
+         t=ATTRIBUTION_STEP, tool="attribution"),
 )
 
 
