@@ -174,7 +174,9 @@ function setup() {
     a.href = a.closest(".cell").querySelector("img.heatmap").src;
   }
   if (data) {
-    show(1);
+    let asked = null;       // a link's step t (the tour's): read once, then replaced with the result's own link
+    try { asked = new URLSearchParams(window.location.search).get("t"); } catch (e) { /* no location */ }
+    show(asked === null ? 1 : asked);
     try { history.replaceState(null, "", data.link); } catch (e) { /* a sandboxed frame: the button still works */ }
   }
   keepInView();

@@ -26,6 +26,7 @@ from seq2seq.translator import (LANGUAGES, MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_
                                 Translator, direction_label)
 
 from . import about, model_folder, question, state
+from .tour import build_tour
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
@@ -341,6 +342,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
             with gr.Tab("Translate", id="translate"):
+                build_tour()
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
                 build_history_panel(assets / "history")
             build_question_tab(tr, assets)
