@@ -31,7 +31,7 @@ from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, DecodingSettings, 
                                 check_number,
                                 direction_label)
 
-from .state import NO_MODELS, available, error, refused
+from .state import NO_MODELS, available, directions, error, refused
 
 DROP_P = 0.1                 # a forced token the model gives less than this probability is marked as a drop
 ALIGNER_FILE = "question/eflomal_examples.json"   # under assets/: eflomal's links for the page's examples
@@ -86,7 +86,7 @@ def no_translation(direction: str = DEFAULT_DIRECTION) -> str:
 
 def direction_choices(tr: Translator | None) -> list[tuple[str, str]]:
     """The switch's choices, ("Deutsch → English", "de-en"), for the directions the models translate."""
-    return [(direction_label(d), d) for d in (tr.directions if tr is not None else (DEFAULT_DIRECTION,))]
+    return [(direction_label(d), d) for d in directions(tr)]
 
 
 def everyday_examples(direction: str) -> list[list[str]]:

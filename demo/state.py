@@ -191,6 +191,11 @@ def available(tr: Translator | None) -> list[str]:
     return [] if tr is None else [v for v in VARIANTS if v in tr.variants]
 
 
+def directions(tr: Translator | None) -> tuple[str, ...]:
+    """What the page may offer: the served models' directions (German → English without models)."""
+    return (DEFAULT_DIRECTION,) if tr is None else tr.directions
+
+
 @lru_cache(maxsize=4)
 def piece_table(tok) -> tuple[str, ...]:
     """Every piece of a tokenizer by id, "</s>" for end of sentence: one string object per piece."""

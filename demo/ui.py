@@ -103,7 +103,7 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
     examples = page.examples
     # The project's everyday sentences are German: another language pair's page has only its own examples.
     tries = state.load_try_examples() if page.source == "German" else []
-    directions = tr.directions if tr is not None else (DEFAULT_DIRECTION,)
+    directions = state.directions(tr)
     default_t = DecodingSettings.temperature
     with gr.Row():
         gr.Markdown(about.quality_line(cards), latex_delimiters=[], elem_id="quality-line")
