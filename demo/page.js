@@ -150,7 +150,7 @@ function light(kind, n) {
   for (const d of drawn) {
     const tokens = kind === "src" ? d.src : d.tgt, lines = (kind === "src" ? d.bySrc : d.byTgt)[n];
     if (!tokens[n]) continue;
-    d.root.classList.add("lit");
+    d.edges.classList.add("lit");          // on the lines' group only: the tokens need no new style
     tokens[n].classList.add("hi"); lit.push(tokens[n]);
     for (const line of lines || []) { line.classList.add("hi"); lit.push(line); }
   }
@@ -159,7 +159,7 @@ function light(kind, n) {
 function unlight() {
   for (const el of lit) el.classList.remove("hi");
   lit = [];
-  for (const d of drawn) d.root.classList.remove("lit");
+  for (const d of drawn) d.edges.classList.remove("lit");
 }
 
 function ltokKind(el) { return el.classList.contains("src") ? "src" : "tgt"; }

@@ -74,7 +74,7 @@ def test_line_view_and_crosshair_in_chromium(app_url):
             page.locator("#cell-dot .lines .ltok.src").nth(1).hover()
             lines = page.evaluate(LINES)
             assert {(v, t, i) for v, t, i, _, on in lines if on} == {k for k in expected_lines(data, None) if k[2] == 1}
-            assert page.locator(".lines svg.lit").count() == len(WITH_ALPHA)
+            assert page.locator(".lines .edges.lit").count() == len(WITH_ALPHA)
             assert page.locator(".lines .ltok.src.hi").count() == len(WITH_ALPHA)
             # an output token: its step's lines in every variant that got that far
             page.locator("#cell-general .lines .ltok.tgt").nth(0).hover()
