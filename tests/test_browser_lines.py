@@ -5,6 +5,7 @@ and says each variant's α_{t,i}; the keyboard reaches both; axe-core finds noth
 link's ``tool`` sets the page up for it."""
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import expect, sync_playwright
@@ -15,6 +16,7 @@ from test_browser import ARGS, CHROMIUM, axe_violations
 TIMEOUT_MS = 120_000
 SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
 WITH_ALPHA = [v for v in VARIANTS if v != "none"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"     # kept after the run
 LEAST = 0.005            # page.js draws no line below the maps' blank threshold
 
 # Every line of every line view: [variant, t, i, stroke-opacity, lit].
@@ -139,5 +141,17 @@ def test_line_view_and_crosshair_in_chromium(app_url):
             expect(page.locator("#summary tbody tr")).to_have_count(len(VARIANTS), timeout=TIMEOUT_MS)
             expect(page.locator("#all-steps")).to_be_checked()
             assert same(drawn_lines(page), expected_lines(page_data(page), None))
+            page.screenshot(path=str(ARTIFACTS / "browser-lines.png"))
+            # "knock-out": the question tab is set up for the link's sentence and step, one button away
+            page.goto(app_url + f"?text={quote(SENTENCE)}&variants=additive&t=2&tool=knock-out", timeout=TIMEOUT_MS)
+            button = page.locator("#tool-open")
+            expect(button).to_contain_text("knock-out is set up at word = 2", timeout=TIMEOUT_MS)
+            button.click()
+            expect(page.locator("#q-source textarea")).to_have_value(SENTENCE)
+            expect(page.locator("#q-target textarea")).not_to_have_value("")
+            expect(page.locator("#q-knock input:checked")).to_have_count(1)
+            expect(page.locator("#q-knock-table")).to_contain_text("additive")        # knocked out and re-decoded
+            expect(page.locator("#q-knock-table")).to_be_visible()
+            assert axe_violations(page) == []
         finally:
             browser.close()
