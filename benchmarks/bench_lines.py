@@ -1,11 +1,13 @@
 """Benchmark of the line view and the crosshair in the page (demo/page.js): no server call.
 
 Serves the page on localhost with the shipped models, runs one comparison of all five variants
-in Debian's chromium, then times ``--hovers`` hovers (a ``pointerover`` on a line-view token,
-source and output in turn), for step t's lines and for every step's, and as many crosshair moves
-(a ``pointermove`` over a map cell). For each it prints p50 / p95 of the handler's script alone,
-of the script plus the style and layout it causes (forced by reading a layout value), and of the
-time to the next painted frame (which includes waiting for that frame).
+in Debian's chromium, then times ``--hovers`` events of each kind: step changes (prev / next
+clicks; this part runs on a checkout from before the line view too, for a before/after), hovers
+(a ``pointerover`` on a line-view token, source and output in turn) with step t's lines and
+with every step's, and crosshair moves (a ``pointermove`` over a map cell). For each it prints
+p50 / p95 of the handler's script alone, of the script plus the style and layout it causes
+(forced by reading a layout value), and of the time to the next painted frame (which includes
+waiting for that frame).
 
     python benchmarks/bench_lines.py                     # a 12-word sentence
     python benchmarks/bench_lines.py --text "…" --hovers 200
@@ -30,7 +32,9 @@ TIME = """async ([n, kind]) => {
     const toks = [...document.querySelectorAll('#cell-dot .lines .ltok')];
     const img = document.querySelector('#cell-dot img.heatmap');
     const g = JSON.parse(document.querySelector('.results').dataset.steps).variants.dot.map;
+    const next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
     const make = (k) => {
+        if (kind === 'step') return [k % 6 < 3 ? next : prev, new MouseEvent('click', {bubbles: true})];
         if (kind === 'hover') return [toks[k % toks.length], new PointerEvent('pointerover', {bubbles: true})];
         const r = img.getBoundingClientRect(), t = k % g.rows, i = (k * 7) % g.cols;
         return [img, new PointerEvent('pointermove', {bubbles: true,
@@ -91,15 +95,22 @@ def main(argv=None) -> int:
             page.goto(url)
             page.locator("#source-text textarea").fill(args.text)
             page.locator("#run").click()
-            page.wait_for_selector("#cell-dot .lines svg", timeout=120_000)
+            page.wait_for_selector("#cell-dot img.heatmap", timeout=120_000)
+            page.wait_for_timeout(500)
+            lined = page.locator("#cell-dot .lines svg").count() > 0          # the code before it had none
             shape = page.evaluate("""() => { const d = JSON.parse(document.querySelector('.results').dataset.steps);
                 return [d.cols.length, d.steps]; }""")
             print(f"{len(args.text.split())} words ({shape[0]} source words, up to {shape[1]} output words), "
                   f"5 variants, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-            for what, kind, all_steps in (("hover, step t's lines", "hover", False),
+            for what, kind, all_steps in (("step change (prev / next)", "step", False),
+                                          ("hover, step t's lines", "hover", False),
                                           ("hover, every step's lines", "hover", True),
                                           ("crosshair move", "cross", False)):
-                page.locator("#all-steps").set_checked(all_steps)
+                if kind != "step" and not lined:
+                    print(f"{what}: no line view on this page")
+                    continue
+                if lined:
+                    page.locator("#all-steps").set_checked(all_steps)
                 lines = page.locator(".cell .lines line").count()
                 ms = page.evaluate(TIME, [args.hovers, kind])
                 cols = ", ".join(f"{name} p50 {percentile(xs, .5):.2f} ms, p95 {percentile(xs, .95):.2f} ms"
