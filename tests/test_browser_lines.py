@@ -96,6 +96,12 @@ def test_line_view_and_crosshair_in_chromium(app_url):
             expect(page.locator("#crossline")).to_contain_text("source")
             page.keyboard.press("Tab")                    # one tab stop per column: on to the output tokens
             assert page.evaluate("() => document.activeElement.matches('#cell-general .lines .ltok.tgt')")
+            if len(data["variants"]["general"]["rows"]) >= 3:     # Enter on an output token goes to its step
+                page.keyboard.press("ArrowDown")
+                page.keyboard.press("ArrowDown")
+                page.keyboard.press("Enter")
+                expect(page.locator("#stepbar .tlabel")).to_contain_text("word = 3 /")
+                assert same(drawn_lines(page), expected_lines(data, 3))
 
             # the crosshair: a cell hovered in one map is marked in every map, with each α_{t,i} in one line
             frame = page.locator("#cell-dot .scroll .frame")
