@@ -26,9 +26,8 @@ def test_try_these_are_everyday_sentences_with_translations():
 
 @pytest.mark.skipif(not all(ckpt.model_paths(v, ckpt.ASSETS)[0].is_file() for v in VARIANTS),
                     reason="the shipped models are not in assets/")
-def test_every_shipped_variant_translates_every_try_sentence_right():
-    tr, problems, fatal = state.load_translator(ckpt.ASSETS)
-    assert not problems and fatal is None
+@pytest.mark.parametrize("tr", ["shipped"], indirect=True)
+def test_every_shipped_variant_translates_every_try_sentence_right(tr):
     wrong = []
     for src, refs in state.load_try_examples():
         r = state.translate(tr, src, list(VARIANTS))
