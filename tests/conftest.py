@@ -130,6 +130,39 @@ def tr(request, translator_kind):
     return loaded
 
 
+SENTENCE = "Der See bildet eine natürliche Grenze zwischen den Ländern."
+TARGET = "The lake forms a natural border between the countries."
+ATTENTION = [v for v in VARIANTS if v != "none"]
+
+
+@pytest.fixture(scope="module")
+def result(tr):
+    """The page's result (demo.state.translate) for SENTENCE on every variant of ``tr``."""
+    from demo import state
+
+    return state.translate(tr, SENTENCE, list(VARIANTS))
+
+
+@pytest.fixture(scope="session")
+def demo(tiny_assets):
+    """The whole page on the tiny models, built (demo.ui.build_demo) but not served."""
+    from demo import ui
+
+    return ui.build_demo(tiny_assets)
+
+
+def copy_assets(src: Path, dst: Path, keep: list[str]) -> Path:
+    """A new assets folder at ``dst`` with src's tokenizer and only the variants in ``keep``."""
+    dst.mkdir()
+    shutil.copy(src / ckpt.TOKENIZER_FILE, dst / ckpt.TOKENIZER_FILE)
+    for v in keep:
+        for path in ckpt.model_paths(v, src):
+            (dst / "models").mkdir(exist_ok=True)
+            shutil.copy(path, dst / "models" / path.name)
+    ckpt.write_manifest(dst)
+    return dst
+
+
 # ---- a served page --------------------------------------------------------------------------
 
 def free_port() -> int:
