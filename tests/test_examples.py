@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from demo import state, ui
+from demo import state
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 
@@ -38,7 +38,6 @@ def test_every_shipped_variant_translates_every_try_sentence_right(tr):
     assert wrong == []
 
 
-def test_placeholder_is_the_first_try_sentence(tiny_assets):
-    demo = ui.build_demo(tiny_assets)
+def test_placeholder_is_the_first_try_sentence(demo):
     box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "source-text")
     assert state.load_try_examples()[0][0] in box.placeholder
