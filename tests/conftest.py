@@ -29,19 +29,23 @@ from seq2seq.tokenizer import Tokenizer
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_TOKENIZER = ROOT / "assets" / ckpt.TOKENIZER_FILE
 
-# Files whose every test drives a browser, serves app.py or forks training ranks:
-# marked slow, so `pytest -m "not slow"` leaves them out (README, "Two commands"; docs/code.md, "Tests"); .ci/run runs all.
-SLOW_FILES = {"test_app.py", "test_browser.py", "test_browser_question.py", "test_browser_toy.py",
-              "test_browser_tour.py", "test_distributed.py"}
+# Files whose every test serves app.py or forks training ranks, and every test that drives the
+# browser: marked slow, so `pytest -m "not slow"` leaves them out (README; docs/code.md, "Tests").
+# .ci/run runs all.
+SLOW_FILES = {"test_app.py", "test_distributed.py"}
+
+
+def uses_browser(item) -> bool:
+    return "browser" in getattr(item, "fixturenames", ()) or item.path.name.startswith("test_browser")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in SLOW_FILES or "browser" in getattr(item, "fixturenames", ()):
+        if item.path.name in SLOW_FILES or uses_browser(item):
             item.add_marker(pytest.mark.slow)
     # The browser's tests last, in their order: while the shared browser runs, playwright keeps
     # the main thread's asyncio loop marked as running, which no later test should meet.
-    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+    items.sort(key=uses_browser)
 
 
 # The test models are tiny: extra intra-op threads only add synchronisation, which
@@ -230,22 +234,20 @@ def start_app_py(tmp_path):
         url = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *args], cwd=cwd, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        config, deadline = None, time.monotonic() + timeout_s
         try:
-            config, deadline = None, time.monotonic() + timeout_s
             while config is None and time.monotonic() < deadline and proc.poll() is None:
                 try:
                     with urllib.request.urlopen(f"{url}/config", timeout=5) as r:
                         config = json.load(r)
                 except OSError:
                     time.sleep(0.3)
-            if config is None:
-                proc.terminate()
-                pytest.fail(f"app.py {' '.join(args)} did not serve (exit {proc.poll()}): "
-                            f"{proc.communicate(timeout=30)[0][-3000:]}")
-            yield url, config
+            if config is not None:
+                yield url, config
         finally:
             proc.terminate()
             out, _ = proc.communicate(timeout=30)
+        assert config is not None, f"app.py {' '.join(args)} did not serve (exit {proc.returncode}): {out[-3000:]}"
         assert "Traceback" not in out, out
 
     return start
