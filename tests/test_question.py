@@ -27,13 +27,6 @@ ATTENTION = [v for v in VARIANTS if v != "none"]
 
 
 @pytest.fixture(scope="module")
-def tr(tiny_assets):
-    translator, problems, fatal = state.load_translator(tiny_assets)
-    assert problems == {} and fatal is None
-    return translator
-
-
-@pytest.fixture(scope="module")
 def result(tr):
     return q.analyse(tr, SENTENCE, TARGET, list(VARIANTS))
 
@@ -429,41 +422,36 @@ def test_the_direction_switch_is_hidden_for_one_way_models(question_events):
 
 # ---- the direction switch, on models that translate both ways ---------------------------------
 
-@pytest.fixture(scope="module")
-def two_way(two_way_assets):
-    translator, problems, fatal = state.load_translator(two_way_assets)
-    assert problems == {} and fatal is None and set(translator.directions) == {"de-en", "en-de"}
-    return translator
-
-
-def test_english_to_german_questions_on_two_way_models(two_way):
+@pytest.mark.parametrize("tr", ["two_way"], indirect=True)
+def test_english_to_german_questions_on_two_way_models(tr):
     sentence, target = q.everyday_examples("en-de")[0]
     assert (target, sentence) == tuple(q.everyday_examples("de-en")[0])
-    r = q.analyse(two_way, sentence, target, list(VARIANTS), "en-de")
+    r = q.analyse(tr, sentence, target, list(VARIANTS), "en-de")
     assert r["direction"] == "en-de" and r["source_pieces"][0] == "<2de>" and r["source"].tags == 1
-    assert r["to_force"].ids == two_way.tok.encode(target)            # the forced German carries no tag
+    assert r["to_force"].ids == tr.tok.encode(target)                 # the forced German carries no tag
     words = [label.split(": ", 1)[1] for label, _ in q.word_choices(r)]
     assert "<2de>" not in " ".join(words)
     assert len(words) == len(r["source"].words) and words[0] == sentence.split()[0]
-    de = q.analyse(two_way, target, sentence, ["dot"], "de-en")
+    de = q.analyse(tr, target, sentence, ["dot"], "de-en")
     assert de["source_pieces"][0] == "<2en>" and de["source"].ids[1:] != r["source"].ids[1:]
-    _, rows = q.delete_word_view(two_way, r, 0)
+    _, rows = q.delete_word_view(tr, r, 0)
     assert [row[0] for row in rows] == list(VARIANTS)
-    view = q.beam_tree_view(two_way, sentence, "dot", 2, 1, "en-de")
+    view = q.beam_tree_view(tr, sentence, "dot", 2, 1, "en-de")
     assert view["tree"]["source_pieces"][0] == "<2de>"
-    assert isinstance(q.greedy_text(two_way, sentence, "dot", "en-de"), str)
+    assert isinstance(q.greedy_text(tr, sentence, "dot", "en-de"), str)
     with pytest.raises(gr.Error, match="Type the German translation"):
-        q.analyse(two_way, sentence, " ", ["dot"], "en-de")
+        q.analyse(tr, sentence, " ", ["dot"], "en-de")
     with pytest.raises(gr.Error, match="Unknown direction"):
-        q.analyse(two_way, sentence, target, ["dot"], "fr-de")
+        q.analyse(tr, sentence, target, ["dot"], "fr-de")
 
 
-def test_the_switch_shows_on_two_way_models_and_relabels_the_tab(two_way, two_way_assets):
+@pytest.mark.parametrize("tr", ["two_way"], indirect=True)
+def test_the_switch_shows_on_two_way_models_and_relabels_the_tab(tr, two_way_assets):
     from demo.question_tab import build_question_tab
 
     with gr.Blocks() as demo:
         with gr.Tabs():
-            build_question_tab(two_way, two_way_assets)
+            build_question_tab(tr, two_way_assets)
     by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
     assert by_id["q-direction"].visible is True
     assert [c[0] for c in by_id["q-direction"].choices] == ["Deutsch → English", "English → Deutsch"]
@@ -492,8 +480,9 @@ def test_contrast_agrees_with_the_forced_logprobs(tr, result):
     assert q.contrast_choices(result, 0) == [] and q.contrast_choices(result, None) == []
 
 
-def test_card_rather_than_map_on_the_shipped_models():
-    shipped, problems, fatal = state.load_translator()
+@pytest.mark.parametrize("tr", ["shipped"], indirect=True)
+def test_card_rather_than_map_on_the_shipped_models(tr):
+    shipped = tr
     r = q.analyse(shipped, "Kann ich mit Karte bezahlen?", "Can I pay with map?", list(shipped.models))
     assert r["target_pieces"][4] == "▁map"
     assert "▁card" in [label.split(" (")[0] for label, _ in q.contrast_choices(r, 5)]
