@@ -47,7 +47,7 @@ ROWS_PER_PASS = 16      # target rows per batched backward pass through the deco
 
 
 def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int],
-                     rows_per_pass: int = ROWS_PER_PASS) -> np.ndarray:
+                     rows_per_pass: int | None = None) -> np.ndarray:
     """(T, S) attribution a_{t,i} of each target token (EOS appended if missing) to each source piece.
 
     One teacher-forced forward pass of the sentence alone keeps the tape; row t's cotangent at
@@ -88,13 +88,13 @@ class _Tape:
             feeds.append(feed)
         self.feeds = torch.cat(feeds)                                          # s̃_t: (T, E)
 
-    def x_input(self, steps, cotangents: torch.Tensor, rows_per_pass: int = ROWS_PER_PASS) -> torch.Tensor:
+    def x_input(self, steps, cotangents: torch.Tensor, rows_per_pass: int | None = None) -> torch.Tensor:
         """(R, S) signed: row r is (∂ (cotangent_r · s̃_{steps[r]}) / ∂ x_i) · x_i.
 
         The rows go back through the decoder ``rows_per_pass`` at a time, each pass batched
         over its rows and reaching only the steps up to its last (row t needs no later step),
         then all rows go back through the encoder in one batched pass."""
-        steps, n = list(steps), max(1, int(rows_per_pass))
+        steps, n = list(steps), max(1, int(rows_per_pass or ROWS_PER_PASS))
         T, E = self.feeds.shape
         at_leaves = []
         for a in range(0, len(steps), n):
