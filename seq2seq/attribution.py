@@ -51,7 +51,7 @@ def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int],
     """(T, S) attribution a_{t,i} of each target token (EOS appended if missing) to each source piece.
 
     One teacher-forced forward pass of the sentence alone keeps the tape; row t's cotangent at
-    s̃_t is ∂ log p(y_t) / ∂ s̃_t (``_x_input``), so no row needs a copy of the sentence."""
+    s̃_t is ∂ log p(y_t) / ∂ s̃_t (``_Tape.x_input``), so no row needs a copy of the sentence."""
     if model.training:
         raise ValueError("attribution needs the model in eval mode (dropout off)")
     model = float_model(model)
@@ -95,7 +95,7 @@ class _Tape:
         over its rows and reaching only the steps up to its last (row t needs no later step),
         then all rows go back through the encoder in one batched pass."""
         steps, n = list(steps), max(1, int(rows_per_pass or ROWS_PER_PASS))
-        T, E = self.feeds.shape
+        E = self.feeds.size(1)
         at_leaves = []
         for a in range(0, len(steps), n):
             rows = steps[a:a + n]
