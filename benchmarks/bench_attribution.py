@@ -2,16 +2,18 @@
 
     python benchmarks/bench_attribution.py                      # both cases
     python benchmarks/bench_attribution.py --case limits        # one of them
-    python benchmarks/bench_attribution.py --rows 16 48         # rows per backward pass (default: the library's)
+    python benchmarks/bench_attribution.py --rows 16 48         # rows per pass (default: the library's)
 
 Each case runs in a fresh process with the app's settings (fp16 models, one intra-op thread) and
 goes through ``Translator.attribute``, which runs the variants two at a time. Its figures: wall
 time for the five variants, CPU time of the process, and peak resident memory above idle (the
-models loaded), sampled at 20 Hz and read from ru_maxrss. The load average is printed with them: the machine is shared.
+models loaded), sampled at 20 Hz and read from ru_maxrss. The load average is printed with them:
+the machine is shared.
 
 * paragraph: a German paragraph of 105 pieces forced to its English translation of 96 (+ </s>).
 * limits: a source of 120 pieces (the most ``prepare`` accepts) and a target of 149 pieces + </s>
-  (``MAX_OUTPUT``). ``prepare_target`` caps one text at 120 pieces, so the target joins two.
+  (``MAX_OUTPUT``). ``prepare_target`` caps one text at 120 pieces, so the target is the
+  paragraph's translation twice over, cut to 149.
 """
 from __future__ import annotations
 
