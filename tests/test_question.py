@@ -288,6 +288,55 @@ def test_attribution_view(tr, result):
     assert len({img.shape for img, _ in pairs}) == 1            # same axes and cell size as α
 
 
+def test_attribution_steps_name_each_group_of_variants_before_computing_it(tr, result):
+    from seq2seq.translator import WORKERS
+
+    calls = []
+    attribute = tr.attribute
+
+    def counting(source, target, variants):
+        calls.append(list(variants))
+        return attribute(source, target, variants)
+
+    tr.attribute = counting
+    try:
+        steps = list(q.attribution_steps(tr, result))
+    finally:
+        del tr.attribute
+    lines = [line for line, out in steps[:-1]]
+    assert all(out is None for _, out in steps[:-1]) and steps[-1][0] == ""
+    groups = [list(VARIANTS)[i:i + WORKERS] for i in range(0, len(VARIANTS), WORKERS)]
+    assert calls == groups                                      # each line comes before its group runs
+    assert len(lines) == len(groups)
+    for k, (line, group) in enumerate(zip(lines, groups)):
+        first = k * WORKERS + 1
+        span = f"{first}" if len(group) == 1 else f"{first}–{first + len(group) - 1}"
+        assert line == f"Computing gradient × input: {', '.join(group)} ({span} of {len(VARIANTS)})…"
+    with_attr, headers, rows = steps[-1][1]
+    view, view_headers, view_rows = q.attribution_view(tr, result)
+    assert headers == view_headers and rows == view_rows
+    for v in VARIANTS:
+        np.testing.assert_allclose(with_attr["attribution"][v], view["attribution"][v], atol=1e-12)
+    with pytest.raises(gr.Error, match="Score a translation first"):
+        list(q.attribution_steps(tr, None))
+
+
+def test_the_attribution_event_shows_progress_then_the_result(question_events, result):
+    demo, by_id = question_events
+    event = next(fn for fn in demo.fns.values() if fn.name == "on_attribution")
+    outs = list(event.fn(result))
+    msg, table, gallery = event.outputs[:3]
+    assert (msg, gallery) == (by_id["q-attr-message"], by_id["q-attr"])
+    progress, last = outs[:-1], outs[-1]
+    assert progress and all(o[msg]["visible"] is True and o[msg]["value"].startswith("Computing gradient")
+                            for o in progress)
+    assert all(o[table]["visible"] is False and o[gallery]["visible"] is False for o in progress)
+    assert last[msg]["visible"] is False and len(last[table]["data"]) == len(VARIANTS)
+    assert last[gallery].count("<img") == 2 * len(ATTENTION) + 1
+    refused = list(event.fn(None))
+    assert len(refused) == 1 and "Score a translation first" in refused[0][msg]["value"]
+
+
 # ---- 5. eflomal's links --------------------------------------------------------------------
 
 def test_overlay_uses_stored_links(tmp_path, result):
