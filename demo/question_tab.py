@@ -306,7 +306,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> dic
                 if chosen:
                     out[knock_table] = _table(q.knock_out_view(tr, result, chosen))
             else:
-                out.update(on_attribution(result))
+                *_, computed = on_attribution(result)        # its last answer: the progress lines are for the page
+                out.update(computed)
                 out[attr_section] = gr.update(open=True)
             return out
 
