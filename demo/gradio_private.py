@@ -148,10 +148,10 @@ def wrap_preprocess(blocks, on_error) -> None:
     blocks.preprocess_data = preprocess_data
 
 
-def wrap_call(blocks, on_error) -> None:
-    """Run ``on_error(block_fn, processed_values, exc)`` (it raises the app's message) when an event's handler
-    fails with anything but ``gr.Error``, or as a generator fails on a later step: Gradio
-    would answer ``{"error": null}`` and log a traceback."""
+def wrap_call(blocks, on_error, on_refusal=None) -> None:
+    """Run ``on_error(block_fn, processed_values, exc)`` (it raises the app's message) when an
+    event's handler fails with anything but ``gr.Error``: Gradio would answer ``{"error": null}``
+    and log a traceback. ``on_refusal(block_fn, exc)`` sees each ``gr.Error`` the handler raised."""
     from gradio.exceptions import Error
 
     original = blocks.call_function
@@ -161,7 +161,11 @@ def wrap_call(blocks, on_error) -> None:
     async def call_function(block_fn, *args, **kwargs):
         try:
             return await original(block_fn, *args, **kwargs)
-        except (Error, StopAsyncIteration, StopIteration):
+        except Error as exc:
+            if on_refusal is not None:
+                on_refusal(block_fn if not isinstance(block_fn, int) else blocks.fns[block_fn], exc)
+            raise
+        except (StopAsyncIteration, StopIteration):
             raise
         except Exception as exc:  # noqa: BLE001 - one line for every failure, never a traceback
             fn = block_fn if not isinstance(block_fn, int) else blocks.fns[block_fn]

@@ -16,7 +16,8 @@ figures are in the README, "Reliability"):
   ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
   used session without a result goes first, so a flood of API calls does not push
   out the results of people using the page); and a sweep drops every session idle
-  for ``SESSION_TTL_S`` (``sweep_sessions``).
+  for its time-to-live (``session_ttl_s``: ``SESSION_TTL_S``, or ``SEQ2SEQ_SESSION_TTL_S``
+  seconds where set), with the queue's message queue of that session (``sweep_sessions``).
 * freed memory: a large request (beam 10, fifty heatmaps) allocates far more than
   its session keeps, and glibc's allocator keeps what Python frees, so RSS grew
   with every such request. Large blocks are mapped and returned at once
@@ -33,10 +34,20 @@ figures are in the README, "Reliability"):
   ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
   session's values to a file, is refused too.
 
-Requests are checked before Gradio parses them (``RequestGuard``): a body over
-``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
-object with a ``data`` list, the wrong number of values, or a file reference is
-refused at once with a 4xx and a one-line message that never echoes the payload.
+Requests are checked before Gradio parses them (``RequestGuard``, one parse: ``read_event``):
+a body over ``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
+object with a ``data`` list, the wrong number of values, a file reference, an event that runs
+in the page only, or an event or endpoint that does not exist is refused at once with a 4xx
+and a one-line message that never echoes the payload. The API's keyword form
+(``/call/v2/translate``) is checked against the handler's parameters and goes on as the
+positional form. Heavy events have caps of their own (``HEAVY``, ``Admission``): one over
+its kind's cap, a second heavy job of one session, or (behind a Space's proxy) one over the
+cap of its client address is refused at once with HTTP 429 and one line ("busy: ..."),
+before it takes a place in the shared queue. Values that pass but that Gradio's own
+preprocessing cannot read get one line naming the field (``refuse_unreadable_value``);
+a handler that fails otherwise gets one line too (``refuse_failed_call``). Every refusal
+writes one line to the log, never a traceback. Gradio's private names are reached through
+``demo/gradio_private.py`` only, and only on the pinned Gradio.
 """
 from __future__ import annotations
 
@@ -476,6 +487,12 @@ def refuse_unreadable_value(block_fn, inputs: list, state, exc: Exception) -> No
     raise Error(message, print_exception=False) from None
 
 
+def log_refusal(block_fn, exc) -> None:
+    """One line in the log for a handler's own refusal (``gr.Error``, raised without a traceback)."""
+    message = " ".join(str(getattr(exc, "message", exc)).split())
+    print(f"serving: refused {getattr(block_fn, 'name', '?')}: {message[:160]}", flush=True)
+
+
 def refuse_failed_call(block_fn, values, exc: Exception) -> None:
     """A handler that failed with anything but the app's own refusal: one line for the client,
     naming an example index out of range where that was the cause, and one in the log (the
@@ -728,7 +745,7 @@ def serve(demo):
         return demo
     gp.set_analytics_limit(gp.queue_of(demo), ANALYTICS_MAX_EVENTS)
     gp.wrap_preprocess(demo, refuse_unreadable_value)
-    gp.wrap_call(demo, refuse_failed_call)
+    gp.wrap_call(demo, refuse_failed_call, log_refusal)
     return demo
 
 

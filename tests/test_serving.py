@@ -510,3 +510,17 @@ def test_every_event_answers_malformed_values_with_a_message(served, http):
             assert done["success"] or isinstance(done["output"].get("error"), str), (dep.get("api_name"), done)
             seen += 1
     assert seen > 60
+
+
+def test_each_refusal_writes_one_line_to_the_log_and_no_traceback(http, capfd):
+    capfd.readouterr()
+    call_translate(http, {"data": ["Hallo", "dot", "beam", "abc", 1.0, 0]})            # the app's own refusal
+    call_keyword(http, {"txt": "Hallo"})                                                # the guard's
+    run_event(http, "on_compare", ["Hallo", ["dot"], ["greedy"], 5, 1, 1.0, 0, False], "log-lines")   # Gradio's
+    time.sleep(0.3)
+    out, err = capfd.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.startswith("serving: ")]
+    assert "Traceback" not in out + err
+    assert any(line.startswith("serving: refused translate: Beam width must be") for line in lines), lines
+    assert any("/call/v2/translate (422): /translate has no parameter 'txt'" in line for line in lines), lines
+    assert any(line.startswith("serving: refused on_compare: Decoding: choose from") for line in lines), lines
