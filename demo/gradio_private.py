@@ -15,7 +15,8 @@ The names, each with the function that uses it:
 * ``Blocks._queue`` and on it ``max_size``, ``ANALYTICS_MAX_EVENTS``, ``active_jobs``,
   ``event_queue_per_concurrency_id[...].queue``, ``pending_event_ids_session``,
   ``pending_messages_per_session``, ``process_time_per_fn``; ``Event.fn / session_hash /
-  request / data``: ``queue_of``, ``queued_events``, ``mean_seconds``, ``drop_queue_records``
+  request / data``: ``queue_of``, ``queued_events``, ``mean_seconds``, ``drop_queue_records``,
+  ``busy_sessions``
 * ``App.state_holder``, ``gradio.state_holder.StateHolder`` and ``SessionState`` (subclassed,
   with their attributes ``session_data``, ``time_last_used``, ``lock``, ``capacity``,
   ``blocks_config``, ``config_values``, ``state_data``, ``_state_ttl``, ``is_closed``,
@@ -92,6 +93,13 @@ def mean_seconds(queue, fns) -> float | None:
     if not seen:
         return None
     return sum(t.process_time for t in seen) / sum(t.count for t in seen)
+
+
+def busy_sessions(queue) -> set[str]:
+    """The sessions with an event waiting or running."""
+    if queue is None:
+        return set()
+    return {sid for sid, ids in list(queue.pending_event_ids_session.items()) if ids}
 
 
 def set_analytics_limit(queue, n: int) -> None:

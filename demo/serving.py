@@ -656,12 +656,14 @@ def sweep_every_s(ttl_s: float) -> float:
     return max(0.5, min(SWEEP_EVERY_S, ttl_s / 2))
 
 
-def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> set[str]:
-    """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns their hashes."""
+def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None,
+                   busy: set[str] | frozenset = frozenset()) -> set[str]:
+    """Drop every session idle for ``ttl_s`` from Gradio's state holder, except the ``busy`` ones
+    (an event of theirs is waiting or running); returns their hashes."""
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
     with state_holder.lock:
         stale = {sid for sid, used in list(state_holder.time_last_used.items())
-                 if (now_dt - used).total_seconds() > ttl_s}
+                 if (now_dt - used).total_seconds() > ttl_s and sid not in busy}
         for sid in stale:
             state_holder.session_data.pop(sid, None)
             state_holder.time_last_used.pop(sid, None)
@@ -693,8 +695,8 @@ async def _lifespan(app):
         while True:
             await asyncio.sleep(sweep_every_s(ttl_s))
             try:
-                swept = sweep_sessions(gp.state_holder(app), ttl_s)
                 queue = gp.queue_of(app.get_blocks())
+                swept = sweep_sessions(gp.state_holder(app), ttl_s, busy=gp.busy_sessions(queue))
                 if queue is not None:
                     sweep_queue_records(queue, swept)
                 await asyncio.to_thread(release_free_memory)

@@ -206,13 +206,13 @@ def test_an_unknown_event_is_refused(page):
 # ---- state expires --------------------------------------------------------------------------------
 
 def test_session_state_expires_after_its_time_to_live(tiny_assets, tmp_path, monkeypatch):
-    """Sessions that each score a sentence and leave: with a 2-s time-to-live the held sessions
+    """Sessions that each score a sentence and leave: with a 6-s time-to-live the held sessions
     return to where they started (the memory figure is the benchmark's: benchmarks/reliability)."""
-    monkeypatch.setenv("SEQ2SEQ_SESSION_TTL_S", "2")
+    monkeypatch.setenv("SEQ2SEQ_SESSION_TTL_S", "6")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
     from demo.ui import build_demo
 
-    assert serving.session_ttl_s() == 2 and serving.sweep_every_s(2) == 1
+    assert serving.session_ttl_s() == 6 and serving.sweep_every_s(6) == 3
     demo = serving.serve(build_demo(tiny_assets))
     _, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=free_port(),
                                                     prevent_thread_lock=True, quiet=True))
@@ -230,9 +230,8 @@ def test_session_state_expires_after_its_time_to_live(tiny_assets, tmp_path, mon
                 assert r.status_code == 200, r.text
                 with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as s:
                     assert "process_completed" in "".join(s.iter_lines())
-            held = {sid for sid, s in holder.session_data.items() if s.state_data}
-            assert {f"leaving-{i}" for i in range(12)} <= held
-            deadline = time.monotonic() + 15
+                assert holder.session_data[session].state_data       # its result is kept, for now
+            deadline = time.monotonic() + 30
             while len(holder.session_data) > baseline and time.monotonic() < deadline:
                 time.sleep(0.25)
             assert len(holder.session_data) == baseline

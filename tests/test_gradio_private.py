@@ -91,6 +91,7 @@ def test_drop_queue_records(blocks):
     queue.pending_messages_per_session["gone"] = asyncio.Queue()
     assert gp.drop_queue_records(queue, {"gone"}) == 1
     assert "gone" not in queue.pending_event_ids_session and "gone" not in queue.pending_messages_per_session
+    assert gp.busy_sessions(queue) >= {"busy"} and "gone" not in gp.busy_sessions(queue)
     assert queue.pending_event_ids_session.pop("busy") == {"e1"}
 
 

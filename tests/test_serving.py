@@ -285,6 +285,10 @@ def test_sessions_are_swept_when_idle(served, http):
     assert serving.sweep_sessions(holder, ttl_s=3600) == set()
     assert {f"sweep-{i}" for i in range(3)} <= serving.sweep_sessions(holder, ttl_s=3600, now=time.time() + 7200)
     assert not set(holder.session_data) & {f"sweep-{i}" for i in range(3)}
+    assert call_translate(http, {"data": SIX, "session_hash": "sweep-busy"})[0] == 200
+    later = time.time() + 7200                        # a session with an event in the queue stays
+    assert "sweep-busy" not in serving.sweep_sessions(holder, ttl_s=3600, now=later, busy={"sweep-busy"})
+    assert "sweep-busy" in serving.sweep_sessions(holder, ttl_s=3600, now=later)
     status, stream = call_translate(http, {"data": SIX, "session_hash": "sweep-0"})   # a swept session returns
     assert status == 200 and "event: complete" in stream
 
