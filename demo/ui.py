@@ -25,11 +25,12 @@ from seq2seq.tokenizer import DEFAULT_DIRECTION
 from seq2seq.translator import (LANGUAGES, MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_SEED, METHODS, DecodingSettings,
                                 Translator, direction_label)
 
-from . import about, gradio_private, model_folder, question, state
+from . import about, model_folder, question, state
 from .tour import build_tour
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
+from . import gradio_private
 
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
