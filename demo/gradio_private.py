@@ -20,7 +20,8 @@ The names, each with the function that uses it:
 * ``App.state_holder``, ``gradio.state_holder.StateHolder`` and ``SessionState`` (subclassed,
   with their attributes ``session_data``, ``time_last_used``, ``lock``, ``capacity``,
   ``blocks_config``, ``config_values``, ``state_data``, ``_state_ttl``, ``is_closed``,
-  ``STATE_TTL_WHEN_CLOSED``): ``state_holder_classes``, ``SESSION_STATE_ATTRIBUTES``
+  ``STATE_TTL_WHEN_CLOSED``, ``Blocks.default_config``, ``BlocksConfig.blocks``):
+  ``state_holder_classes``, ``session_store_class``, ``SESSION_STATE_ATTRIBUTES``
 * ``Blocks.preprocess_data`` and ``Blocks.call_function`` (wrapped on the instance):
   ``wrap_preprocess``, ``wrap_call``
 * ``Component._api_info`` and ``gradio.utils.get_function_description``: ``describe_parameter``,
@@ -126,6 +127,68 @@ def state_holder_classes():
     from gradio.state_holder import SessionState, StateHolder
 
     return SessionState, StateHolder
+
+
+def session_store_class(evict_lookahead: int):
+    """Gradio's StateHolder whose sessions keep no config copy (``LeanSessionState``) and which,
+    when full, drops the oldest session without a result among the ``evict_lookahead`` oldest
+    (``demo/serving.py``'s module docstring says why)."""
+    import copy
+    import datetime
+    import itertools
+
+    SessionState, StateHolder = state_holder_classes()
+
+    class LeanSessionState(SessionState):
+        """A SessionState without Gradio's per-session copy of every component's config and
+        last value (``config_values``: about 0.2 MB a session up front, and each event's
+        inputs and outputs serialised again). Gradio reads it only to write a deep link
+        (``/gradio_api/deep_link``), which this app refuses (``RequestGuard``); the
+        session's components, their updates and the ``gr.State`` values are kept as Gradio
+        keeps them."""
+
+        def __init__(self, blocks):
+            self.blocks_config = copy.copy(blocks.default_config)
+            self.config_values = {}
+            self.state_data = {}
+            self._state_ttl = {}
+            self.is_closed = False
+            self.STATE_TTL_WHEN_CLOSED = 3600
+
+        def __setitem__(self, key: int, value):       # SessionState.__setitem__ less the config copy
+            from gradio.components import State
+
+            block = self.blocks_config.blocks.get(key)
+            if isinstance(block, State):
+                self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+                self.state_data[key] = value
+            else:
+                self.blocks_config.blocks[key] = value
+
+        def _update_config(self, key: int):
+            pass
+
+        def _update_value_in_config(self, key: int, value):
+            pass
+
+    class SessionStore(StateHolder):
+        def __getitem__(self, session_id: str):
+            if session_id not in self.session_data:
+                self.session_data[session_id] = LeanSessionState(self.blocks)
+            return super().__getitem__(session_id)
+
+        def update(self, session_id: str):
+            with self.lock:
+                if session_id in self.session_data:
+                    self.session_data.move_to_end(session_id)
+                while len(self.session_data) > self.capacity:
+                    oldest = list(itertools.islice(self.session_data.items(), evict_lookahead))
+                    victim = next((sid for sid, s in oldest if not s.state_data and sid != session_id),
+                                  oldest[0][0])
+                    self.session_data.pop(victim, None)
+                    self.time_last_used.pop(victim, None)
+
+    return SessionStore
 
 
 def state_holder(app):

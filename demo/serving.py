@@ -52,11 +52,9 @@ writes one line to the log, never a traceback. Gradio's private names are reache
 from __future__ import annotations
 
 import asyncio
-import copy
 import ctypes
 import datetime
 import inspect
-import itertools
 import json
 import math
 import os
@@ -514,59 +512,9 @@ def refuse_failed_call(block_fn, values, exc: Exception) -> None:
 # ---- what sessions and freed memory may hold ----------------------------------------------------
 
 def session_store_class():
-    """Gradio's StateHolder with a different eviction and lean sessions: see the module docstring."""
-    SessionState, StateHolder = gp.state_holder_classes()
-
-    class LeanSessionState(SessionState):
-        """A SessionState without Gradio's per-session copy of every component's config and
-        last value (``config_values``: about 0.2 MB a session up front, and each event's
-        inputs and outputs serialised again). Gradio reads it only to write a deep link
-        (``/gradio_api/deep_link``), which this app refuses (``RequestGuard``); the
-        session's components, their updates and the ``gr.State`` values are kept as Gradio
-        keeps them."""
-
-        def __init__(self, blocks):
-            self.blocks_config = copy.copy(blocks.default_config)
-            self.config_values = {}
-            self.state_data = {}
-            self._state_ttl = {}
-            self.is_closed = False
-            self.STATE_TTL_WHEN_CLOSED = 3600
-
-        def __setitem__(self, key: int, value):       # SessionState.__setitem__ less the config copy
-            from gradio.components import State
-
-            block = self.blocks_config.blocks.get(key)
-            if isinstance(block, State):
-                self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
-                self.state_data[key] = value
-            else:
-                self.blocks_config.blocks[key] = value
-
-        def _update_config(self, key: int):
-            pass
-
-        def _update_value_in_config(self, key: int, value):
-            pass
-
-    class SessionStore(StateHolder):
-        def __getitem__(self, session_id: str):
-            if session_id not in self.session_data:
-                self.session_data[session_id] = LeanSessionState(self.blocks)
-            return super().__getitem__(session_id)
-
-        def update(self, session_id: str):
-            with self.lock:
-                if session_id in self.session_data:
-                    self.session_data.move_to_end(session_id)
-                while len(self.session_data) > self.capacity:
-                    oldest = list(itertools.islice(self.session_data.items(), EVICT_LOOKAHEAD))
-                    victim = next((sid for sid, s in oldest if not s.state_data and sid != session_id),
-                                  oldest[0][0])
-                    self.session_data.pop(victim, None)
-                    self.time_last_used.pop(victim, None)
-
-    return SessionStore
+    """Gradio's StateHolder with a different eviction and lean sessions (``demo/gradio_private.py``,
+    which holds the names it overrides): see the module docstring."""
+    return gp.session_store_class(EVICT_LOOKAHEAD)
 
 
 def install_session_store(app) -> None:

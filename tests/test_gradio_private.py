@@ -197,3 +197,17 @@ def test_describe_parameter():
     assert isinstance(box, Api) and "self._api_info" in inspect.getsource(Api.api_info)
     gp.describe_parameter(box, "text", "the sentence")
     assert box.api_info()["additional_description"] == "the sentence" and box.label == "text"
+
+
+def test_session_store_class(blocks):
+    from gradio.state_holder import SessionState
+
+    assert hasattr(blocks, "default_config") and isinstance(blocks.default_config.blocks, dict)
+    store = gp.session_store_class(evict_lookahead=4)()
+    store.set_blocks(blocks)
+    store.capacity = 2
+    lean = store["a"]
+    assert isinstance(lean, SessionState) and set(vars(lean)) == gp.SESSION_STATE_ATTRIBUTES
+    assert lean.config_values == {}
+    store["b"], store["c"]
+    assert len(store.session_data) == 2 and "a" not in store.session_data
