@@ -467,7 +467,7 @@ def test_a_bad_beam_in_the_keyword_form_gets_the_apps_message(http, beam):
     assert '"error": null' not in stream
 
 
-def test_every_event_answers_malformed_values_with_a_message(served, http):
+def test_every_event_answers_malformed_values_with_a_message(http):
     """Wrong types and NaN-like values for every input of every event the page has: a refusal
     with one line, or a result; never ``{"error": null}``, a 5xx or a reset."""
     config = http.get("/config").json()
