@@ -10,10 +10,11 @@ Reports:
 * translation alone, for reference,
 * a step change: in the browser (``--browser``: the page served on localhost and
   driven by Debian's chromium; the step view needs no server call),
-* cold start: fresh interpreters running ``import app`` (imports, model
-  loading, the page built: all ``python app.py`` does before serving), median
-  of several, with a breakdown into parts, and the first compare request after it
-  (start-up leaves matplotlib to that request or the page's load event),
+* cold start: fresh ``python app.py`` processes, from their start to the page
+  answered and then the first ``/translate`` call answered (wall and CPU
+  seconds; see ``cold_start``), median of several, with a breakdown into parts,
+  and the first compare request after it (start-up leaves matplotlib to that
+  request or the page's load event),
 * RSS after warm-up, after N requests, and the growth in between,
 * last, the largest request the limits allow (time and peak RSS).
 
@@ -29,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,83 +98,122 @@ def longest_text(tr, texts: list[str]) -> str:
     return text
 
 
+COLD_SENTENCE = "Es sieht nach Regen aus."
+
+
 def cold_start(assets: Path, runs: int = 5) -> list[float]:
-    """What ``python app.py`` does before it starts serving: imports, loading the models,
-    building the page. ``runs`` fresh interpreters each run ``import app`` (or, for other
-    assets, the same steps with ``build_demo(assets)``); one more takes app.py's steps with a
-    clock between them, for the parts."""
+    """Cold start, as a Space starts the app: ``runs`` fresh ``python app.py`` processes, each
+    from its start to (1) the page answered (``GET /``, the HTML) and (2) the first ``/translate``
+    call answered (``/gradio_api/call/translate`` and its result stream): everything it does
+    before it can serve anyone, the HTTP server's start included. Each process gets an empty
+    ``MPLCONFIGDIR`` (a fresh virtualenv or Space has no matplotlib font cache) and its own
+    temp folder. Wall seconds, and the CPU seconds the process used by then (user + system,
+    from /proc): on a shared machine the wall time mostly measures the other processes, the
+    CPU time much less. One more run of app.py's steps in-process gives the parts, and one
+    more the first compare request after start-up (the first to import matplotlib)."""
     from seq2seq import checkpoint as ckpt
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     default = assets.resolve() == ckpt.ASSETS.resolve()
-    # app.py's steps: gc off while importing, demo before gradio (it skips gradio's stub writing)
-    steps = ("import sys, time; sys.path.insert(0, %r); c = [time.perf_counter()]\n"
-             "import gc; gc.disable()\n"
-             "import torch; c.append(time.perf_counter())\n"
-             "import demo, gradio; c.append(time.perf_counter())\n"
-             "from demo.ui import build_demo; c.append(time.perf_counter())\n"
-             "build_demo(%r); gc.freeze(); gc.enable(); c.append(time.perf_counter())\n"
-             "print(*[b - a for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
-    whole = "import app" if default else steps
-    label = 'python -c "import app"' if default else "app.py's steps"
-    totals = []
+    served = []
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", whole], capture_output=True, text=True, check=True, env=env, cwd=ROOT)
-        totals.append(time.perf_counter() - t)
-    out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=env)
-    torch_s, gradio_s, app_s, build_s = map(float, out.stdout.strip().splitlines()[-1].split())
-    models = ("import sys, time; sys.path.insert(0, %r)\n"
-              "import torch, demo, gradio; from demo.state import load_translator\n"
-              "t = time.perf_counter(); load_translator(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
-    models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
-                                    env=env).stdout.strip().splitlines()[-1])
-    print(f"cold start ({label}, the whole fresh interpreter, "
-          f"{runs} runs): median {statistics.median(totals):.2f} s, min {min(totals):.2f} s, max {max(totals):.2f} s; "
-          f"Python {sys.executable}")
-    print(f"  parts (one more run): import torch {torch_s:.2f} s, import gradio {gradio_s:.2f} s, the app's "
-          f"modules {app_s:.2f} s, build_demo {build_s:.2f} s (loading the models alone: {models_s:.2f} s)")
-    if default:
-        served = time_to_serve(env)
-        print(f"  python app.py until the page answers on localhost: "
-              f"{'did not answer in 120 s' if served is None else f'{served:.2f} s'}")
+        answer = time_to_serve(env, assets)
+        if answer is None:
+            print("  python app.py: did not answer in 120 s")
+            continue
+        served.append(answer)
+    if served:
+        page, call, cpu_page, cpu_call = (statistics.median(x) for x in zip(*served))
+        print(f"cold start (python app.py, process start to the page answered and then the first /translate call "
+              f"answered; empty MPLCONFIGDIR; {len(served)} runs, median): page {page:.2f} s "
+              f"(min {min(s[0] for s in served):.2f}, max {max(s[0] for s in served):.2f}), first /translate "
+              f"answered {call:.2f} s (min {min(s[1] for s in served):.2f}, max {max(s[1] for s in served):.2f}); "
+              f"CPU used by then {cpu_page:.2f} s and {cpu_call:.2f} s; load average {os.getloadavg()[0]:.1f}; "
+              f"Python {sys.executable}")
+    # app.py's steps: gc off while importing, demo before gradio (it skips gradio's stub writing)
+    steps = ("import sys, time; sys.path.insert(0, %r); c = [(time.perf_counter(), time.process_time())]\n"
+             "mark = lambda: c.append((time.perf_counter(), time.process_time()))\n"
+             "import gc; gc.disable()\n"
+             "import torch; mark()\n"
+             "import demo, gradio; mark()\n"
+             "from demo import serving; from demo.ui import build_demo; mark()\n"
+             "serving.serve(build_demo(%r)); gc.freeze(); gc.enable(); mark()\n"
+             "print(*[f'{b[0] - a[0]} {b[1] - a[1]}' for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
+    with tempfile.TemporaryDirectory(prefix="bench-mpl-") as mpl:
+        fresh = {**env, "MPLCONFIGDIR": mpl}
+        out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=fresh)
+        parts = [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
+        models = ("import sys, time; sys.path.insert(0, %r)\n"
+                  "import torch, demo, gradio; from demo.state import load_translator; from demo.ui import configure_torch\n"
+                  "configure_torch(1)\n"
+                  "t = time.process_time(); load_translator(%r); print(time.process_time() - t)") % (str(ROOT), str(assets))
+        models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
+                                        env=fresh).stdout.strip().splitlines()[-1])
+    names = ("import torch", "import gradio", "the app's modules", "build_demo and serve")
+    print("  parts (one more run, in-process; wall / CPU): " + ", ".join(
+        f"{n} {parts[2 * i]:.2f} / {parts[2 * i + 1]:.2f} s" for i, n in enumerate(names))
+        + f" (loading the models alone: {models_s:.2f} s CPU)")
     # start-up leaves matplotlib (demo/plots.py) to the first request or page load: what that costs
     build = "import app; demo = app.demo" if default else f"from demo.ui import build_demo; demo = build_demo({str(assets)!r})"
     first = ("import sys, time; sys.path.insert(0, %r)\n"
              "%s\n"
              "sys.path.insert(0, %r); from bench_app import full_request\n"
              "t = time.perf_counter(); full_request(demo.translator, %r); print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
-    first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
-                                   env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
-    print(f"  the first compare request after start-up (it imports matplotlib): {1000 * first_s:.0f} ms")
-    return totals
+    with tempfile.TemporaryDirectory(prefix="bench-mpl-") as mpl:
+        first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
+                                       env={**env, "MPLCONFIGDIR": mpl}, cwd=ROOT).stdout.strip().splitlines()[-1])
+    print(f"  the first compare request after start-up (it imports matplotlib and builds its font cache): "
+          f"{1000 * first_s:.0f} ms")
+    return [s[1] for s in served]
 
 
-def time_to_serve(env: dict[str, str], limit: float = 120.0) -> float | None:
-    """``python app.py`` from its start to the first answer of its HTTP server (the server's
-    own start-up included); None if it does not answer within ``limit`` seconds."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_to_serve(env: dict[str, str], assets: Path, limit: float = 120.0) -> tuple[float, float, float, float] | None:
+    """``python app.py --assets ASSETS`` from its start to (1) ``GET /`` answered with the page and
+    (2) a ``/translate`` call answered: (page s, translate s, CPU s by the page, CPU s by the
+    answer), or None if it does not answer within ``limit`` seconds."""
     import json
     import socket
-    import tempfile
     import urllib.request
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": tmp}
+        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": tmp,
+               "MPLCONFIGDIR": tmp}
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "app.py", "--assets", str(assets)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            page = cpu_page = None
             while time.perf_counter() - t < limit and proc.poll() is None:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
-                        json.load(r)
-                    return time.perf_counter() - t
+                    with urllib.request.urlopen(f"{url}/", timeout=5) as r:
+                        if r.status == 200 and b"<html" in r.read(4096).lower():
+                            page, cpu_page = time.perf_counter() - t, _cpu_seconds(proc.pid)
+                            break
                 except OSError:
                     time.sleep(0.02)
-            return None
+            if page is None:
+                return None
+            body = json.dumps({"data": [COLD_SENTENCE, "dot", "greedy", 5, 1.0, 0]}).encode()
+            req = urllib.request.Request(f"{url}/gradio_api/call/translate", body,
+                                         {"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=limit) as r:
+                event = json.load(r)["event_id"]
+            with urllib.request.urlopen(f"{url}/gradio_api/call/translate/{event}", timeout=limit) as r:
+                stream = r.read().decode("utf-8")
+            if "event: complete" not in stream or "translation" not in stream:
+                raise RuntimeError(f"the first /translate call failed: {stream[:300]}")
+            return page, time.perf_counter() - t, cpu_page, _cpu_seconds(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -227,8 +268,6 @@ def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list
 
 
 def main(argv=None) -> int:
-    import tempfile
-
     from seq2seq import checkpoint as ckpt
 
     global DATA
@@ -243,7 +282,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--no-cold-start", action="store_true")
     p.add_argument("--cold-start-only", action="store_true")
-    p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
+    p.add_argument("--cold-runs", type=int, default=5, help="fresh python app.py processes timed for the cold start")
     p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
     p.add_argument("--browser", action="store_true", help="also time step changes in chromium")
     p.add_argument("--unit", choices=("words", "pieces"), default="words", help="the unit the requests show")
