@@ -219,11 +219,13 @@ def time_to_serve(env: dict[str, str], assets: Path, limit: float = 120.0) -> tu
             proc.wait(timeout=30)
 
 
-def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], list[float]] | None:
-    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``steps``
-    step changes (next / prev clicks): from the click to the next frame painted, and the click's
-    own script (step view and every heatmap's mark updated). None when chromium or playwright
-    is missing."""
+def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], ...] | None:
+    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``2 * steps``
+    step changes (next / prev clicks). Of ``steps`` of them: from the click to the next frame
+    painted (which waits for the frame's turn, up to 16.7 ms at 60 Hz) and the click's own script
+    (step view and every heatmap's mark updated); of the other ``steps``: the script and the
+    style and layout it causes, forced at once (``offsetHeight``), the work a frame must fit
+    (painting aside). None when chromium or playwright is missing."""
     import socket
 
     try:
@@ -250,19 +252,23 @@ def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list
             page.locator("#run").click()
             page.wait_for_selector("#stepbar", timeout=120_000)
             ms = page.evaluate("""async (n) => {
-                const out = [], sync = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
+                const out = [], sync = [], laid = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
                 const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
                 await frame();
-                for (let i = 0; i < n; i++) {
+                for (let i = 0; i < 2 * n; i++) {
                     const t0 = performance.now();
                     (i % 6 < 3 ? next : prev).click();
-                    sync.push(performance.now() - t0);
+                    const t1 = performance.now();
+                    if (i % 2) {          // every other change: its style and layout, forced at once
+                        document.body.offsetHeight;
+                        laid.push(performance.now() - t0);
+                    } else sync.push(t1 - t0);
                     await frame();
-                    out.push(performance.now() - t0);
+                    if (!(i % 2)) out.push(performance.now() - t0);
                 }
-                return [out, sync]; }""", steps)
+                return [out, sync, laid]; }""", steps)
             browser.close()
-        return [m / 1000 for m in ms[0]], [m / 1000 for m in ms[1]]
+        return tuple([m / 1000 for m in x] for x in ms)
     finally:
         demo.close()
 
@@ -364,11 +370,12 @@ def main(argv=None) -> int:
             if timed is None:
                 print("step change in the browser: not measured (no playwright or /usr/bin/chromium)")
                 break
-            paint, script = timed
-            print(f"step change in the browser (no server call; {len(paint)} changes, {what}, {len(text)} "
-                  f"characters): click to the next painted frame p50 {ms(paint, .5):.1f} ms, p95 "
+            paint, script, laid = timed
+            print(f"step change in the browser (no server call; {len(paint)} + {len(laid)} changes, {what}, "
+                  f"{len(text)} characters): click to the next painted frame p50 {ms(paint, .5):.1f} ms, p95 "
                   f"{ms(paint, .95):.1f} ms; the click's script alone p50 {ms(script, .5):.1f} ms, p95 "
-                  f"{ms(script, .95):.1f} ms")
+                  f"{ms(script, .95):.1f} ms; script, style and layout p50 {ms(laid, .5):.1f} ms, p95 "
+                  f"{ms(laid, .95):.1f} ms")
     if not args.no_largest:
         largest_request(tr, texts)
     cache.cleanup()
