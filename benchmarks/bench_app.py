@@ -72,6 +72,7 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 WORDS = True      # the page's default unit (``--unit``)
+PIXEL_RATIO = None  # the screen's devicePixelRatio the maps are drawn for (``--pixel-ratio``); None: the default
 
 
 def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: int = 1) -> dict:
@@ -81,7 +82,10 @@ def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: i
     from seq2seq.attention import VARIANTS
 
     result = state.translate(tr, text, list(VARIANTS), method, beam, n_best)
-    views.results_html(result, WORDS)
+    if PIXEL_RATIO is None:
+        views.results_html(result, WORDS)
+    else:
+        views.results_html(result, WORDS, PIXEL_RATIO)
     return result
 
 
@@ -292,9 +296,12 @@ def main(argv=None) -> int:
     p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
     p.add_argument("--browser", action="store_true", help="also time step changes in chromium")
     p.add_argument("--unit", choices=("words", "pieces"), default="words", help="the unit the requests show")
+    p.add_argument("--pixel-ratio", type=float, default=None,
+                   help="draw the maps for a screen of this devicePixelRatio (default: the app's default, 2)")
     args = p.parse_args(argv)
-    global WORDS
+    global WORDS, PIXEL_RATIO
     WORDS = args.unit == "words"
+    PIXEL_RATIO = args.pixel_ratio
     assets = Path(args.assets)
     DATA = Path(args.data)
 
@@ -345,7 +352,9 @@ def main(argv=None) -> int:
         t12.append(time.perf_counter() - t0)
 
     ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
-    print(f"full compare request (5 variants, greedy, {args.unit}, summary + heatmaps as PNG + step data + diagnostics): "
+    ratio = "default" if PIXEL_RATIO is None else f"{PIXEL_RATIO:g}×"
+    print(f"full compare request (5 variants, greedy, {args.unit}, summary + heatmaps as PNG at the {ratio} pixel "
+          f"ratio + step data + diagnostics): "
           f"p50 {ms(full, .5):.0f} ms, p95 {ms(full, .95):.0f} ms over {len(full)} requests "
           f"({statistics.mean(pieces):.1f} source pieces on average)")
     print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
