@@ -390,13 +390,14 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         gr.api(translate, api_name="translate")
         describe_api(demo, "translate", translate)
-        # Clients written before the direction (and the compare event's pixel ratio) existed send
+        # Clients written before the direction (and the drawing events' pixel ratio) existed send
         # fewer values: those take their defaults.
+        tails = {"on_compare": [DEFAULT_DIRECTION, None], "on_words": [None]}
         for fn in demo.fns.values():
             if fn.api_name == "translate":
                 fn.trailing_defaults = [DEFAULT_DIRECTION]
-            elif getattr(fn.fn, "__name__", "") == "on_compare":
-                fn.trailing_defaults = [DEFAULT_DIRECTION, None]
+            elif getattr(fn.fn, "__name__", "") in tails:
+                fn.trailing_defaults = tails[fn.fn.__name__]
 
     demo.translator = tr          # for tests and the benchmark
     return demo
