@@ -115,7 +115,8 @@ def heatmaps(result: dict, words: bool = False, hyp_index: int = 0,
     left = plots.label_width([r for _, rows, _ in views.values() for r in rows])
     grid = (max(m.shape[0] for m, _, _ in views.values()), len(next(iter(views.values()))[2]))
     scale = plots.pixel_ratio(*grid, screen)
-    maps = {v: plots.heatmap(m, rows, cols, left_px=left, grid=grid, scale=scale) for v, (m, rows, cols) in views.items()}
+    maps = {v: plots.heatmap(m, rows, cols, left_px=left, grid=grid, scale=scale)
+            for v, (m, rows, cols) in views.items()}
     plots.pad_to_width(list(maps.values()))
     return maps
 
