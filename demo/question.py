@@ -223,13 +223,16 @@ def pictures_html(pictures: list[tuple[np.ndarray, str]], elem_class: str = "q-m
 
 def wide_picture_html(pixels: np.ndarray | None, alt: str, elem_class: str = "") -> str:
     """One wide picture at its own size, scrolled sideways where the page is narrower: its text
-    stays as large as it was drawn."""
+    stays as large as it was drawn; the keyboard scrolls it too (a focusable region)."""
+    from html import escape
+
     from .plots import img_html
 
     if pixels is None:
         return ""
     img = img_html(pixels, alt, elem_class).replace("max-width:100%;height:auto", "max-width:none")
-    return f'<div class="q-scroll" style="overflow-x:auto;max-width:100%">{img}</div>'
+    return (f'<div class="q-scroll" tabindex="0" role="region" aria-label="{escape(alt)}" '
+            f'style="overflow-x:auto;max-width:100%">{img}</div>')
 
 
 def greedy_text(tr: Translator | None, text, variant, direction: str = DEFAULT_DIRECTION) -> str:

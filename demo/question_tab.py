@@ -8,13 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
-from seq2seq import checkpoint as ckpt
+from seq2seq import analysis, checkpoint as ckpt
 from seq2seq.translator import MAX_BEAM, MAX_CHARS, MAX_OUTPUT, Translator
 
 from . import model_folder
 from . import question as q
 from .state import RESULT_TTL_S, available, shows_refusal
+from .tour import QUESTION_TOOLS
 
 
 INTRO = (
@@ -41,8 +43,9 @@ def _answer(name: str, headers, label: str) -> tuple[gr.Markdown, gr.Dataframe]:
                                                        label=label, elem_id=f"q-{name}-table")
 
 
-def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.Tab:
-    """Lay out the tab (call inside ``gr.Tabs``) and wire its events."""
+def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> dict:
+    """Lay out the tab (call inside ``gr.Tabs``) and wire its events. Returns the tab and
+    ``set_up``: (a handler that sets the tab up for a link's tool, its outputs)."""
     installed = available(tr)
     examples = model_folder.page_text(assets).examples
     with gr.Tab("Question the attention", id="question") as tab:
@@ -99,7 +102,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     cont_btn = gr.Button("Continue", scale=0, elem_id="q-continue")
                 cont_msg, cont_table = _answer("continue", q.CONTINUE_HEADERS, "Continuations")
 
-            with gr.Accordion("Interventions: does the output follow attention?", open=False):
+            with gr.Accordion("Interventions: does the output follow attention?", open=False,
+                              elem_id="q-knock-section") as knock_section:
                 gr.Markdown(q.DELTA_NOTE, latex_delimiters=[])
                 gr.Markdown(q.KNOCK_OUT_MEANS, latex_delimiters=[])
                 with gr.Row():
@@ -118,7 +122,7 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
                     delete_btn = gr.Button("Delete and re-translate", scale=0, elem_id="q-delete-run")
                 delete_msg, delete_table = _answer("delete", q.INTERVENTION_HEADERS, "Word deleted")
 
-            with gr.Accordion("Attribution beside attention", open=False):
+            with gr.Accordion("Attribution beside attention", open=False, elem_id="q-attr-section") as attr_section:
                 gr.Markdown(q.ATTRIBUTION_MEANS, latex_delimiters=[])
                 attr_btn = gr.Button("Compute gradient × input", elem_id="q-attr-run")
                 attr_msg = _message("q-attr-message")
@@ -269,4 +273,38 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> gr.
 
         tree_table.select(shows_refusal(on_node, node_msg, clear=[node_md, node_bars, node_top]), tree_state,
                           [node_msg, node_md, node_bars, node_top], api_visibility="private")
-    return tab
+
+        def set_up(tool, text_, variants_, direction_, step, words_):
+            """A link's tool (``tour.QUESTION_TOOLS``) in this tab: the link's sentence scored on its first
+            variant's own translation, and the tool's section opened and run at the link's step t (in
+            words or pieces, as the link's unit). knock-out knocks out the source piece that variant
+            attended to most at step t; attribution computes gradient × input. Raises ``gr.Error`` on a
+            refused input (the Translate tab shows why)."""
+            if tool not in QUESTION_TOOLS:
+                raise gr.Error(f"Unknown tool {tool!r}; choose one of {', '.join(QUESTION_TOOLS)}.")
+            first = next(iter(variants_ or []), None)
+            target_ = q.greedy_text(tr, text_, first, direction_)
+            out = on_score(text_, target_, variants_, direction_)
+            result = out[state]
+            pieces = result["target_pieces"]
+            groups = analysis.target_groups(pieces) if words_ else [[i] for i in range(len(pieces))]
+            row = groups[min(max(int(step), 1), len(groups)) - 1][0]        # the first piece of step t
+            out.update({message: gr.update(value="", visible=False), results: gr.update(visible=True),
+                        text: result["text"], target: result["target"], variants: result["variants"],
+                        direction: result["direction"], force_t: row + 1, contrast_t: row + 1,
+                        contrast_alt: gr.update(choices=q.contrast_choices(result, row + 1))})
+            if tool == "knock-out":
+                alpha = result["forced"][first if first in result["forced"] else result["variants"][0]]["attention"]
+                chosen = [] if alpha is None else [int(np.asarray(alpha)[row].argmax())]
+                out.update({knock: gr.update(choices=q.piece_choices(result), value=chosen),
+                            knock_section: gr.update(open=True)})
+                if chosen:
+                    out[knock_table] = _table(q.knock_out_view(tr, result, chosen))
+            else:
+                out.update(on_attribution(result))
+                out[attr_section] = gr.update(open=True)
+            return out
+
+        set_up_outputs = list(dict.fromkeys([*score_outputs, text, target, variants, direction, force_t, contrast_t,
+                                             knock_section, attr_section]))
+    return {"tab": tab, "set_up": (set_up, set_up_outputs)}

@@ -17,7 +17,10 @@ from seq2seq.attribution import agreement
 from seq2seq.tokenizer import DEFAULT_DIRECTION, UNK_ID
 from seq2seq.translator import Translator
 
-TOOLS = ("maps", "knock-out", "attribution")     # where the step's figure lives
+# Where a step's figure lives: the maps at step t, the line view on every step (page.js), or a
+# section of the question tab, which a link with that tool sets up and runs (question_tab.set_up).
+TOOLS = ("maps", "lines", "knock-out", "attribution")
+QUESTION_TOOLS = ("knock-out", "attribution")
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def tour_markdown(steps=STEPS) -> str:
     """The tour as Markdown: one linked title per step (its permalink) and what it says."""
     lines = []
     for n, s in enumerate(steps, 1):
-        where = "" if s.tool == "maps" else f" Then open the question tab's {s.tool}."
+        where = f" Then open the question tab's {s.tool}." if s.tool in QUESTION_TOOLS else ""
         lines.append(f"{n}. [**{s.title}**]({s.permalink()}): {s.says}{where}")
     return "\n".join(lines)
 

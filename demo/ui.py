@@ -26,7 +26,7 @@ from seq2seq.translator import (LANGUAGES, MAX_BEAM, MAX_CHARS, MAX_PIECES, MAX_
                                 Translator, direction_label)
 
 from . import about, model_folder, question, state
-from .tour import build_tour
+from .tour import QUESTION_TOOLS, build_tour
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
@@ -352,17 +352,45 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
             with gr.Tab("Translate", id="translate"):
                 build_tour()
+                # shown when a link's tool has set the question tab up (tour.QUESTION_TOOLS)
+                tool_open = gr.Button("", visible=False, size="sm", variant="secondary", elem_id="tool-open")
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
                 build_history_panel(assets / "history")
-            build_question_tab(tr, assets)
+            question_tab = build_question_tab(tr, assets)
             build_toy_tab()
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards, assets)
 
         link_fn, link_inputs, link_outputs = translate_tab["link"]
+        set_up, set_up_outputs = question_tab["set_up"]
+
+        def on_tool(request: gr.Request):
+            """A link's tool: ``lines`` is the page's own (page.js); a question tool sets that tab up
+            for the link's sentence and step, and a button on the Translate tab opens it."""
+            params = dict(request.query_params) if request is not None else {}
+            out = {c: gr.update() for c in set_up_outputs}
+            out[tool_open] = gr.update(visible=False)
+            tool = params.get("tool")
+            if "text" not in params or tool not in QUESTION_TOOLS:
+                return out
+            link = read_link(params)
+            step = int(params["t"]) if str(params.get("t", "")).isdigit() else 1
+            try:
+                out.update(set_up(tool, link["text"], link["variants"], link["direction"], step,
+                                  link["unit"] == "words"))
+            except gr.Error:              # refused: the Translate tab's message already says why
+                return out
+            where = f"{'word' if link['unit'] == 'words' else 't'} = {step}"
+            out[tool_open] = gr.update(visible=True, value=f"Open the question tab: its {tool} is set up at {where}")
+            return out
+
         demo.load(link_fn, link_inputs, link_outputs, api_visibility="private", concurrency_limit=2,
                   show_progress="hidden", js=WITH_PIXEL_RATIO).then(
             None, js=SCROLL_TO_RESULTS, api_visibility="private")
+        # its own load event: once the results are drawn, page.js replaces the URL with the result's own link
+        demo.load(on_tool, None, [*set_up_outputs, tool_open], api_visibility="private", concurrency_limit=2,
+                  show_progress="hidden")
+        tool_open.click(lambda: gr.Tabs(selected="question"), None, tabs, api_visibility="private", queue=False)
         translate_tab["about_link"].click(lambda: gr.Tabs(selected="about"), None, tabs, api_visibility="private",
                                           queue=False)
         demo.load(length_plot, None, length_img, api_visibility="private", queue=False)

@@ -34,8 +34,10 @@ TEMPLATE = Template(Path(__file__).with_name("results.html").read_text(encoding=
 NO_ATTENTION = ("No attention: this model conditions only on the final encoder state "
                 "(c_t = [→h_S ; ←h_1] at every step), so there is no α to show.")
 CELL_NOTE = ("Cells show α_{t,i} in percent (blank: below 0.5 %; long inputs: colour only), on one 0–1 colour "
-             "scale and one source axis for every variant. Click a map (or Enter on it) to enlarge it; click an "
-             "output token to go to its step; ← and → step through.")
+             "scale and one source axis for every variant. Hover a cell (or focus a map and use the arrow keys) to "
+             "mark the same cell in every map; click a map (or Enter on it) to enlarge it; click an output token to "
+             "go to its step; ← and → step through. Under each map, the line view joins source and output tokens "
+             "by lines as opaque as α (α ≥ 0.5 %): hover or focus a token to light its lines in every variant.")
 NOTATION = ("Pieces: “Haus” opens a word, “·es” continues the word before it, “␣” is a lone space piece, "
             "</s> ends the sentence.")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "$": "&#36;", "{": "&#123;",
@@ -316,7 +318,9 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
         name = png_name(v, words, result["text"])
         alt = f"{v}: attention map, target × source {unit(words)}"
         out.append(f'<div class="scroll">{_map_html(pic, alt, caption=f"{v} · {unit(words)}")}</div>'
-                   f'<a class="download" download="{esc(name)}" href="#" title="{esc(name)}">⤓ PNG of this map</a>')
+                   f'<a class="download" download="{esc(name)}" href="#" title="{esc(name)}">⤓ PNG of this map</a>'
+                   f'<div class="lines" role="group" aria-label="{esc(v)}: line view, source {unit(words)} on the '
+                   f'left, output on the right; ↑ and ↓ move between tokens"></div>')
         heads = head_maps(result, v, words, screen)
         if heads:
             out.append(f'<details class="heads"><summary>its {len(heads)} heads (the map above is their mean)'

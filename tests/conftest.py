@@ -21,7 +21,7 @@ SHIPPED_TOKENIZER = ROOT / "assets" / ckpt.TOKENIZER_FILE
 # Files whose every test drives a browser, serves app.py or forks training ranks:
 # marked slow, so `pytest -m "not slow"` leaves them out (README, "Two commands"; docs/code.md, "Tests"); .ci/run runs all.
 SLOW_FILES = {"test_app.py", "test_browser.py", "test_browser_question.py", "test_browser_toy.py",
-              "test_browser_tour.py", "test_distributed.py"}
+              "test_browser_tour.py", "test_browser_lines.py", "test_distributed.py"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -106,6 +106,7 @@ def test_every_map_is_shown_whole_at_its_own_size(result):
     assert "flex-wrap:wrap" in html
     wide = q.wide_picture_html(images[0][0], "a <map>")
     assert "max-width:none" in wide and "overflow-x:auto" in wide and "a &lt;map&gt;" in wide
+    assert 'tabindex="0" role="region" aria-label="a &lt;map&gt;"' in wide        # the keyboard scrolls it
     assert q.wide_picture_html(None, "x") == ""
 
 

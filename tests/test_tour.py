@@ -34,3 +34,23 @@ def test_permalink_reads_back(step):
     assert link["text"] == step.text and link["variants"] == list(step.variants)
     assert link["method"] == step.method and link["unit"] == step.unit
     assert query["t"] == str(step.t) and query["tool"] == step.tool
+
+
+@pytest.mark.parametrize("step", [s for s in tour.STEPS if s.tool in tour.QUESTION_TOOLS], ids=lambda s: s.key)
+def test_a_question_steps_link_sets_up_what_it_claims(tr, step):
+    """The link's tool opens and runs the question tab's section on the step's sentence and step t."""
+    import gradio as gr
+
+    from demo.question_tab import build_question_tab
+
+    with gr.Blocks(), gr.Tabs():
+        set_up, _ = build_question_tab(tr)["set_up"]
+    out = {getattr(c, "elem_id", None): v for c, v in
+           set_up(step.tool, step.text, list(step.variants), step.direction, step.t, step.unit == "words").items()}
+    if step.tool == "knock-out":                 # what attention pointed at, knocked out: the word goes missing
+        assert out["q-knock"]["value"] == [tr.prepare(step.text).pieces.index("▁Buch")]
+        assert "I read the yesterday." in str(out["q-knock-table"]["data"]), out["q-knock-table"]
+        assert out["q-knock-section"]["open"] is True
+    else:                                        # α beside gradient × input, at step t
+        assert out["q-attr-section"]["open"] is True and out["q-attr"].count("<img") == 2
+        assert out["q-contrast-t"] == step.t

@@ -695,3 +695,39 @@ def test_a_permalink_carries_a_direction_other_than_the_default(result):
     assert "direction=en-de" in views.permalink({**result, "direction": "en-de"}, True)
     assert ui.read_link({"text": "x", "direction": "en-de"})["direction"] == "en-de"
     assert ui.read_link({"text": "x"})["direction"] == "de-en"
+
+
+def test_a_links_tool_sets_the_question_tab_up(demo, tr):
+    """tool=knock-out or attribution: the question tab scores the link's sentence on its first variant's
+    own translation and opens and runs that section at step t; any other tool leaves the tab alone."""
+    from demo import question as q
+
+    fn = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_tool")
+
+    class Request:
+        def __init__(self, **query):
+            self.query_params = query
+
+    def on_tool(**query):
+        return {getattr(c, "elem_id", None): v for c, v in fn(Request(**query)).items() if getattr(c, "elem_id", None)}
+
+    out = on_tool(text=SENTENCE, variants="additive,dot", t="2", unit="words", tool="knock-out")
+    target = tr.translate(SENTENCE, "additive").texts[0]
+    assert out["q-source"] == SENTENCE and out["q-target"] == target
+    forced = q.analyse(tr, SENTENCE, target, ["additive", "dot"])
+    row = analysis.target_groups(forced["target_pieces"])[1][0]            # word 2's first piece
+    most = int(np.asarray(forced["forced"]["additive"]["attention"])[row].argmax())
+    assert out["q-knock"]["value"] == [most] and out["q-force-t"] == row + 1
+    assert out["q-knock-table"]["data"] == q.knock_out_view(tr, forced, [most])[1]
+    assert out["q-knock-section"]["open"] is True and out["tool-open"]["visible"] is True
+    assert "knock-out" in out["tool-open"]["value"] and "word = 2" in out["tool-open"]["value"]
+
+    out = on_tool(text=SENTENCE, variants="general", t="3", unit="pieces", tool="attribution")
+    assert out["q-attr-section"]["open"] is True and out["q-contrast-t"] == 3
+    assert out["q-attr"].count("<img") == 2 and out["tool-open"]["visible"] is True    # α beside attribution
+
+    for query in ({"text": SENTENCE, "tool": "maps"}, {"text": SENTENCE, "tool": "lines"},
+                  {"text": SENTENCE, "tool": "<b>"}, {"tool": "knock-out"}, {"text": "", "tool": "knock-out"},
+                  {"text": SENTENCE, "variants": "bogus", "tool": "attribution"}):
+        out = on_tool(**query)                  # nothing set up; a refused one is the Translate tab's to say
+        assert out["tool-open"]["visible"] is False and out["q-source"] == {"__type__": "update"}, query
