@@ -7,7 +7,7 @@ prepared source (``seq2seq/translator.py``), which checks its input and raises `
 * ``continue_view``   force the first k target tokens, let each variant decode the rest
 * ``knock_out_view``, ``force_alpha_view``, ``delete_word_view``   interventions, re-decoded
 * ``beam_tree_view``, ``node_view``   the beam search's tree and one node's α_t and top-5
-* ``attribution_view``  gradient × input beside α, and their agreement
+* ``attribution_view``  gradient × input beside α, and their agreement (``attribution_steps``: with progress)
 * ``export_question``  Pharaoh alignments, α and attribution as CSV, all as JSON
 
 A result (the dict ``analyse`` returns) lives in the tab's ``gr.State``; handlers raise
@@ -27,9 +27,8 @@ from seq2seq.attribution import agreement
 from seq2seq.search import LENGTH_PENALTY
 from seq2seq.tokenizer import words_from_pieces
 from seq2seq.history import load_probe
-from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, DecodingSettings, InputError, Translator,
-                                check_number,
-                                direction_label)
+from seq2seq.translator import (DEFAULT_DIRECTION, LANGUAGES, WORKERS, DecodingSettings, InputError, Translator,
+                                check_number, direction_label)
 
 from .state import NO_MODELS, available, directions, error, refused
 
@@ -374,14 +373,23 @@ def node_view(tree, index) -> dict:
 
 # ---- 4. attribution ------------------------------------------------------------------------
 
-def attribution_view(tr: Translator | None, result) -> tuple[dict, list[str], list[list]]:
-    """Gradient × input for every scored variant on the forced translation; → (result with
-    "attribution" added, agreement headers, rows)."""
+def attribution_steps(tr: Translator | None, result):
+    """``attribution_view`` a few variants at a time, as the page shows it: yields ("computing
+    dot, general (2–3 of 5)…", None) before each group the translator runs side by side
+    (``WORKERS`` of them), then ("", (result with "attribution" added, agreement headers, rows))."""
     result, tr = dict(_need(result)), _ready(tr)
     with refused():
-        result["attribution"] = tr.attribute(result["source"], result["to_force"], result["variants"])
+        chosen = tr.installed(result["variants"])
+    done: dict = {}
+    for first in range(0, len(chosen), WORKERS):
+        group = chosen[first:first + WORKERS]
+        span = f"{first + 1}" if len(group) == 1 else f"{first + 1}–{first + len(group)}"
+        yield f"Computing gradient × input: {', '.join(group)} ({span} of {len(chosen)})…", None
+        with refused():
+            done.update(tr.attribute(result["source"], result["to_force"], group))
+    result["attribution"] = done
     rows = []
-    for v, a in result["attribution"].items():
+    for v, a in done.items():
         alpha = result["forced"][v]["attention"]
         if alpha is None:
             rows.append([v, "—", "—", f"{len(a)}", "no α to compare; attribution only"])
@@ -390,7 +398,14 @@ def attribution_view(tr: Translator | None, result) -> tuple[dict, list[str], li
         rows.append([v, f"{ag['spearman']:.2f}" if ag["rho_steps"] else "—", f"{ag['argmax']:.0%}",
                      f"{ag['steps']}", "" if ag["rho_steps"] == ag["steps"]
                      else f"ρ over {ag['rho_steps']} steps (constant rows have none)"])
-    return result, list(AGREEMENT_HEADERS), rows
+    yield "", (result, list(AGREEMENT_HEADERS), rows)
+
+
+def attribution_view(tr: Translator | None, result) -> tuple[dict, list[str], list[list]]:
+    """Gradient × input for every scored variant on the forced translation; → (result with
+    "attribution" added, agreement headers, rows)."""
+    *_, (_, out) = attribution_steps(tr, result)
+    return out
 
 
 # ---- 5. eflomal's links for the page's examples --------------------------------------------

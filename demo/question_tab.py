@@ -246,9 +246,14 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> dic
         section(export_btn, q.export_question, state, export_msg, export_files)
 
         def on_attribution(result):
-            result, headers, rows = q.attribution_view(tr, result)
-            return {state: result, attr_table: {"headers": headers, "data": rows},
-                    attr_gallery: q.pictures_html(q.attribution_pairs(result))}
+            for line, out in q.attribution_steps(tr, result):
+                if out is None:             # which variants are being computed, the old result hidden
+                    yield {attr_msg: gr.update(value=line, visible=True), attr_table: gr.update(visible=False),
+                           attr_gallery: gr.update(visible=False)}
+                    continue
+                result, headers, rows = out
+                yield {state: result, attr_table: {"headers": headers, "data": rows},
+                       attr_gallery: q.pictures_html(q.attribution_pairs(result))}
 
         attr_btn.click(shows_refusal(on_attribution, attr_msg, hide=[attr_table, attr_gallery]), state,
                        [attr_msg, attr_table, attr_gallery, state], api_visibility="private",
@@ -301,7 +306,8 @@ def build_question_tab(tr: Translator | None, assets: Path = ckpt.ASSETS) -> dic
                 if chosen:
                     out[knock_table] = _table(q.knock_out_view(tr, result, chosen))
             else:
-                out.update(on_attribution(result))
+                *_, computed = on_attribution(result)        # its last answer: the progress lines are for the page
+                out.update(computed)
                 out[attr_section] = gr.update(open=True)
             return out
 

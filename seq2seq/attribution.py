@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import Seq2Seq
-from .tokenizer import BOS_ID, EOS_ID
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 _FLOAT_COPIES: "weakref.WeakKeyDictionary[Seq2Seq, Seq2Seq]" = weakref.WeakKeyDictionary()
 
@@ -43,48 +43,70 @@ def float_model(model: Seq2Seq) -> Seq2Seq:
     return _FLOAT_COPIES[model]
 
 
-ROWS_PER_PASS = 16      # target rows attributed together: memory grows with it, passes shrink
+ROWS_PER_PASS = 16      # target rows per batched backward pass through the decoder
 
 
 def gradient_x_input(model: Seq2Seq, source: list[int], target: list[int],
-                     rows_per_pass: int = ROWS_PER_PASS) -> np.ndarray:
+                     rows_per_pass: int | None = None) -> np.ndarray:
     """(T, S) attribution a_{t,i} of each target token (EOS appended if missing) to each source piece.
 
-    The sentence is repeated once per target row in a batch, and row t back-propagates only
-    log p(y_t), so row t of the gradient is ∂ log p(y_t) / ∂ x. Rows go ``rows_per_pass`` at a
-    time, one forward and one backward pass each, so the tape holds at most that many copies of
-    the sentence (all T at once grew as T² × S and took gigabytes for a paragraph). Row t needs
-    only the decoder steps up to t, so a pass drops a row after its step."""
+    One teacher-forced forward pass of the sentence alone keeps the tape; row t's cotangent at
+    s̃_t is ∂ log p(y_t) / ∂ s̃_t (``_Tape.x_input``), so no row needs a copy of the sentence."""
     if model.training:
         raise ValueError("attribution needs the model in eval mode (dropout off)")
     model = float_model(model)
     target = list(target) if target and target[-1] == EOS_ID else list(target) + [EOS_ID]
-    T = len(target)
-    rows = [_rows(model, source, target, a, min(a + max(1, int(rows_per_pass)), T)) for a in range(0, T, max(1, int(rows_per_pass)))]
-    return normalise_rows(np.concatenate(rows))
-
-
-def _rows(model: Seq2Seq, source: list[int], target: list[int], first: int, last: int) -> np.ndarray:
-    """|∂ log p(y_t)/∂x_i · x_i| for t in [first, last): the batch's row k is target row first + k."""
-    K, S = last - first, len(source)
-    src = torch.tensor([source] * K)                                        # (K, S)
-    tgt = torch.tensor(target)                                              # (T,)
     with torch.enable_grad():
-        x = model.embed(src).detach().requires_grad_(True)                 # (K, S, E)
-        memory, mask, (s, feed, keys) = model.encode(src, torch.full((K,), S), embedded=x)
-        prev = torch.full((K,), BOS_ID, dtype=torch.long)
-        picked = []
-        for t in range(last):
-            s, feed, _ = model.decoder.step(prev, s, feed, memory, mask, keys)
-            if t >= first:
-                # Row t (now the first left) ends here, so the batch shrinks by one a step.
-                logp = F.log_softmax(model.decoder.logits(feed[:1]), dim=-1)    # (1, V)
-                picked.append(logp[0, tgt[t]])
-                s, feed, memory, mask = s[1:], feed[1:], memory[1:], mask[1:]
-                keys = None if keys is None else (keys[:, 1:] if keys.dim() == 5 else keys[1:])
-            prev = tgt[t].expand(s.size(0))                                # y_t feeds step t+1
-        (grad,) = torch.autograd.grad(torch.stack(picked).sum(), x)          # (K, S, E)
-    return (grad * x.detach()).sum(-1).abs().double().numpy()                # (K, S)
+        tape = _Tape(model, source, target)
+        feeds = tape.feeds.detach()                                         # (T, E)
+        with torch.no_grad():
+            p = F.softmax(model.decoder.logits(feeds), dim=-1)              # (T, V)
+            # log p(y_t) = E_{y_t} · s̃_t + b_{y_t} − log Σ_v exp(E_v · s̃_t + b_v), so
+            # ∂ log p(y_t) / ∂ s̃_t = E_{y_t} − Σ_v p_t(v) E_v
+            weight = model.embed.weight
+            cotangents = weight[torch.tensor(target)] - p @ weight          # (T, E)
+        g = tape.x_input(range(len(target)), cotangents, rows_per_pass)      # (T, S)
+    return normalise_rows(g.abs().double().numpy())
+
+
+class _Tape:
+    """One teacher-forced forward pass, batch of one, on the tape. The decoder starts from copies
+    of the encoder's outputs (leaves), so its backward passes stop there and the encoder's runs
+    once for all rows."""
+
+    def __init__(self, model: Seq2Seq, source: list[int], target: list[int]):
+        src = torch.tensor([source])                                           # (1, S)
+        self.x = model.embed(src).detach().requires_grad_(True)               # (1, S, E)
+        self.encoded = model.encoder(src, torch.tensor([len(source)]), embedded=self.x)  # (1, S, M), (1, M)
+        self.leaves = tuple(t.detach().requires_grad_(True) for t in self.encoded)
+        memory, final = self.leaves
+        mask = src != PAD_ID                                                   # as ``Seq2Seq.encode``
+        s, feed, keys = model.decoder.init_state(memory, final, mask)
+        feeds = []
+        for prev in [BOS_ID, *target[:-1]]:                                    # y_{t-1} feeds step t
+            s, feed, _ = model.decoder.step(torch.tensor([prev]), s, feed, memory, mask, keys)
+            feeds.append(feed)
+        self.feeds = torch.cat(feeds)                                          # s̃_t: (T, E)
+
+    def x_input(self, steps, cotangents: torch.Tensor, rows_per_pass: int | None = None) -> torch.Tensor:
+        """(R, S) signed: row r is (∂ (cotangent_r · s̃_{steps[r]}) / ∂ x_i) · x_i.
+
+        The rows go back through the decoder ``rows_per_pass`` at a time, each pass batched
+        over its rows and reaching only the steps up to its last (row t needs no later step),
+        then all rows go back through the encoder in one batched pass."""
+        steps, n = list(steps), max(1, int(rows_per_pass or ROWS_PER_PASS))
+        E = self.feeds.size(1)
+        at_leaves = []
+        for a in range(0, len(steps), n):
+            rows = steps[a:a + n]
+            last = max(rows) + 1
+            seed = self.feeds.new_zeros(len(rows), last, E)                   # (K, last, E)
+            seed[torch.arange(len(rows)), torch.tensor(rows)] = cotangents[a:a + n]
+            at_leaves.append(torch.autograd.grad(self.feeds[:last], self.leaves, seed, retain_graph=True,
+                                                 is_grads_batched=True, materialize_grads=True))
+        seeds = tuple(torch.cat(parts) for parts in zip(*at_leaves))         # (R, 1, S, M), (R, 1, M)
+        (grad,) = torch.autograd.grad(self.encoded, self.x, seeds, is_grads_batched=True)  # (R, 1, S, E)
+        return (grad[:, 0] * self.x.detach()[0]).sum(-1)                       # (R, S)
 
 
 def normalise_rows(g: np.ndarray) -> np.ndarray:
@@ -152,18 +174,16 @@ def contrastive_x_input(model: Seq2Seq, source: list[int], target: list[int], st
     if not 0 <= step < len(target):
         raise ValueError(f"step {step} is outside the target's {len(target)} tokens")
     model = float_model(model)
-    src = torch.tensor([source])                                               # (1, S)
     with torch.enable_grad():
-        x = model.embed(src).detach().requires_grad_(True)                    # (1, S, E)
-        memory, mask, (s, feed, keys) = model.encode(src, torch.tensor([len(source)]), embedded=x)
-        for prev in [BOS_ID, *target[:step]]:                                  # steps 0..t, teacher-forced
-            s, feed, _ = model.decoder.step(torch.tensor([prev]), s, feed, memory, mask, keys)
-        logp = F.log_softmax(model.decoder.logits(feed), dim=-1)[0]            # (V,)
-        difference = logp[target[step]] - logp[alternative]
-        (grad,) = torch.autograd.grad(difference, x)                           # (1, S, E)
-    c = (grad * x.detach()).sum(-1)[0].double().numpy()                        # (S,)
+        tape = _Tape(model, source, target[:step + 1])                          # steps 0..t, teacher-forced
+        with torch.no_grad():
+            logp = F.log_softmax(model.decoder.logits(tape.feeds[-1]), dim=-1)   # (V,)
+            # Δ_t = (E_{y_t} − E_{y'}) · s̃_t + b_{y_t} − b_{y'}: its gradient at s̃_t
+            weight = model.embed.weight
+            cotangent = (weight[target[step]] - weight[alternative]).unsqueeze(0)  # (1, E)
+        c = tape.x_input([step], cotangent)[0].double().numpy()                 # (S,)
+    difference = logp[target[step]] - logp[alternative]
     total = np.abs(c).sum()
     share = np.abs(c) / total if total > 0 else np.full(len(c), 1.0 / len(c))
-    logp = logp.detach()
     return {"chosen": float(logp[target[step]]), "alternative": float(logp[alternative]),
-            "difference": float(difference.detach()), "attribution": c, "share": share}
+            "difference": float(difference), "attribution": c, "share": share}

@@ -83,9 +83,14 @@ class Encoder(nn.Module):
         ``embedded`` (B, S, E) replaces the looked-up embeddings E x_i: gradient attribution
         differentiates with respect to them."""
         x = self.dropout(self.embed(src) if embedded is None else embedded)  # (B, S, E)
-        packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
-        out, h_n = self.rnn(packed)                                         # h_n (2, B, H)
-        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        if bool((src_len == src.size(1)).all()):
+            # No padding (one sentence, always): packing would give the same numbers, but its
+            # backward pass zero-fills the whole input once per step, and it has no forward mode.
+            memory, h_n = self.rnn(x)                                       # h_n (2, B, H)
+        else:
+            packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
+            out, h_n = self.rnn(packed)
+            memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
         return self.dropout(memory), torch.cat([h_n[0], h_n[1]], dim=-1)
 
 

@@ -1,7 +1,14 @@
 """The About tab's text and tables, read from model cards (demo/about.py)."""
 from __future__ import annotations
 
-from demo import about
+import json
+
+import gradio as gr
+
+from conftest import copy_assets
+from demo import about, ui
+from seq2seq import checkpoint as ckpt
+from seq2seq.attention import VARIANTS
 
 
 def _test(chrf: float) -> dict:
@@ -29,3 +36,39 @@ def test_cards_of_two_way_models_show_both_directions():
 def test_cards_of_one_way_models_keep_todays_columns():
     table = about.cards_table({"dot": {"parameters": 1, "test": _test(30.0)}})
     assert not [c for c in table.columns if "English → German" in c]
+
+
+def _card(bleu: float) -> dict:
+    sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+    scores = {"n": 10, "bleu": bleu, "chrf": 2 * bleu, "bleu_signature": sig, "chrf_signature": "nrefs:1|nc:6"}
+    return {"parameters": 123456, "training": {"minutes": 60.0, "hardware": ["cpu: 2 cores"]},
+            "test": {"beam": 5, "all": scores, "min4words": scores,
+                     "by_length": [{"words": "1-3", **scores}, {"words": "4-6", **scores, "bleu": None}]}}
+
+
+def test_cards_table_and_length_plot(tiny_assets, tmp_path):
+    assets = copy_assets(tiny_assets, tmp_path / "assets", ["dot"])
+    (assets / "cards").mkdir()
+    ckpt.card_path("dot", assets).write_text(json.dumps(_card(12.5)))
+    cards = about.load_cards(assets)
+    assert cards["dot"]["parameters"] == 123456 and cards["additive"] is None
+    table = about.cards_table(cards)
+    row = table[table["variant"] == "dot"].iloc[0]
+    assert row["parameters"] == "123,456" and row["Ding BLEU"] == "12.5" and "nrefs:1|case:mixed" in row["sacreBLEU signatures"]
+    assert row["training minutes"] == "60.0" and "cpu" in row["hardware"] and row["decoding"] == "beam 5"
+    assert table[table["variant"] == "none"].iloc[0]["parameters"] == "no model card"
+    assert about.length_series(cards) == {"dot": [("1-3", 12.5), ("4-6", None)]}
+    assert about.length_counts(cards) == {"1-3": 10, "4-6": 10}
+    assert "No model card yet" in about.about_md(cards)
+    assert isinstance(ui.build_demo(assets), gr.Blocks)
+
+
+def test_about_typesets_every_formula(demo):
+    from seq2seq.attention import FORMULAS_TEX
+
+    text = about.about_md(about.load_cards())
+    for v in VARIANTS:
+        assert f"${FORMULAS_TEX[v]}$" in text
+    assert "$$\\alpha_{t,i} = \\operatorname{softmax}_i(e_{t,i})" in text
+    typeset = [c for c in demo.blocks.values() if isinstance(c, gr.Markdown) and c.latex_delimiters]
+    assert len(typeset) == 1 and "Attention variants" in typeset[0].value

@@ -244,8 +244,8 @@ def test_contrastive_attribution_of_a_token_against_itself_is_zero_and_bad_steps
 
 
 def _all_rows_at_once(model: Seq2Seq, source: list[int], target: list[int]) -> np.ndarray:
-    """The implementation before rows went in passes: every target row in one batch (kept here
-    as the reference the passes must reproduce)."""
+    """An earlier implementation, kept as a reference: the sentence repeated once per target row
+    in one batch (each row its own encoder and decoder), one backward pass of all rows."""
     target = list(target) if target and target[-1] == EOS_ID else list(target) + [EOS_ID]
     T, S = len(target), len(source)
     src, tgt = torch.tensor([source] * T), torch.tensor(target)
@@ -272,3 +272,45 @@ def test_rows_in_passes_equal_all_rows_at_once(variant, rows_per_pass):
     source, target = [5, 9, 13, 17, 21, 25], [22, 23, 24, 6, 7, 8, EOS_ID]
     np.testing.assert_allclose(gradient_x_input(model, source, target, rows_per_pass=rows_per_pass),
                                _all_rows_at_once(model, source, target), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_long_sentence_equals_the_step_by_step_reference(variant):
+    """More rows than a pass holds, and a target longer than the source."""
+    model = tiny(variant, seed=6)
+    rng = np.random.default_rng(6)
+    source, target = rng.integers(4, VOCAB, 23).tolist(), rng.integers(4, VOCAB, 40).tolist() + [EOS_ID]
+    got = gradient_x_input(model, source, target)
+    assert got.shape == (41, 23)
+    np.testing.assert_allclose(got, reference_attribution(model, source, target), atol=1e-5)
+
+
+def test_an_unpadded_batch_encodes_as_the_packed_one_does():
+    """One sentence alone skips packing (Encoder.forward); beside a longer one it is packed."""
+    model = tiny("additive", seed=7)
+    short, long_ = [5, 6, 7], [8, 9, 10, 11, 12]
+    alone, final_alone = model.encoder(torch.tensor([short]), torch.tensor([3]))
+    padded = torch.tensor([short + [0, 0], long_])
+    both, final_both = model.encoder(padded, torch.tensor([3, 5]))
+    torch.testing.assert_close(alone[0], both[0, :3], atol=1e-6, rtol=0)
+    torch.testing.assert_close(final_alone[0], final_both[0], atol=1e-6, rtol=0)
+    assert both[0, 3:].abs().max() == 0                          # padding stays empty
+
+
+def _contrastive_before(model: Seq2Seq, source: list[int], target: list[int], step: int, alternative: int):
+    """An earlier implementation of c_t, kept as a reference: backward from Δ_t through log p."""
+    x = model.embed(torch.tensor([source])).detach().requires_grad_(True)
+    logp = _forced_logp(model, source, target, step, x)
+    (grad,) = torch.autograd.grad(logp[target[step]] - logp[alternative], x)
+    return (grad * x.detach()).sum(-1)[0].double().numpy()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_contrastive_attribution_equals_the_earlier_implementation(variant):
+    from seq2seq.attribution import contrastive_x_input
+
+    model = tiny(variant, seed=8)
+    source, target = [5, 9, 13, 17, 21, 25, 6], [22, 23, 24, 7, 8, EOS_ID]
+    for step, alternative in ((0, 27), (3, 4), (5, 11)):
+        got = contrastive_x_input(model, source, target, step, alternative)["attribution"]
+        np.testing.assert_allclose(got, _contrastive_before(model, source, target, step, alternative), atol=1e-5)

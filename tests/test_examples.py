@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from demo import state, ui
+from demo import state
 from seq2seq import checkpoint as ckpt
 from seq2seq.attention import VARIANTS
 
@@ -26,9 +26,8 @@ def test_try_these_are_everyday_sentences_with_translations():
 
 @pytest.mark.skipif(not all(ckpt.model_paths(v, ckpt.ASSETS)[0].is_file() for v in VARIANTS),
                     reason="the shipped models are not in assets/")
-def test_every_shipped_variant_translates_every_try_sentence_right():
-    tr, problems, fatal = state.load_translator(ckpt.ASSETS)
-    assert not problems and fatal is None
+@pytest.mark.parametrize("tr", ["shipped"], indirect=True)
+def test_every_shipped_variant_translates_every_try_sentence_right(tr):
     wrong = []
     for src, refs in state.load_try_examples():
         r = state.translate(tr, src, list(VARIANTS))
@@ -39,7 +38,6 @@ def test_every_shipped_variant_translates_every_try_sentence_right():
     assert wrong == []
 
 
-def test_placeholder_is_the_first_try_sentence(tiny_assets):
-    demo = ui.build_demo(tiny_assets)
+def test_placeholder_is_the_first_try_sentence(demo):
     box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "source-text")
     assert state.load_try_examples()[0][0] in box.placeholder

@@ -159,9 +159,10 @@ def test_history_flag_needs_a_variant_placeholder_for_all(tmp_path, capsys):
     assert code == 2 and "{variant}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_probe_is_written_for_the_project():
     """The probe sentences come from no corpus: none is a side of a Ding pair (Tatoeba is not
-    read by tests; its check is in docs/training.md)."""
+    read by tests; its check is in docs/training.md). Slow: it parses the whole dictionary."""
     from seq2seq.data import DING_PATH, parse_ding_line
 
     probe = history.load_probe()

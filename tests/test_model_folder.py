@@ -6,11 +6,8 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -143,7 +140,7 @@ def synthetic_pairs(n: int = 1500, seed: int = 0) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_the_readme_recipe_serves_a_new_language_pair(tmp_path):
+def test_the_readme_recipe_serves_a_new_language_pair(tmp_path, start_app_py):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False",
            "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "GRADIO_EXAMPLES_CACHE": str(tmp_path / "examples")}
     (tmp_path / "my-pairs.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in synthetic_pairs()), encoding="utf-8")
@@ -165,21 +162,7 @@ def test_the_readme_recipe_serves_a_new_language_pair(tmp_path):
         "# source: Backwards\n# target: English\n" + "".join(f"{s}\t{t}\n" for s, t in synthetic_pairs(3, 1)),
         encoding="utf-8")
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *RECIPE[3].split()[2:]], cwd=tmp_path,
-                            env={**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        config, deadline = None, time.monotonic() + 90
-        while config is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
-                    config = json.load(r)
-            except OSError:
-                time.sleep(0.3)
-        assert config is not None, f"app.py --assets did not serve (exit {proc.poll()}): {proc.stdout.read()[-3000:]}"
+    with start_app_py(*RECIPE[3].split()[2:], cwd=tmp_path, env=env, timeout_s=90) as (url, config):
         assert config["title"] == "Attention in seq2seq: Backwards → English"
         props = [c.get("props", {}) for c in config["components"]]
         assert any(p.get("label") == "Backwards sentence" for p in props)
@@ -193,13 +176,9 @@ def test_the_readme_recipe_serves_a_new_language_pair(tmp_path):
                                                        "additive", "multihead (not installed)"]
         from gradio_client import Client
 
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url + "/", verbose=False)
         out = client.predict(text=synthetic_pairs(1, 2)[0][0], variant="dot", api_name="/translate")
         assert out["variant"] == "dot" and len(out["attention"]) == len(out["target_tokens"])
-    finally:
-        proc.terminate()
-        log, _ = proc.communicate(timeout=30)
-    assert "Traceback" not in log, log
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     for command in RECIPE:
         assert command in readme, f"the README's recipe lacks: {command}"

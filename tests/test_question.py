@@ -27,13 +27,6 @@ ATTENTION = [v for v in VARIANTS if v != "none"]
 
 
 @pytest.fixture(scope="module")
-def tr(tiny_assets):
-    translator, problems, fatal = state.load_translator(tiny_assets)
-    assert problems == {} and fatal is None
-    return translator
-
-
-@pytest.fixture(scope="module")
 def result(tr):
     return q.analyse(tr, SENTENCE, TARGET, list(VARIANTS))
 
@@ -295,6 +288,55 @@ def test_attribution_view(tr, result):
     assert len({img.shape for img, _ in pairs}) == 1            # same axes and cell size as α
 
 
+def test_attribution_steps_name_each_group_of_variants_before_computing_it(tr, result):
+    from seq2seq.translator import WORKERS
+
+    calls = []
+    attribute = tr.attribute
+
+    def counting(source, target, variants):
+        calls.append(list(variants))
+        return attribute(source, target, variants)
+
+    tr.attribute = counting
+    try:
+        steps = list(q.attribution_steps(tr, result))
+    finally:
+        del tr.attribute
+    lines = [line for line, out in steps[:-1]]
+    assert all(out is None for _, out in steps[:-1]) and steps[-1][0] == ""
+    groups = [list(VARIANTS)[i:i + WORKERS] for i in range(0, len(VARIANTS), WORKERS)]
+    assert calls == groups                                      # each line comes before its group runs
+    assert len(lines) == len(groups)
+    for k, (line, group) in enumerate(zip(lines, groups)):
+        first = k * WORKERS + 1
+        span = f"{first}" if len(group) == 1 else f"{first}–{first + len(group) - 1}"
+        assert line == f"Computing gradient × input: {', '.join(group)} ({span} of {len(VARIANTS)})…"
+    with_attr, headers, rows = steps[-1][1]
+    view, view_headers, view_rows = q.attribution_view(tr, result)
+    assert headers == view_headers and rows == view_rows
+    for v in VARIANTS:
+        np.testing.assert_allclose(with_attr["attribution"][v], view["attribution"][v], atol=1e-12)
+    with pytest.raises(gr.Error, match="Score a translation first"):
+        list(q.attribution_steps(tr, None))
+
+
+def test_the_attribution_event_shows_progress_then_the_result(question_events, result):
+    demo, by_id = question_events
+    event = next(fn for fn in demo.fns.values() if fn.name == "on_attribution")
+    outs = list(event.fn(result))
+    msg, table, gallery = event.outputs[:3]
+    assert (msg, gallery) == (by_id["q-attr-message"], by_id["q-attr"])
+    progress, last = outs[:-1], outs[-1]
+    assert progress and all(o[msg]["visible"] is True and o[msg]["value"].startswith("Computing gradient")
+                            for o in progress)
+    assert all(o[table]["visible"] is False and o[gallery]["visible"] is False for o in progress)
+    assert last[msg]["visible"] is False and len(last[table]["data"]) == len(VARIANTS)
+    assert last[gallery].count("<img") == 2 * len(ATTENTION) + 1
+    refused = list(event.fn(None))
+    assert len(refused) == 1 and "Score a translation first" in refused[0][msg]["value"]
+
+
 # ---- 5. eflomal's links --------------------------------------------------------------------
 
 def test_overlay_uses_stored_links(tmp_path, result):
@@ -429,41 +471,36 @@ def test_the_direction_switch_is_hidden_for_one_way_models(question_events):
 
 # ---- the direction switch, on models that translate both ways ---------------------------------
 
-@pytest.fixture(scope="module")
-def two_way(two_way_assets):
-    translator, problems, fatal = state.load_translator(two_way_assets)
-    assert problems == {} and fatal is None and set(translator.directions) == {"de-en", "en-de"}
-    return translator
-
-
-def test_english_to_german_questions_on_two_way_models(two_way):
+@pytest.mark.parametrize("tr", ["two_way"], indirect=True)
+def test_english_to_german_questions_on_two_way_models(tr):
     sentence, target = q.everyday_examples("en-de")[0]
     assert (target, sentence) == tuple(q.everyday_examples("de-en")[0])
-    r = q.analyse(two_way, sentence, target, list(VARIANTS), "en-de")
+    r = q.analyse(tr, sentence, target, list(VARIANTS), "en-de")
     assert r["direction"] == "en-de" and r["source_pieces"][0] == "<2de>" and r["source"].tags == 1
-    assert r["to_force"].ids == two_way.tok.encode(target)            # the forced German carries no tag
+    assert r["to_force"].ids == tr.tok.encode(target)                 # the forced German carries no tag
     words = [label.split(": ", 1)[1] for label, _ in q.word_choices(r)]
     assert "<2de>" not in " ".join(words)
     assert len(words) == len(r["source"].words) and words[0] == sentence.split()[0]
-    de = q.analyse(two_way, target, sentence, ["dot"], "de-en")
+    de = q.analyse(tr, target, sentence, ["dot"], "de-en")
     assert de["source_pieces"][0] == "<2en>" and de["source"].ids[1:] != r["source"].ids[1:]
-    _, rows = q.delete_word_view(two_way, r, 0)
+    _, rows = q.delete_word_view(tr, r, 0)
     assert [row[0] for row in rows] == list(VARIANTS)
-    view = q.beam_tree_view(two_way, sentence, "dot", 2, 1, "en-de")
+    view = q.beam_tree_view(tr, sentence, "dot", 2, 1, "en-de")
     assert view["tree"]["source_pieces"][0] == "<2de>"
-    assert isinstance(q.greedy_text(two_way, sentence, "dot", "en-de"), str)
+    assert isinstance(q.greedy_text(tr, sentence, "dot", "en-de"), str)
     with pytest.raises(gr.Error, match="Type the German translation"):
-        q.analyse(two_way, sentence, " ", ["dot"], "en-de")
+        q.analyse(tr, sentence, " ", ["dot"], "en-de")
     with pytest.raises(gr.Error, match="Unknown direction"):
-        q.analyse(two_way, sentence, target, ["dot"], "fr-de")
+        q.analyse(tr, sentence, target, ["dot"], "fr-de")
 
 
-def test_the_switch_shows_on_two_way_models_and_relabels_the_tab(two_way, two_way_assets):
+@pytest.mark.parametrize("tr", ["two_way"], indirect=True)
+def test_the_switch_shows_on_two_way_models_and_relabels_the_tab(tr, two_way_assets):
     from demo.question_tab import build_question_tab
 
     with gr.Blocks() as demo:
         with gr.Tabs():
-            build_question_tab(two_way, two_way_assets)
+            build_question_tab(tr, two_way_assets)
     by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
     assert by_id["q-direction"].visible is True
     assert [c[0] for c in by_id["q-direction"].choices] == ["Deutsch → English", "English → Deutsch"]
@@ -492,8 +529,9 @@ def test_contrast_agrees_with_the_forced_logprobs(tr, result):
     assert q.contrast_choices(result, 0) == [] and q.contrast_choices(result, None) == []
 
 
-def test_card_rather_than_map_on_the_shipped_models():
-    shipped, problems, fatal = state.load_translator()
+@pytest.mark.parametrize("tr", ["shipped"], indirect=True)
+def test_card_rather_than_map_on_the_shipped_models(tr):
+    shipped = tr
     r = q.analyse(shipped, "Kann ich mit Karte bezahlen?", "Can I pay with map?", list(shipped.models))
     assert r["target_pieces"][4] == "▁map"
     assert "▁card" in [label.split(" (")[0] for label, _ in q.contrast_choices(r, 5)]

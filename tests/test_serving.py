@@ -5,7 +5,6 @@ so at once and the app recovers."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -20,33 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SIX = ["Es sieht nach Regen aus.", "dot", "greedy", 5, 1.0, 0]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served(tiny_assets, tmp_path_factory):
-    """The page served exactly as app.py serves it (tiny models, temp dirs in tmp)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("serving_tmp")))
-    mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    from demo.ui import build_demo
-
-    demo = serving.serve(build_demo(tiny_assets))
-    try:
-        app, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=free_port(),
-                                                          prevent_thread_lock=True, quiet=True))
-        yield demo, url.rstrip("/")
-    finally:
-        demo.close()
-        mp.undo()
-
-
-@pytest.fixture(scope="module")
-def http(served):
-    with httpx.Client(base_url=served[1], timeout=60) as client:
+def http(app_url):
+    with httpx.Client(base_url=app_url, timeout=60) as client:
         yield client
 
 
@@ -191,10 +166,10 @@ def test_off_queue_runs_are_refused(http, path):
     assert r.status_code == 404 and "join the queue" in r.json()["detail"]
 
 
-def test_no_event_of_any_tab_runs_off_the_queue(served, http):
+def test_no_event_of_any_tab_runs_off_the_queue(served_page, http):
     """Every event that runs Python (the page, the question tab, the toy tab, the About plot and the
     small toggles) is refused by index through ``/run/predict``, the page's route for unqueued events."""
-    demo, _ = served
+    demo, _ = served_page
     python_events = [fn for fn in demo.fns.values() if fn.fn is not None]
     assert len(python_events) > 20 and all(fn.queue for fn in python_events)
     for fn in python_events:
@@ -211,16 +186,16 @@ def test_uploads_are_refused(http):
     assert big.status_code == 403
 
 
-def test_max_file_size_and_session_capacity_reach_gradio(served):
-    demo, _ = served
+def test_max_file_size_and_session_capacity_reach_gradio(served_page):
+    demo, _ = served_page
     assert demo.max_file_size == 1024
     assert demo.server_app.state_holder.capacity == serving.SESSION_CAPACITY
     assert demo._queue.max_size == serving.QUEUE_MAX_SIZE
     assert demo.delete_cache == (serving.CACHE_SWEEP_EVERY_S, serving.CACHE_MAX_AGE_S)
 
 
-def test_every_event_of_one_handler_shares_one_concurrency_limit(served):
-    demo, _ = served
+def test_every_event_of_one_handler_shares_one_concurrency_limit(served_page):
+    demo, _ = served_page
     for name in ("on_compare", "on_score", "on_run"):          # page, question tab, toy tab
         events = [fn for fn in demo.fns.values() if fn.name == name]
         assert len(events) >= 2 and {fn.concurrency_id for fn in events} == {f"handler:{name}"}, name
@@ -231,10 +206,10 @@ def test_every_event_of_one_handler_shares_one_concurrency_limit(served):
     assert demo._queue.default_concurrency_limit == serving.DEFAULT_CONCURRENCY
 
 
-def test_live_training_keeps_its_own_queue_of_one(served):
+def test_live_training_keeps_its_own_queue_of_one(served_page):
     from demo.toy_tab import LIVE_QUEUE
 
-    demo, _ = served
+    demo, _ = served_page
     (train,) = [fn for fn in demo.fns.values() if fn.name == "on_train"]
     assert train.queue and train.concurrency_id == LIVE_QUEUE and train.concurrency_limit == 1
     assert all(fn.concurrency_id != LIVE_QUEUE for fn in demo.fns.values() if fn is not train)
@@ -253,8 +228,8 @@ def test_files_outside_the_apps_own_are_not_served(http, path):
     assert "root:" not in r.text and "sha256" not in r.text and "import" not in r.text
 
 
-def test_an_export_is_served_only_under_its_secret_cache_path(served, http):
-    demo, url = served
+def test_an_export_is_served_only_under_its_secret_cache_path(served_page, http):
+    demo, url = served_page
     result = state.translate(demo.translator, "Es sieht nach Regen aus.", ["dot"])
     files = [export.export_zip(result)]
     analysed = question.analyse(demo.translator, "Es sieht nach Regen aus.", "It looks like rain.", ["dot"])
@@ -276,8 +251,8 @@ def test_config_and_info_expose_nothing_private(http, tiny_assets):
     assert json.loads(config)["max_file_size"] == 1024
 
 
-def test_sessions_are_swept_when_idle(served, http):
-    demo, _ = served
+def test_sessions_are_swept_when_idle(served_page, http):
+    demo, _ = served_page
     holder = demo.server_app.state_holder
     for i in range(3):
         assert call_translate(http, {"data": SIX, "session_hash": f"sweep-{i}"})[0] == 200
@@ -304,7 +279,7 @@ def test_the_sweep_covers_every_tabs_export_folder(tmp_path, monkeypatch):
     assert made == set(serving.export_roots()) == {export.EXPORT_ROOT}
 
 
-def test_a_full_queue_refuses_at_once_and_the_app_recovers():
+def test_a_full_queue_refuses_at_once_and_the_app_recovers(serve_page):
     """Gradio's own queue-full refusal (HTTP 503), with serving's settings on a page whose one
     event waits until released: the concurrency limit runs, the queue fills, the next is refused."""
     release = threading.Event()
@@ -315,35 +290,32 @@ def test_a_full_queue_refuses_at_once_and_the_app_recovers():
 
     with gr.Blocks() as demo:
         gr.api(slow, api_name="slow")
-    serving.serve(demo)
-    _, url, _ = demo.launch(**serving.launch_kwargs(server_name="127.0.0.1", server_port=free_port(),
-                                                    prevent_thread_lock=True, quiet=True))
-    try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
-            accepted = []
-            for i in range(serving.DEFAULT_CONCURRENCY + serving.QUEUE_MAX_SIZE):
-                r = post(http, "/gradio_api/call/slow", json.dumps({"data": [str(i)]}))
-                assert r.status_code == 200, r.text
-                accepted.append(r.json()["event_id"])
-                if i < serving.DEFAULT_CONCURRENCY:
-                    time.sleep(0.3)                   # let the first ones start running
-            started = time.monotonic()
-            r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["one too many"]}))
-            assert r.status_code == 503 and "Queue is full" in r.json()["detail"]
-            assert time.monotonic() - started < 5
+    with serve_page(demo) as url:
+        try:
+            with httpx.Client(base_url=url, timeout=30) as http:
+                accepted = []
+                for i in range(serving.DEFAULT_CONCURRENCY + serving.QUEUE_MAX_SIZE):
+                    r = post(http, "/gradio_api/call/slow", json.dumps({"data": [str(i)]}))
+                    assert r.status_code == 200, r.text
+                    accepted.append(r.json()["event_id"])
+                    if i < serving.DEFAULT_CONCURRENCY:
+                        time.sleep(0.3)                   # let the first ones start running
+                started = time.monotonic()
+                r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["one too many"]}))
+                assert r.status_code == 503 and "Queue is full" in r.json()["detail"]
+                assert time.monotonic() - started < 5
+                release.set()
+                for event_id in accepted:
+                    assert "event: complete" in http.get(f"/gradio_api/call/slow/{event_id}").text
+                r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["after"]}))
+                assert r.status_code == 200
+                assert '"after"' in http.get(f"/gradio_api/call/slow/{r.json()['event_id']}").text
+        finally:
             release.set()
-            for event_id in accepted:
-                assert "event: complete" in http.get(f"/gradio_api/call/slow/{event_id}").text
-            r = post(http, "/gradio_api/call/slow", json.dumps({"data": ["after"]}))
-            assert r.status_code == 200
-            assert '"after"' in http.get(f"/gradio_api/call/slow/{r.json()['event_id']}").text
-    finally:
-        release.set()
-        demo.close()
 
 
-def test_a_full_session_store_drops_sessions_without_a_result_first(served):
-    demo, _ = served
+def test_a_full_session_store_drops_sessions_without_a_result_first(served_page):
+    demo, _ = served_page
     assert type(demo.server_app.state_holder).__name__ == "SessionStore"
     store = serving.session_store_class()()
     store.set_blocks(demo)
@@ -388,10 +360,10 @@ def test_rss_is_read_where_proc_is_there():
     assert mb is None or 10 < mb < 100_000
 
 
-def test_a_lean_session_has_every_attribute_of_gradios_and_keeps_no_config_copy(served, http):
+def test_a_lean_session_has_every_attribute_of_gradios_and_keeps_no_config_copy(served_page, http):
     from gradio.state_holder import SessionState
 
-    demo, _ = served
+    demo, _ = served_page
     store = demo.server_app.state_holder
     lean = store["lean-probe"]
     assert type(lean).__name__ == "LeanSessionState" and isinstance(lean, SessionState)
@@ -440,8 +412,8 @@ def test_a_result_carries_across_a_sessions_events(http):
     assert not nothing["success"] and "translate a sentence first" in nothing["output"]["error"]
 
 
-def test_the_queues_empty_per_session_records_are_swept(served, http):
-    demo, _ = served
+def test_the_queues_empty_per_session_records_are_swept(served_page, http):
+    demo, _ = served_page
     deps = http.get("/config").json()["dependencies"]
     fn_index = next(d["id"] for d in deps if d.get("api_name") == "on_words")
     for i in range(3):                                 # as the page does: read each stream to its end

@@ -6,12 +6,11 @@ import pytest
 from demo import tour
 from demo.ui import read_link
 from seq2seq.attention import VARIANTS
-from seq2seq.translator import Translator
 
 
 @pytest.fixture(scope="module")
-def tr():
-    return Translator()
+def translator_kind() -> str:
+    return "shipped"
 
 
 @pytest.mark.parametrize("step", tour.STEPS, ids=lambda s: s.key)

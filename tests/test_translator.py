@@ -16,8 +16,8 @@ from seq2seq.translator import (MAX_BEAM, MAX_CHARS, MAX_OUTPUT, MAX_PIECES, MAX
 
 
 @pytest.fixture(scope="module")
-def tr(tiny_assets) -> Translator:
-    return Translator(tiny_assets)
+def translator_kind() -> str:
+    return "library"          # the library's own default precision, as Translator(assets) loads
 
 
 # ---- clean_input ------------------------------------------------------------------------
