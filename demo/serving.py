@@ -16,7 +16,8 @@ figures are in the README, "Reliability"):
   ``SESSION_CAPACITY`` are kept (``SessionStore``: when full, the least recently
   used session without a result goes first, so a flood of API calls does not push
   out the results of people using the page); and a sweep drops every session idle
-  for ``SESSION_TTL_S`` (``sweep_sessions``).
+  for its time-to-live (``session_ttl_s``: ``SESSION_TTL_S``, or ``SEQ2SEQ_SESSION_TTL_S``
+  seconds where set), with the queue's message queue of that session (``sweep_sessions``).
 * freed memory: a large request (beam 10, fifty heatmaps) allocates far more than
   its session keeps, and glibc's allocator keeps what Python frees, so RSS grew
   with every such request. Large blocks are mapped and returned at once
@@ -33,23 +34,36 @@ figures are in the README, "Reliability"):
   ``max_file_size`` is 1 kB besides; ``/gradio_api/deep_link``, which writes a
   session's values to a file, is refused too.
 
-Requests are checked before Gradio parses them (``RequestGuard``): a body over
-``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
-object with a ``data`` list, the wrong number of values, or a file reference is
-refused at once with a 4xx and a one-line message that never echoes the payload.
+Requests are checked before Gradio parses them (``RequestGuard``, one parse: ``read_event``):
+a body over ``MAX_BODY_BYTES``, bytes that are not UTF-8, broken JSON, a body that is not an
+object with a ``data`` list, the wrong number of values, a file reference, an event that runs
+in the page only, or an event or endpoint that does not exist is refused at once with a 4xx
+and a one-line message that never echoes the payload. The API's keyword form
+(``/call/v2/translate``) is checked against the handler's parameters and goes on as the
+positional form. Heavy events have caps of their own (``HEAVY``, ``Admission``): one over
+its kind's cap, a second heavy job of one session, or (behind a Space's proxy) one over the
+cap of its client address is refused at once with HTTP 429 and one line ("busy: ..."),
+before it takes a place in the shared queue. Values that pass but that Gradio's own
+preprocessing cannot read get one line naming the field (``refuse_unreadable_value``);
+a handler that fails otherwise gets one line too (``refuse_failed_call``). Every refusal
+writes one line to the log, never a traceback. Gradio's private names are reached through
+``demo/gradio_private.py`` only, and only on the pinned Gradio.
 """
 from __future__ import annotations
 
 import asyncio
-import copy
 import ctypes
 import datetime
-import itertools
+import inspect
 import json
+import math
 import os
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from . import gradio_private as gp
 
 # ---- the queue (measured on 2 cores: see README, "Reliability") -----------------------------
 
@@ -75,6 +89,7 @@ CACHE_SWEEP_EVERY_S = 600
 MAX_BODY_BYTES = 64 * 1024   # a 500-character text is at most 6 kB as JSON, even as \\u escapes
 MAX_FILE_SIZE = "1kb"        # no component takes files; uploads are refused before this applies
 EVENT_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
+ADMITTED_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/")   # the ways into the queue
 UPLOAD_PATHS = ("/gradio_api/upload",)
 REFUSED_PATHS = ("/gradio_api/deep_link",)   # writes a session's values to disk on request; the page has none
 NO_FILES = "This app takes no files: uploads and file references are refused."
@@ -98,36 +113,60 @@ def _has_file(value, depth: int = 0) -> bool:
     return False
 
 
+def _fn_by_name(blocks, name: str):
+    return next((fn for fn in gp.block_functions(blocks) if fn.api_name == name), None)
+
+
 def _event_fn(blocks, path: str, body: dict):
     """The BlockFunction a request names (by fn_index or api_name), or None."""
-    fns = getattr(blocks, "fns", {}) if blocks is not None else {}
     if path.startswith("/gradio_api/queue/join"):
         index = body.get("fn_index")
-        return fns.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    return next((fn for fn in fns.values() if fn.api_name == name), None)
+        if not isinstance(index, int) or isinstance(index, bool):
+            return None
+        return next((fn for fn in gp.block_functions(blocks) if fn._id == index), None)
+    return _fn_by_name(blocks, path.rstrip("/").rsplit("/", 1)[-1])
 
 
-def with_trailing_defaults(raw: bytes, path: str, blocks=None) -> bytes:
-    """The body with the trailing values an older client leaves out filled in, for events that
-    declare them (``BlockFunction.trailing_defaults``, set where the page is built); else as sent."""
-    if "/call/v2/" in path:                   # named values: Gradio fills defaults from the signature
-        return raw
-    try:
-        body = json.loads(raw.decode("utf-8"))      # strict, as check_event_body reads it
-    except (ValueError, RecursionError):
-        return raw
-    fn = _event_fn(blocks, path, body) if isinstance(body, dict) else None
-    tail = getattr(fn, "trailing_defaults", None) if fn is not None else None
-    data = body.get("data") if isinstance(body, dict) else None
-    if not tail or not isinstance(data, list) or not len(fn.inputs) - len(tail) <= len(data) < len(fn.inputs):
-        return raw
-    body["data"] = data + tail[len(data) - len(fn.inputs):]
-    return json.dumps(body).encode()
+def _parameters(fn) -> list[inspect.Parameter]:
+    """The handler's parameters that the request fills (not Gradio's own, such as gr.Request)."""
+    params = [p for p in inspect.signature(fn.fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return params[:len(fn.inputs)]
 
 
-def check_event_body(raw: bytes, path: str, blocks=None) -> tuple[int, bytes] | None:
-    """None if an event request's body may go on to Gradio, else (status, JSON message)."""
+def _named_to_positional(body, fn, name: str) -> tuple[list | None, tuple[int, bytes] | None]:
+    """The keyword form's values (``/call/v2/<name>``: one JSON object of parameter names) in
+    the handler's order, its defaults filled in; or a refusal naming the parameter."""
+    if not isinstance(body, dict):
+        return None, _message(422, f'The keyword form of /{name} takes a JSON object of named values.')
+    params = _parameters(fn)
+    known = [p.name for p in params]
+    unknown = [k for k in body if k not in known]
+    if unknown:
+        return None, _message(422, f"/{name} has no parameter {str(unknown[0])[:40]!r}; its parameters are "
+                                   f"{', '.join(known)}.")
+    missing = [p.name for p in params if p.name not in body and p.default is inspect.Parameter.empty]
+    if missing:
+        return None, _message(422, f"/{name} needs a value for {missing[0]!r}.")
+    return [body[p.name] if p.name in body else p.default for p in params], None
+
+
+@dataclass
+class EventCall:
+    """An event request as read once: the BlockFunction, its values, session, and the body to forward."""
+    fn: object
+    data: list
+    session: str | None
+    raw: bytes
+    path: str
+
+
+def read_event(raw: bytes, path: str, blocks=None) -> EventCall | tuple[int, bytes] | None:
+    """One parse of an event request's body: a refusal (status, JSON message); None where it
+    names no event of this page (Gradio answers that itself); else the ``EventCall``, its body
+    rewritten where needed: the keyword form as the positional one (so both meet the same
+    checks), and the trailing values an older client leaves out filled in for events that declare
+    them (``BlockFunction.trailing_defaults``, set where the page is built)."""
     try:
         text = raw.decode("utf-8")            # strict: lone surrogates as raw bytes are not UTF-8
     except UnicodeDecodeError:
@@ -139,43 +178,161 @@ def check_event_body(raw: bytes, path: str, blocks=None) -> tuple[int, bytes] | 
     except ValueError as exc:                 # JSONDecodeError, or an integer of over 4,300 digits
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"
         return _message(400, f"The request body is not valid JSON ({reason}).")
-    if "/call/v2/" in path:                   # named values, checked by Gradio against the signature
-        return _message(422, NO_FILES) if _has_file(body) else None
+    if _has_file(body):
+        return _message(422, NO_FILES)
+    if "/call/v2/" in path:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        fn = _fn_by_name(blocks, name)
+        if fn is None or fn.fn is None:
+            return _message(404, f"This app has no API endpoint /{name[:40]}.")
+        data, refusal = _named_to_positional(body, fn, name)
+        if refusal is not None:
+            return refusal
+        body, path = {"data": data}, path.replace("/call/v2/", "/call/", 1)
+        raw = b""                              # re-encoded below
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         return _message(422, 'The request body must be a JSON object whose "data" is a list of values.')
-    if _has_file(body["data"]):
-        return _message(422, NO_FILES)
     fn = _event_fn(blocks, path, body)
-    if fn is not None and len(body["data"]) != len(fn.inputs):
+    if fn is None:
+        if path.startswith(("/gradio_api/queue/join", "/gradio_api/call/")) and blocks is not None:
+            return _message(404, "This app has no such event or API endpoint.")
+        return None
+    if fn.fn is None:
+        return _message(422, "This event runs in the page only; the server has nothing to run for it.")
+    data, tail = body["data"], getattr(fn, "trailing_defaults", None)
+    if tail and len(fn.inputs) - len(tail) <= len(data) < len(fn.inputs):
+        body["data"] = data = data + tail[len(data) - len(fn.inputs):]
+        raw = b""
+    if len(data) != len(fn.inputs):
         names = ""
-        if fn.api_name and getattr(fn, "fn", None) is not None and fn.api_visibility != "private":
-            import inspect
+        if fn.api_name and fn.api_visibility != "private":
+            names = " (" + ", ".join(p.name for p in _parameters(fn)) + ")"
+        return _message(422, f"This endpoint takes {len(fn.inputs)} values{names}; the request sent {len(data)}.")
+    session = body.get("session_hash")
+    return EventCall(fn, data, session if isinstance(session, str) else None,
+                     raw or json.dumps(body).encode(), path)
 
-            names = " (" + ", ".join(inspect.signature(fn.fn).parameters) + ")"
-        return _message(422, f"This endpoint takes {len(fn.inputs)} values{names}; the request sent "
-                             f"{len(body['data'])}.")
-    return None
+
+def check_event_body(raw: bytes, path: str, blocks=None) -> tuple[int, bytes] | None:
+    """None if an event request's body may go on to Gradio, else (status, JSON message)."""
+    read = read_event(raw, path, blocks)
+    return read if isinstance(read, tuple) else None
+
+
+# ---- fair admission ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeavyKind:
+    one: str            # "training"
+    many: str           # "trainings"
+    cap: int            # running and waiting together
+    typical_s: float    # a first guess at its run time, until the queue has timed some
+
+
+HEAVY = {               # by handler name: what the page calls them
+    "on_train": HeavyKind("training", "trainings", 2, 35.0),
+    "on_attribution": HeavyKind("attribution", "attributions", 2, 30.0),
+    "on_tree": HeavyKind("beam tree", "beam trees", 3, 5.0),
+    "on_score": HeavyKind("scoring", "scorings", 4, 3.0),
+    "on_compare": HeavyKind("compare at the limit", "compares at the limit", 3, 10.0),
+}
+HEAVY_COMPARE_CHARS = 250    # a compare from this length, or a wide beam, is heavy
+HEAVY_COMPARE_BEAM = 8
+ADDRESS_CAP = 1              # per client address (behind a proxy), of each heavy kind
+
+
+def heavy_kind(fn, data: list | None) -> str | None:
+    """The handler name of a heavy event (a key of ``HEAVY``), or None. A compare is heavy only
+    at the limit: a long text, or beam search with a wide beam."""
+    name = getattr(fn, "name", None)
+    if name not in HEAVY:
+        return None
+    if name != "on_compare":
+        return name
+    if not data:
+        return None
+    text, method, beam = data[0], data[2] if len(data) > 2 else None, data[3] if len(data) > 3 else None
+    long = isinstance(text, str) and len(text) >= HEAVY_COMPARE_CHARS
+    wide = method == "beam" and isinstance(beam, (int, float)) and not beam < HEAVY_COMPARE_BEAM
+    return name if long or wide else None
+
+
+def space_behind_proxy() -> bool:
+    """On a Hugging Face Space (its runtime sets ``SPACE_ID``) requests come through its proxy."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def client_address(headers, fallback: str | None, behind_proxy: bool) -> str | None:
+    """The client's address: behind a proxy the last hop of ``X-Forwarded-For`` (the one the
+    proxy added, which a client cannot forge), else the peer's."""
+    if behind_proxy:
+        forwarded = headers.get("x-forwarded-for") if headers is not None else None
+        if forwarded:
+            return forwarded.split(",")[-1].strip() or fallback
+    return fallback
+
+
+class Admission:
+    """Caps on the heavy events, counted from what the queue holds (waiting and running) plus
+    requests admitted but not yet in it, so nothing is left to leak when a job ends or is
+    cancelled. A refused request never joins the queue."""
+
+    def __init__(self, per_address: bool):
+        self.per_address = per_address
+        self.enabled = gp.supported()
+        self.joining: list[tuple[str, str | None, str | None]] = []    # (kind, session, address)
+
+    def held(self, blocks) -> list[tuple[str, str | None, str | None]]:
+        out = list(self.joining)
+        for event in gp.queued_events(gp.queue_of(blocks)):
+            fn, session, request, data = gp.event_parts(event)
+            kind = heavy_kind(fn, data)
+            if kind is not None:
+                peer = request.client.host if getattr(request, "client", None) else None
+                out.append((kind, session, client_address(getattr(request, "headers", None), peer,
+                                                          self.per_address)))
+        return out
+
+    def refusal(self, blocks, kind: str, session: str | None, address: str | None) -> str | None:
+        held = self.held(blocks)
+        if session is not None and any(s == session for _, s, _ in held):
+            return ("busy: this page already has a heavy job running (only one at a time); "
+                    "wait for it to finish or stop it.")
+        spec = HEAVY[kind]
+        same = [h for h in held if h[0] == kind]
+        mine = [h for h in same if h[2] == address] if self.per_address and address else []
+        if len(same) < spec.cap and len(mine) < ADDRESS_CAP:
+            return None
+        fns = [fn for fn in gp.block_functions(blocks) if fn.name == kind]
+        wait = gp.mean_seconds(gp.queue_of(blocks), fns) or spec.typical_s
+        n = len(mine) if len(same) < spec.cap else len(same)
+        whose = " from your address" if len(same) < spec.cap else ""
+        verb = "is" if n == 1 else "are"
+        return (f"busy: {n} {spec.one if n == 1 else spec.many} {verb} running{whose}; "
+                f"try again in about {max(1, math.ceil(wait))} s.")
 
 
 class RequestGuard:
-    """ASGI middleware in front of Gradio's routes (see the module docstring)."""
+    """ASGI middleware in front of Gradio's routes (see the module docstring). ``per_address``:
+    the heavy events' caps also per client address (``None``: on when on a Space)."""
 
-    def __init__(self, app):
+    def __init__(self, app, per_address: bool | None = None):
         self.app = app
+        self.admission = Admission(space_behind_proxy() if per_address is None else per_address)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         if path.startswith(REFUSED_PATHS):
-            return await self._reply(send, *_message(404, "This app has no deep links."))
+            return await self._refuse(send, path, *_message(404, "This app has no deep links."))
         if scope.get("method") != "POST":
             return await self.app(scope, receive, send)
         if path.startswith(UPLOAD_PATHS):
-            return await self._reply(send, *_message(403, NO_FILES))
+            return await self._refuse(send, path, *_message(403, NO_FILES))
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return await self._reply(send, *self._too_large(length))
+            return await self._refuse(send, path, *self._too_large(length))
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -184,20 +341,32 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                return await self._reply(send, *self._too_large(b"more than %d" % MAX_BODY_BYTES))
+                return await self._refuse(send, path, *self._too_large(b"more than %d" % MAX_BODY_BYTES))
             chunks.append(chunk)
             more = message.get("more_body", False)
         raw = b"".join(chunks)
+        held = None
         if path.startswith(EVENT_PATHS):
             blocks = getattr(scope.get("app"), "blocks", None)
-            filled = with_trailing_defaults(raw, path, blocks)
-            if filled is not raw:           # the body grew: its length header with it
-                raw = filled
-                scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
-                         + [(b"content-length", b"%d" % len(raw))]}
-            refusal = check_event_body(raw, path, blocks)
-            if refusal is not None:
-                return await self._reply(send, *refusal)
+            call = read_event(raw, path, blocks)
+            if isinstance(call, tuple):
+                return await self._refuse(send, path, *call)
+            if call is not None:
+                if call.raw != raw or call.path != path:       # rewritten: its length and path with it
+                    raw = call.raw
+                    headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
+                    scope = {**scope, "path": call.path, "raw_path": call.path.encode(),
+                             "headers": headers + [(b"content-length", b"%d" % len(raw))]}
+                kind = heavy_kind(call.fn, call.data) if path.startswith(ADMITTED_PATHS) else None
+                if kind is not None and self.admission.enabled:
+                    peer = (scope.get("client") or (None,))[0]
+                    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+                    address = client_address(headers, peer, self.admission.per_address)
+                    busy = self.admission.refusal(blocks, kind, call.session, address)
+                    if busy is not None:
+                        return await self._refuse(send, path, *_message(429, busy))
+                    held = (kind, call.session, address)
+                    self.admission.joining.append(held)
         sent = False
 
         async def replay():
@@ -207,7 +376,16 @@ class RequestGuard:
                 return {"type": "http.request", "body": raw, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, send)
+        try:
+            return await self.app(scope, replay, send)
+        finally:                        # joined (now counted in the queue) or refused by Gradio
+            if held is not None:
+                self.admission.joining.remove(held)
+
+    async def _refuse(self, send, path: str, status: int, body: bytes) -> None:
+        """One line in the log per refusal, then the answer."""
+        print(f"serving: refused {path[:60]} ({status}): {json.loads(body)['detail'][:160]}", flush=True)
+        await self._reply(send, status, body)
 
     @staticmethod
     def _too_large(length: bytes) -> tuple[int, bytes]:
@@ -234,67 +412,114 @@ async def _validation_error(request, exc):
     return JSONResponse({"detail": f"Malformed request: {where}"[:500]}, status_code=422)
 
 
+# ---- values Gradio cannot read -----------------------------------------------------------------
+
+def _kind_of(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _choices(block) -> list:
+    return [c[1] if isinstance(c, (tuple, list)) and len(c) == 2 else c for c in getattr(block, "choices", None) or []]
+
+
+def field_name(block_fn, index: int, block) -> str:
+    """How a message names an event's input: its label on the page, else the handler's parameter."""
+    label = getattr(block, "label", None)
+    if isinstance(label, str) and label.strip():
+        return label.strip()
+    try:
+        return _parameters(block_fn)[index].name
+    except (IndexError, TypeError, ValueError):
+        return f"value {index + 1}"
+
+
+def field_message(block_fn, index: int, block, value) -> str:
+    """One line for a value of the wrong type or out of range, naming the field (never the value)."""
+    from gradio import components as c
+
+    name, got = field_name(block_fn, index, block), _kind_of(value)
+    choices = _choices(block)
+    if isinstance(block, (c.Radio, c.CheckboxGroup, c.Dropdown)):
+        shown = ", ".join(map(str, choices[:8])) + (", ..." if len(choices) > 8 else "")
+        allowed = f"choose from {shown}" if choices else "there is nothing to choose yet"
+        return f"{name}: {allowed} (got {got})."
+    if isinstance(block, (c.Slider, c.Number)):
+        lo, hi = getattr(block, "minimum", None), getattr(block, "maximum", None)
+        span = f" from {lo:g} to {hi:g}" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else ""
+        return f"{name}: must be a finite number{span} (got {got})."
+    if isinstance(block, c.Checkbox):
+        return f"{name}: must be true or false (got {got})."
+    if isinstance(block, c.Textbox):
+        return f"{name}: must be text (got {got})."
+    if isinstance(block, c.Dataset):
+        return f"{name}: no such example (got {got})."
+    return f"{name}: this value cannot be read (got {got})."
+
+
+def refuse_unreadable_value(block_fn, inputs: list, state, exc: Exception) -> None:
+    """The one place where Gradio's preprocessing errors become the app's: ``gr.Error`` with one
+    line naming the first field that fails, and one line in the log, never a traceback."""
+    from gradio import Error
+
+    message = None
+    for i, block in enumerate(block_fn.inputs):
+        if getattr(block, "stateful", False) or i >= len(inputs):
+            continue
+        block = gp.session_block(state, block)
+        try:
+            gp.check_one_value(block, inputs[i], block_fn.preprocess)
+        except Exception:  # noqa: BLE001 - the one that fails is the one to name
+            message = field_message(block_fn, i, block, inputs[i])
+            break
+    if message is None:
+        message = f"This request's values cannot be read ({type(exc).__name__})."
+    print(f"serving: refused {getattr(block_fn, 'name', '?')}: {message}", flush=True)
+    raise Error(message, print_exception=False) from None
+
+
+def log_refusal(block_fn, exc) -> None:
+    """One line in the log for a handler's own refusal (``gr.Error``, raised without a traceback)."""
+    message = " ".join(str(getattr(exc, "message", exc)).split())
+    print(f"serving: refused {getattr(block_fn, 'name', '?')}: {message[:160]}", flush=True)
+
+
+def refuse_failed_call(block_fn, values, exc: Exception) -> None:
+    """A handler that failed with anything but the app's own refusal: one line for the client,
+    naming an example index out of range where that was the cause, and one in the log (the
+    exception's type and where, never its text, which may hold the input)."""
+    from gradio import Error
+    from gradio.components import Dataset
+
+    where = getattr(block_fn, "name", "?")
+    message = f"This request could not be handled: its values do not fit this event ({where})."
+    for i, (block, value) in enumerate(zip(getattr(block_fn, "inputs", []), values or [])):
+        samples = getattr(block, "samples", None) or []
+        if isinstance(block, Dataset) and not (isinstance(value, int) and 0 <= value < len(samples)):
+            message = field_message(block_fn, i, block, value)
+            break
+    print(f"serving: failed {where}: {type(exc).__name__}; answered: {message}", flush=True)
+    raise Error(message, print_exception=False) from None
+
+
 # ---- what sessions and freed memory may hold ----------------------------------------------------
 
 def session_store_class():
-    """Gradio's StateHolder with a different eviction and lean sessions: see the module docstring."""
-    from gradio.state_holder import SessionState, StateHolder
-
-    class LeanSessionState(SessionState):
-        """A SessionState without Gradio's per-session copy of every component's config and
-        last value (``config_values``: about 0.2 MB a session up front, and each event's
-        inputs and outputs serialised again). Gradio reads it only to write a deep link
-        (``/gradio_api/deep_link``), which this app refuses (``RequestGuard``); the
-        session's components, their updates and the ``gr.State`` values are kept as Gradio
-        keeps them."""
-
-        def __init__(self, blocks):
-            self.blocks_config = copy.copy(blocks.default_config)
-            self.config_values = {}
-            self.state_data = {}
-            self._state_ttl = {}
-            self.is_closed = False
-            self.STATE_TTL_WHEN_CLOSED = 3600
-
-        def __setitem__(self, key: int, value):       # SessionState.__setitem__ less the config copy
-            from gradio.components import State
-
-            block = self.blocks_config.blocks.get(key)
-            if isinstance(block, State):
-                self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
-                self.state_data[key] = value
-            else:
-                self.blocks_config.blocks[key] = value
-
-        def _update_config(self, key: int):
-            pass
-
-        def _update_value_in_config(self, key: int, value):
-            pass
-
-    class SessionStore(StateHolder):
-        def __getitem__(self, session_id: str):
-            if session_id not in self.session_data:
-                self.session_data[session_id] = LeanSessionState(self.blocks)
-            return super().__getitem__(session_id)
-
-        def update(self, session_id: str):
-            with self.lock:
-                if session_id in self.session_data:
-                    self.session_data.move_to_end(session_id)
-                while len(self.session_data) > self.capacity:
-                    oldest = list(itertools.islice(self.session_data.items(), EVICT_LOOKAHEAD))
-                    victim = next((sid for sid, s in oldest if not s.state_data and sid != session_id),
-                                  oldest[0][0])
-                    self.session_data.pop(victim, None)
-                    self.time_last_used.pop(victim, None)
-
-    return SessionStore
+    """Gradio's StateHolder with a different eviction and lean sessions (``demo/gradio_private.py``,
+    which holds the names it overrides): see the module docstring."""
+    return gp.session_store_class(EVICT_LOOKAHEAD)
 
 
 def install_session_store(app) -> None:
     """Replace the app's (still empty) state holder by a ``SessionStore`` of the same capacity."""
-    old = app.state_holder
+    old = gp.state_holder(app)
     if type(old).__name__ == "SessionStore":
         return
     store = session_store_class()()
@@ -302,7 +527,7 @@ def install_session_store(app) -> None:
     with old.lock:
         store.session_data.update(old.session_data)
         store.time_last_used.update(old.time_last_used)
-        app.state_holder = store
+        gp.set_state_holder(app, store)
 
 
 def _libc():
@@ -355,26 +580,42 @@ def trim_when_grown(baseline_mb: float | None) -> float | None:
 
 # ---- scheduled cleanup -----------------------------------------------------------------------
 
-def sweep_queue_records(queue) -> int:
+def sweep_queue_records(queue, sessions: set[str] | None = None) -> int:
     """Drop the queue's empty per-session sets of pending event ids (Gradio leaves one behind
-    for every session whose stream closed normally); returns how many. Runs on the event loop,
-    as the queue does, so it cannot fall between the queue creating a set and filling it."""
-    empty = [sid for sid, ids in list(queue.pending_event_ids_session.items()) if not ids]
-    for sid in empty:
-        queue.pending_event_ids_session.pop(sid, None)
-    return len(empty)
+    for every session whose stream closed normally), and the idle message queues of ``sessions``;
+    returns how many sets. Runs on the event loop, as the queue does, so it cannot fall between
+    the queue creating a set and filling it."""
+    return gp.drop_queue_records(queue, sessions)
 
 
-def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None) -> int:
-    """Drop every session idle for ``ttl_s`` from Gradio's state holder; returns how many."""
+def session_ttl_s() -> float:
+    """How long an idle session keeps its state: ``SEQ2SEQ_SESSION_TTL_S`` seconds where set
+    (a test or a benchmark sets it short), else ``SESSION_TTL_S``."""
+    raw = os.environ.get("SEQ2SEQ_SESSION_TTL_S", "")
+    try:
+        value = float(raw) if raw else SESSION_TTL_S
+    except ValueError:
+        value = SESSION_TTL_S
+    return value if math.isfinite(value) and value > 0 else SESSION_TTL_S
+
+
+def sweep_every_s(ttl_s: float) -> float:
+    """Sweep often enough that a session goes within half a time-to-live after it expired."""
+    return max(0.5, min(SWEEP_EVERY_S, ttl_s / 2))
+
+
+def sweep_sessions(state_holder, ttl_s: float = SESSION_TTL_S, now: float | None = None,
+                   busy: set[str] | frozenset = frozenset()) -> set[str]:
+    """Drop every session idle for ``ttl_s`` from Gradio's state holder, except the ``busy`` ones
+    (an event of theirs is waiting or running); returns their hashes."""
     now_dt = datetime.datetime.fromtimestamp(now) if now is not None else datetime.datetime.now()
     with state_holder.lock:
-        stale = [sid for sid, used in list(state_holder.time_last_used.items())
-                 if (now_dt - used).total_seconds() > ttl_s]
+        stale = {sid for sid, used in list(state_holder.time_last_used.items())
+                 if (now_dt - used).total_seconds() > ttl_s and sid not in busy}
         for sid in stale:
             state_holder.session_data.pop(sid, None)
             state_holder.time_last_used.pop(sid, None)
-    return len(stale)
+    return stale
 
 
 def sweep_export_folders(root: Path) -> int:
@@ -393,17 +634,19 @@ def export_roots() -> tuple[Path, ...]:
 
 @asynccontextmanager
 async def _lifespan(app):
-    install_session_store(app)
+    if gp.supported():
+        install_session_store(app)
+    ttl_s = session_ttl_s()
 
     async def sweep():
         last_files = 0.0
         while True:
-            await asyncio.sleep(SWEEP_EVERY_S)
+            await asyncio.sleep(sweep_every_s(ttl_s))
             try:
-                sweep_sessions(app.state_holder)
-                queue = getattr(app.get_blocks(), "_queue", None)
+                queue = gp.queue_of(app.get_blocks())
+                swept = sweep_sessions(gp.state_holder(app), ttl_s, busy=gp.busy_sessions(queue))
                 if queue is not None:
-                    sweep_queue_records(queue)
+                    sweep_queue_records(queue, swept)
                 await asyncio.to_thread(release_free_memory)
                 if time.monotonic() - last_files > CACHE_SWEEP_EVERY_S:
                     last_files = time.monotonic()
@@ -440,18 +683,23 @@ def serve(demo):
     # queue's size bounds them all. One handler wired to several triggers (a button, Enter, an
     # example) is one kind of work: its events share one concurrency limit, the lowest any of
     # them set. An event with its own queue (the toy tab's live training) keeps it.
-    for fn in demo.fns.values():
+    for fn in gp.block_functions(demo):
         if fn.fn is None:                                                  # runs in the browser only
             continue
         fn.queue = True
         if fn.concurrency_id == str(id(fn.fn)) and fn.name.isidentifier():  # named, not given its own queue
             fn.concurrency_id = f"handler:{fn.name}"
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
-    demo._queue.ANALYTICS_MAX_EVENTS = ANALYTICS_MAX_EVENTS
+    if not gp.supported():
+        print(gp.version_line(), flush=True)
+        return demo
+    gp.set_analytics_limit(gp.queue_of(demo), ANALYTICS_MAX_EVENTS)
+    gp.wrap_preprocess(demo, refuse_unreadable_value)
+    gp.wrap_call(demo, refuse_failed_call, log_refusal)
     return demo
 
 
-def launch_kwargs(**overrides) -> dict:
+def launch_kwargs(per_address: bool | None = None, **overrides) -> dict:
     """``demo.launch`` keyword arguments (a fresh dict each time: Gradio adds to ``app_kwargs``)."""
     from fastapi.exceptions import RequestValidationError
     from starlette.middleware import Middleware
@@ -461,7 +709,7 @@ def launch_kwargs(**overrides) -> dict:
         show_error=False,                 # messages of the app's own errors (gr.Error) still show
         max_file_size=MAX_FILE_SIZE,
         state_session_capacity=SESSION_CAPACITY,
-        app_kwargs={"middleware": [Middleware(RequestGuard)],
+        app_kwargs={"middleware": [Middleware(RequestGuard, per_address=per_address)],
                     "exception_handlers": {RequestValidationError: _validation_error},
                     "lifespan": _lifespan},
     )

@@ -30,6 +30,7 @@ from .tour import QUESTION_TOOLS, build_tour
 from .history_panel import build_history_panel
 from .question_tab import build_question_tab
 from .toy_tab import build_toy_tab
+from . import gradio_private
 
 PAGE_JS = Path(__file__).with_name("page.js").read_text(encoding="utf-8")
 PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
@@ -300,14 +301,11 @@ def build_about_tab(cards: dict, assets: Path) -> gr.Image:
 def describe_api(demo: gr.Blocks, api_name: str, fn) -> None:
     """Give each parameter of an API endpoint its description from ``fn``'s docstring ("Args:"),
     for the "Use via API" page (``gr.api`` leaves them blank there)."""
-    from gradio.utils import get_function_description
-
-    _, described, _ = get_function_description(fn)
+    described = gradio_private.docstring_args(fn)
     names = list(inspect.signature(fn).parameters)
-    block_fn = next(f for f in demo.fns.values() if f.api_name == api_name)
+    block_fn = next(f for f in gradio_private.block_functions(demo) if f.api_name == api_name)
     for name, component in zip(names, block_fn.inputs):
-        component._api_info = {**component.api_info(), "additional_description": described.get(name, "")}
-        component.label = name
+        gradio_private.describe_parameter(component, name, described.get(name, ""))
 
 
 def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.Blocks:
@@ -421,7 +419,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         # Clients written before the direction (and the drawing events' pixel ratio) existed send
         # fewer values: those take their defaults.
         tails = {"on_compare": [DEFAULT_DIRECTION, None], "on_words": [None]}
-        for fn in demo.fns.values():
+        for fn in gradio_private.block_functions(demo):
             if fn.api_name == "translate":
                 fn.trailing_defaults = [DEFAULT_DIRECTION]
             elif getattr(fn.fn, "__name__", "") in tails:

@@ -257,9 +257,13 @@ def test_sessions_are_swept_when_idle(served_page, http):
     for i in range(3):
         assert call_translate(http, {"data": SIX, "session_hash": f"sweep-{i}"})[0] == 200
     assert {f"sweep-{i}" for i in range(3)} <= set(holder.session_data)
-    assert serving.sweep_sessions(holder, ttl_s=3600) == 0
-    assert serving.sweep_sessions(holder, ttl_s=3600, now=time.time() + 7200) >= 3
+    assert serving.sweep_sessions(holder, ttl_s=3600) == set()
+    assert {f"sweep-{i}" for i in range(3)} <= serving.sweep_sessions(holder, ttl_s=3600, now=time.time() + 7200)
     assert not set(holder.session_data) & {f"sweep-{i}" for i in range(3)}
+    assert call_translate(http, {"data": SIX, "session_hash": "sweep-busy"})[0] == 200
+    later = time.time() + 7200                        # a session with an event in the queue stays
+    assert "sweep-busy" not in serving.sweep_sessions(holder, ttl_s=3600, now=later, busy={"sweep-busy"})
+    assert "sweep-busy" in serving.sweep_sessions(holder, ttl_s=3600, now=later)
     status, stream = call_translate(http, {"data": SIX, "session_hash": "sweep-0"})   # a swept session returns
     assert status == 200 and "event: complete" in stream
 
@@ -427,3 +431,72 @@ def test_the_queues_empty_per_session_records_are_swept(served_page, http):
     assert all(queue.pending_event_ids_session.get(f"records-{i}") == set() for i in range(3))
     assert serving.sweep_queue_records(queue) >= 3
     assert not any(f"records-{i}" in queue.pending_event_ids_session for i in range(3))
+
+
+# ---- the keyword form, and every event of the page ------------------------------------------------
+
+def call_keyword(http, body) -> tuple[int, str]:
+    """POST /call/v2/translate (named values), then read its event stream."""
+    r = post(http, "/gradio_api/call/v2/translate", body if isinstance(body, (bytes, str)) else json.dumps(body))
+    if r.status_code != 200:
+        return r.status_code, r.text
+    stream = http.get(f"/gradio_api/call/v2/translate/{r.json()['event_id']}")
+    return stream.status_code, stream.text
+
+
+def test_the_keyword_form_translates_with_the_defaults_filled_in(http):
+    status, stream = call_keyword(http, {"text": "Es sieht nach Regen aus.", "variant": "dot"})
+    assert status == 200 and "event: complete" in stream and '"direction": "de-en"' in stream
+
+
+@pytest.mark.parametrize("body, message", [
+    ({}, "needs a value for 'text'"),
+    ({"txt": "Hallo"}, "has no parameter 'txt'; its parameters are text, variant, method"),
+    ([1, 2], "takes a JSON object of named values"),
+    ('"Hallo"', "takes a JSON object of named values"),
+    ({"text": "Hallo", "beam": {"path": "/etc/passwd"}}, "takes no files"),
+])
+def test_a_malformed_keyword_call_is_refused_with_one_line(http, body, message):
+    assert_clean_refusal(*call_keyword(http, body), message, 422)
+
+
+@pytest.mark.parametrize("beam", ['"abc"', "1e308", "NaN", "1" + "0" * 40, '"\\ud800"'])
+def test_a_bad_beam_in_the_keyword_form_gets_the_apps_message(http, beam):
+    status, stream = call_keyword(http, f'{{"text": "Hallo", "method": "beam", "beam": {beam}}}')
+    assert status == 200 and "event: error" in stream and "Beam width must be" in stream, stream
+    assert '"error": null' not in stream
+
+
+def test_every_event_answers_malformed_values_with_a_message(http):
+    """Wrong types and NaN-like values for every input of every event the page has: a refusal
+    with one line, or a result; never ``{"error": null}``, a 5xx or a reset."""
+    config = http.get("/config").json()
+    seen = 0
+    for dep in config["dependencies"]:
+        for k, bad in enumerate(["abc", 1e308, {"a": [1]}]):
+            session = f"every-{dep['id']}-{k}"
+            body = json.dumps({"data": [bad] * len(dep["inputs"]), "fn_index": dep["id"], "session_hash": session})
+            r = post(http, "/gradio_api/queue/join", body)
+            if r.status_code != 200:
+                assert_clean_refusal(r.status_code, r.text, "")
+                continue
+            with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+                done = next(json.loads(line[5:]) for line in stream.iter_lines()
+                            if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed")
+            assert done["success"] or isinstance(done["output"].get("error"), str), (dep.get("api_name"), done)
+            seen += 1
+    assert seen > 60
+
+
+def test_each_refusal_writes_one_line_to_the_log_and_no_traceback(http, capfd):
+    capfd.readouterr()
+    call_translate(http, {"data": ["Hallo", "dot", "beam", "abc", 1.0, 0]})            # the app's own refusal
+    call_keyword(http, {"txt": "Hallo"})                                                # the guard's
+    run_event(http, "on_compare", ["Hallo", ["dot"], ["greedy"], 5, 1, 1.0, 0, False], "log-lines")   # Gradio's
+    time.sleep(0.3)
+    out, err = capfd.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.startswith("serving: ")]
+    assert "Traceback" not in out + err
+    assert any(line.startswith("serving: refused translate: Beam width must be") for line in lines), lines
+    assert any("/call/v2/translate (422): /translate has no parameter 'txt'" in line for line in lines), lines
+    assert any(line.startswith("serving: refused on_compare: Decoding: choose from") for line in lines), lines
