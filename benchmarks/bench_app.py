@@ -10,10 +10,11 @@ Reports:
 * translation alone, for reference,
 * a step change: in the browser (``--browser``: the page served on localhost and
   driven by Debian's chromium; the step view needs no server call),
-* cold start: fresh interpreters running ``import app`` (imports, model
-  loading, the page built: all ``python app.py`` does before serving), median
-  of several, with a breakdown into parts, and the first compare request after it
-  (start-up leaves matplotlib to that request or the page's load event),
+* cold start: fresh ``python app.py`` processes, from their start to the page
+  answered and then the first ``/translate`` call answered (wall and CPU
+  seconds; see ``cold_start``), median of several, with a breakdown into parts,
+  and the first compare request after it (start-up leaves matplotlib to that
+  request or the page's load event),
 * RSS after warm-up, after N requests, and the growth in between,
 * last, the largest request the limits allow (time and peak RSS).
 
@@ -29,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +72,7 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 WORDS = True      # the page's default unit (``--unit``)
+PIXEL_RATIO = None  # the screen's devicePixelRatio the maps are drawn for (``--pixel-ratio``); None: the default
 
 
 def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: int = 1) -> dict:
@@ -79,7 +82,10 @@ def full_request(tr, text: str, method: str = "greedy", beam: int = 5, n_best: i
     from seq2seq.attention import VARIANTS
 
     result = state.translate(tr, text, list(VARIANTS), method, beam, n_best)
-    views.results_html(result, WORDS)
+    if PIXEL_RATIO is None:
+        views.results_html(result, WORDS)
+    else:
+        views.results_html(result, WORDS, PIXEL_RATIO)
     return result
 
 
@@ -96,93 +102,140 @@ def longest_text(tr, texts: list[str]) -> str:
     return text
 
 
+COLD_SENTENCE = "Es sieht nach Regen aus."
+
+
 def cold_start(assets: Path, runs: int = 5) -> list[float]:
-    """What ``python app.py`` does before it starts serving: imports, loading the models,
-    building the page. ``runs`` fresh interpreters each run ``import app`` (or, for other
-    assets, the same steps with ``build_demo(assets)``); one more takes app.py's steps with a
-    clock between them, for the parts."""
+    """Cold start, as a Space starts the app: ``runs`` fresh ``python app.py`` processes, each
+    from its start to (1) the page answered (``GET /``, the HTML) and (2) the first ``/translate``
+    call answered (``/gradio_api/call/translate`` and its result stream): everything it does
+    before it can serve anyone, the HTTP server's start included. Each process gets an empty
+    ``MPLCONFIGDIR`` (a fresh virtualenv or Space has no matplotlib font cache) and its own
+    temp folder. Wall seconds, and the CPU seconds the process used by then (user + system,
+    from /proc): on a shared machine the wall time mostly measures the other processes, the
+    CPU time much less. One more run of app.py's steps in-process gives the parts, and one
+    more the first compare request after start-up (the first to import matplotlib)."""
     from seq2seq import checkpoint as ckpt
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     default = assets.resolve() == ckpt.ASSETS.resolve()
-    # app.py's steps: gc off while importing, demo before gradio (it skips gradio's stub writing)
-    steps = ("import sys, time; sys.path.insert(0, %r); c = [time.perf_counter()]\n"
-             "import gc; gc.disable()\n"
-             "import torch; c.append(time.perf_counter())\n"
-             "import demo, gradio; c.append(time.perf_counter())\n"
-             "from demo.ui import build_demo; c.append(time.perf_counter())\n"
-             "build_demo(%r); gc.freeze(); gc.enable(); c.append(time.perf_counter())\n"
-             "print(*[b - a for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
-    whole = "import app" if default else steps
-    label = 'python -c "import app"' if default else "app.py's steps"
-    totals = []
+    served = []
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", whole], capture_output=True, text=True, check=True, env=env, cwd=ROOT)
-        totals.append(time.perf_counter() - t)
-    out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=env)
-    torch_s, gradio_s, app_s, build_s = map(float, out.stdout.strip().splitlines()[-1].split())
-    models = ("import sys, time; sys.path.insert(0, %r)\n"
-              "import torch, demo, gradio; from demo.state import load_translator\n"
-              "t = time.perf_counter(); load_translator(%r); print(time.perf_counter() - t)") % (str(ROOT), str(assets))
-    models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
-                                    env=env).stdout.strip().splitlines()[-1])
-    print(f"cold start ({label}, the whole fresh interpreter, "
-          f"{runs} runs): median {statistics.median(totals):.2f} s, min {min(totals):.2f} s, max {max(totals):.2f} s; "
-          f"Python {sys.executable}")
-    print(f"  parts (one more run): import torch {torch_s:.2f} s, import gradio {gradio_s:.2f} s, the app's "
-          f"modules {app_s:.2f} s, build_demo {build_s:.2f} s (loading the models alone: {models_s:.2f} s)")
-    if default:
-        served = time_to_serve(env)
-        print(f"  python app.py until the page answers on localhost: "
-              f"{'did not answer in 120 s' if served is None else f'{served:.2f} s'}")
+        answer = time_to_serve(env, assets)
+        if answer is not None:
+            served.append(answer)
+    if served:
+        page, call, cpu_page, cpu_call = (statistics.median(x) for x in zip(*served))
+        print(f"cold start (python app.py, process start to the page answered and then the first /translate call "
+              f"answered; empty MPLCONFIGDIR; {len(served)} of {runs} runs answered, median): page {page:.2f} s "
+              f"(min {min(s[0] for s in served):.2f}, max {max(s[0] for s in served):.2f}), first /translate "
+              f"answered {call:.2f} s (min {min(s[1] for s in served):.2f}, max {max(s[1] for s in served):.2f}); "
+              f"CPU used by then {cpu_page:.2f} s and {cpu_call:.2f} s; load average {os.getloadavg()[0]:.1f}; "
+              f"Python {sys.executable}")
+    # app.py's steps: gc off while importing, demo before gradio (it skips gradio's stub writing)
+    steps = ("import sys, time; sys.path.insert(0, %r); c = [(time.perf_counter(), time.process_time())]\n"
+             "mark = lambda: c.append((time.perf_counter(), time.process_time()))\n"
+             "import gc; gc.disable()\n"
+             "import torch; mark()\n"
+             "import demo, gradio; mark()\n"
+             "from demo import serving; from demo.ui import build_demo; mark()\n"
+             "serving.serve(build_demo(%r)); gc.freeze(); gc.enable(); mark()\n"
+             "print(*[f'{b[0] - a[0]} {b[1] - a[1]}' for a, b in zip(c, c[1:])])") % (str(ROOT), str(assets))
+    with tempfile.TemporaryDirectory(prefix="bench-mpl-") as mpl:
+        fresh = {**env, "MPLCONFIGDIR": mpl}
+        out = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, check=True, env=fresh)
+        parts = [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
+        models = ("import sys, time; sys.path.insert(0, %r)\n"
+                  "import torch, demo, gradio; from demo.state import load_translator; from demo.ui import configure_torch\n"
+                  "configure_torch(1)\n"
+                  "t = time.process_time(); load_translator(%r); print(time.process_time() - t)") % (str(ROOT), str(assets))
+        models_s = float(subprocess.run([sys.executable, "-c", models], capture_output=True, text=True, check=True,
+                                        env=fresh).stdout.strip().splitlines()[-1])
+    names = ("import torch", "import gradio", "the app's modules", "build_demo and serve")
+    print("  parts (one more run, in-process; wall / CPU): " + ", ".join(
+        f"{n} {parts[2 * i]:.2f} / {parts[2 * i + 1]:.2f} s" for i, n in enumerate(names))
+        + f" (loading the models alone: {models_s:.2f} s CPU)")
     # start-up leaves matplotlib (demo/plots.py) to the first request or page load: what that costs
     build = "import app; demo = app.demo" if default else f"from demo.ui import build_demo; demo = build_demo({str(assets)!r})"
     first = ("import sys, time; sys.path.insert(0, %r)\n"
              "%s\n"
              "sys.path.insert(0, %r); from bench_app import full_request\n"
              "t = time.perf_counter(); full_request(demo.translator, %r); print(time.perf_counter() - t)") % (str(ROOT), build, str(ROOT / "benchmarks"), sentences(1)[0])
-    first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
-                                   env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
-    print(f"  the first compare request after start-up (it imports matplotlib): {1000 * first_s:.0f} ms")
-    return totals
+    with tempfile.TemporaryDirectory(prefix="bench-mpl-") as mpl:
+        first_s = float(subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=True,
+                                       env={**env, "MPLCONFIGDIR": mpl}, cwd=ROOT).stdout.strip().splitlines()[-1])
+    print(f"  the first compare request after start-up (it imports matplotlib and builds its font cache): "
+          f"{1000 * first_s:.0f} ms")
+    return [s[1] for s in served]
 
 
-def time_to_serve(env: dict[str, str], limit: float = 120.0) -> float | None:
-    """``python app.py`` from its start to the first answer of its HTTP server (the server's
-    own start-up included); None if it does not answer within ``limit`` seconds."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_to_serve(env: dict[str, str], assets: Path, limit: float = 120.0) -> tuple[float, float, float, float] | None:
+    """``python app.py --assets ASSETS`` from its start to (1) ``GET /`` answered with the page and
+    (2) a ``/translate`` call answered: (page s, translate s, CPU s by the page, CPU s by the
+    answer), or None (with the reason printed) if it does not answer within ``limit`` seconds.
+    Until the server listens it is polled with bare TCP connections, so that the benchmark adds
+    no page render to the start-up (Gradio's ``launch`` requests the page once itself)."""
     import json
     import socket
-    import tempfile
     import urllib.request
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": tmp}
+        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": tmp,
+               "MPLCONFIGDIR": tmp}
+        log = open(Path(tmp) / "app.log", "w+")
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "app.py", "--assets", str(assets)], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
         try:
             while time.perf_counter() - t < limit and proc.poll() is None:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
-                        json.load(r)
-                    return time.perf_counter() - t
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
                 except OSError:
                     time.sleep(0.02)
+            with urllib.request.urlopen(f"{url}/", timeout=limit) as r:
+                if r.status != 200 or b"<html" not in r.read(4096).lower():
+                    raise OSError(f"GET / answered {r.status} without the page")
+            page, cpu_page = time.perf_counter() - t, _cpu_seconds(proc.pid)
+            body = json.dumps({"data": [COLD_SENTENCE, "dot", "greedy", 5, 1.0, 0]}).encode()
+            req = urllib.request.Request(f"{url}/gradio_api/call/translate", body,
+                                         {"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=limit) as r:
+                event = json.load(r)["event_id"]
+            with urllib.request.urlopen(f"{url}/gradio_api/call/translate/{event}", timeout=limit) as r:
+                stream = r.read().decode("utf-8")
+            if "event: complete" not in stream or "translation" not in stream:
+                raise OSError(f"the first /translate call failed: {stream[:300]}")
+            return page, time.perf_counter() - t, cpu_page, _cpu_seconds(proc.pid)
+        except (OSError, ValueError) as exc:
+            log.seek(0)
+            last = [line for line in log.read().splitlines() if line.strip()][-1:]
+            print(f"  python app.py did not answer ({exc!r}); its last line: {last[0] if last else '-'}")
             return None
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            log.close()
 
 
-def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], list[float]] | None:
-    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``steps``
-    step changes (next / prev clicks): from the click to the next frame painted, and the click's
-    own script (step view and every heatmap's mark updated). None when chromium or playwright
-    is missing."""
+def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], ...] | None:
+    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``2 * steps``
+    step changes (next / prev clicks). Of ``steps`` of them: from the click to the next frame
+    painted (which waits for the frame's turn, up to 16.7 ms at 60 Hz) and the click's own script
+    (step view and every heatmap's mark updated); of the other ``steps``: the script and the
+    style and layout it causes, forced at once (``offsetHeight``), the work a frame must fit
+    (painting aside). None when chromium or playwright is missing."""
     import socket
 
     try:
@@ -209,26 +262,28 @@ def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list
             page.locator("#run").click()
             page.wait_for_selector("#stepbar", timeout=120_000)
             ms = page.evaluate("""async (n) => {
-                const out = [], sync = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
+                const out = [], sync = [], laid = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
                 const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
                 await frame();
-                for (let i = 0; i < n; i++) {
+                for (let i = 0; i < 2 * n; i++) {
                     const t0 = performance.now();
                     (i % 6 < 3 ? next : prev).click();
-                    sync.push(performance.now() - t0);
+                    const t1 = performance.now();
+                    if (i % 2) {          // every other change: its style and layout, forced at once
+                        document.body.offsetHeight;
+                        laid.push(performance.now() - t0);
+                    } else sync.push(t1 - t0);
                     await frame();
-                    out.push(performance.now() - t0);
+                    if (!(i % 2)) out.push(performance.now() - t0);
                 }
-                return [out, sync]; }""", steps)
+                return [out, sync, laid]; }""", steps)
             browser.close()
-        return [m / 1000 for m in ms[0]], [m / 1000 for m in ms[1]]
+        return tuple([m / 1000 for m in x] for x in ms)
     finally:
         demo.close()
 
 
 def main(argv=None) -> int:
-    import tempfile
-
     from seq2seq import checkpoint as ckpt
 
     global DATA
@@ -243,13 +298,16 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--no-cold-start", action="store_true")
     p.add_argument("--cold-start-only", action="store_true")
-    p.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters timed for the cold start")
+    p.add_argument("--cold-runs", type=int, default=5, help="fresh python app.py processes timed for the cold start")
     p.add_argument("--no-largest", action="store_true", help="skip the largest request (run last)")
     p.add_argument("--browser", action="store_true", help="also time step changes in chromium")
     p.add_argument("--unit", choices=("words", "pieces"), default="words", help="the unit the requests show")
+    p.add_argument("--pixel-ratio", type=float, default=None,
+                   help="draw the maps for a screen of this devicePixelRatio (default: the app's default, 2)")
     args = p.parse_args(argv)
-    global WORDS
+    global WORDS, PIXEL_RATIO
     WORDS = args.unit == "words"
+    PIXEL_RATIO = args.pixel_ratio
     assets = Path(args.assets)
     DATA = Path(args.data)
 
@@ -300,7 +358,9 @@ def main(argv=None) -> int:
         t12.append(time.perf_counter() - t0)
 
     ms = lambda xs, q: 1000 * percentile(xs, q)                                         # noqa: E731
-    print(f"full compare request (5 variants, greedy, {args.unit}, summary + heatmaps as PNG + step data + diagnostics): "
+    ratio = "default" if PIXEL_RATIO is None else f"{PIXEL_RATIO:g}×"
+    print(f"full compare request (5 variants, greedy, {args.unit}, summary + heatmaps as PNG at the {ratio} pixel "
+          f"ratio + step data + diagnostics): "
           f"p50 {ms(full, .5):.0f} ms, p95 {ms(full, .95):.0f} ms over {len(full)} requests "
           f"({statistics.mean(pieces):.1f} source pieces on average)")
     print(f"  12-word sentence ({len(twelve[0].split())} words): p50 {ms(t12, .5):.0f} ms")
@@ -325,11 +385,12 @@ def main(argv=None) -> int:
             if timed is None:
                 print("step change in the browser: not measured (no playwright or /usr/bin/chromium)")
                 break
-            paint, script = timed
-            print(f"step change in the browser (no server call; {len(paint)} changes, {what}, {len(text)} "
-                  f"characters): click to the next painted frame p50 {ms(paint, .5):.1f} ms, p95 "
+            paint, script, laid = timed
+            print(f"step change in the browser (no server call; {len(paint)} + {len(laid)} changes, {what}, "
+                  f"{len(text)} characters): click to the next painted frame p50 {ms(paint, .5):.1f} ms, p95 "
                   f"{ms(paint, .95):.1f} ms; the click's script alone p50 {ms(script, .5):.1f} ms, p95 "
-                  f"{ms(script, .95):.1f} ms")
+                  f"{ms(script, .95):.1f} ms; script, style and layout p50 {ms(laid, .5):.1f} ms, p95 "
+                  f"{ms(laid, .95):.1f} ms")
     if not args.no_largest:
         largest_request(tr, texts)
     cache.cleanup()

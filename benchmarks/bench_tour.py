@@ -32,7 +32,7 @@ def main() -> None:
         raise SystemExit(fatal)
     with gr.Blocks():
         tab = ui.build_translate_tab(tr, about.load_cards(ckpt.ASSETS), state.model_hashes(ckpt.ASSETS))
-    on_link, _ = tab["link"]
+    on_link = tab["link"][0]
     for step in tour.STEPS:
         request = SimpleNamespace(query_params={k: v[0] for k, v in parse_qs(step.permalink()[1:]).items()})
         times = []

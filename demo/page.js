@@ -47,17 +47,18 @@ function show(step) {
     const v = data.variants[cell.dataset.variant];
     const mark = cell.querySelector(".scroll .frame .mark");
     if (mark && v && v.map) placeMark(mark, v.map);
-    for (const tok of cell.querySelectorAll(".tokens.out .tok")) {
+    const out = cell.querySelectorAll(".tokens.out .tok");
+    for (const tok of out) {
       const on = Number(tok.dataset.t) === t;
       tok.classList.toggle("on", on);
       tok.setAttribute("aria-pressed", on ? "true" : "false");
-      tok.tabIndex = on || (t > cell.querySelectorAll(".tokens.out .tok").length && tok.dataset.t === "1") ? 0 : -1;
+      tok.tabIndex = on || (t > out.length && tok.dataset.t === "1") ? 0 : -1;
     }
     const row = v && v.alpha && t <= v.alpha.length ? v.alpha[t - 1] : null;
     for (const tok of cell.querySelectorAll(".tokens.src .tok")) {
-      const a = row ? row[Number(tok.dataset.i)] : 0;
-      tok.style.background = row ? colour(a) : "";
-      tok.style.color = row ? inkOn(colour(a)) : "";
+      const a = row ? row[Number(tok.dataset.i)] : 0, bg = row ? colour(a) : "";
+      tok.style.background = bg;
+      tok.style.color = row ? inkOn(bg) : "";
       tok.title = row ? "α = " + (100 * a).toFixed(1) + " %" : "";
     }
   }
@@ -211,26 +212,34 @@ function cellUnder(frame, x, y) {
   return row >= 0 && row < g.rows && col >= 0 && col < g.cols ? [row + 1, col] : null;
 }
 
+// The chart's columns, labels and bars are built once per result (new elements and their labels
+// cost a step most of its time at the input limit); a step only scales the bars (a transform needs
+// no layout) and sets their titles.
+let chartBars = null, chartData = null;      // per bar [element, variant, source index]
+
 function drawChart() {
   const chart = element.querySelector(".stepview .chart");
-  chart.replaceChildren();
-  const names = Object.keys(data.variants).filter((v) => data.variants[v].alpha);
-  if (!names.length) return;
-  data.cols.forEach((label, i) => {
-    const col = text("div", "col");
-    const bars = text("div", "bars");
-    for (const v of names) {
-      const row = data.variants[v].alpha[t - 1];
-      const a = row ? row[i] : 0;
-      const bar = text("i");
-      bar.style.height = (100 * a) + "%";
-      bar.style.background = data.variants[v].colour;
-      bar.title = v + ": α = " + (100 * a).toFixed(1) + " %";
-      bars.append(bar);
-    }
-    col.append(bars, text("span", "lab", label.replace(/^▁/, "")));
-    chart.append(col);
-  });
+  if (chartData !== data || !chart.contains(chartBars && chartBars.length ? chartBars[0][0] : null)) {
+    chartData = data;
+    chartBars = [];
+    const names = Object.keys(data.variants).filter((v) => data.variants[v].alpha);
+    chart.replaceChildren(...(names.length ? data.cols : []).map((label, i) => {
+      const col = text("div", "col"), bars = text("div", "bars");
+      for (const v of names) {
+        const bar = text("i");
+        bar.style.cssText = "height:100%;transform-origin:bottom;background:" + data.variants[v].colour;
+        bars.append(bar);
+        chartBars.push([bar, v, i]);
+      }
+      col.append(bars, text("span", "lab", label.replace(/^▁/, "")));
+      return col;
+    }));
+  }
+  for (const [bar, v, i] of chartBars) {
+    const row = data.variants[v].alpha[t - 1], a = row ? row[i] : 0;
+    bar.style.transform = "scaleY(" + a + ")";
+    bar.title = v + ": α = " + (100 * a).toFixed(1) + " %";
+  }
 }
 
 function drawChoices() {

@@ -21,6 +21,7 @@ predates the fonts, as files on disk (``CJK_FONT_FILES``).
 from __future__ import annotations
 
 import logging
+import math
 import struct
 import unicodedata
 import warnings
@@ -49,7 +50,8 @@ LABEL_PT = 12 * PT_PER_PX                                 # 12 px labels
 SMALL_PT = 10 * PT_PER_PX                                 # 10 px: the smallest text in any map
 TITLE_PT = 13 * PT_PER_PX
 MIN_TEXT_PX = 10
-PIXEL_RATIO = 2           # maps are drawn at twice their CSS size: sharp on 1× and 2× screens
+PIXEL_RATIO = 2           # device pixels per CSS pixel where the page did not say (an API client, an export)
+MAX_PIXEL_RATIO = 3       # phones go up to 3×; more would only cost memory
 LARGE_PIXEL_RATIO = 1     # maps past SMALL_GRID rows or columns: at 2× a long input's four maps were ~40 MB each
 MAX_LABEL_CHARS = 18
 CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR", "Noto Sans CJK TC")
@@ -202,9 +204,24 @@ def cell_size(rows: int, cols: int) -> tuple[int, float]:
     return 14, 0.0
 
 
-def pixel_ratio(rows: int, cols: int) -> int:
-    """Device pixels per CSS pixel a map of this shape is drawn at."""
-    return PIXEL_RATIO if max(rows, cols) <= SMALL_GRID else LARGE_PIXEL_RATIO
+def screen_ratio(value=None) -> int:
+    """The device pixels per CSS pixel maps are drawn at for a screen whose browser reports
+    ``window.devicePixelRatio`` = ``value``: rounded up (a 1.5× screen gets 2×, sharp once
+    scaled down), clamped to 1–``MAX_PIXEL_RATIO``; ``PIXEL_RATIO`` for anything that is not
+    a finite positive number (absent, text, NaN)."""
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return PIXEL_RATIO
+    if not math.isfinite(ratio) or ratio <= 0:
+        return PIXEL_RATIO
+    return min(max(math.ceil(ratio - 1e-6), 1), MAX_PIXEL_RATIO)
+
+
+def pixel_ratio(rows: int, cols: int, screen: int = PIXEL_RATIO) -> int:
+    """Device pixels per CSS pixel a map of this shape is drawn at on a ``screen``× screen
+    (``screen_ratio``): large grids at most ``LARGE_PIXEL_RATIO``."""
+    return screen if max(rows, cols) <= SMALL_GRID else min(screen, LARGE_PIXEL_RATIO)
 
 
 def percent(v: float) -> str:

@@ -43,6 +43,8 @@ KEYS = "Enter translates; Shift+Enter starts a new line."
 TEMPERATURE_HINT = ("Divides the scores before the softmax: below 1 sharpens p (closer to greedy), above 1 flattens "
                     "it (more varied, soon garbled). {default} was chosen on the dev split.")
 UNITS = {"words": True, "pieces": False}
+# A drawing event's inputs end with the hidden pixel-ratio number: the browser fills it in as it sends them.
+WITH_PIXEL_RATIO = "(...args) => [...args.slice(0, -1), window.devicePixelRatio || 1]"
 LINK_NUMBERS = ("beam", "n_best", "temperature", "seed")
 # Gradio's empty-value box (an Image or Gallery with nothing yet) is a <div aria-label> without a
 # role, which assistive technology ignores (axe: aria-prohibited-attr): it is given role="img".
@@ -142,6 +144,9 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
     message = gr.Markdown("", visible=False, elem_id="message", latex_delimiters=[])
     switch = gr.Button("", visible=False, size="sm", variant="secondary", elem_id="switch-direction")
     result_state = gr.State(None, time_to_live=state.RESULT_TTL_S)
+    # The screen's devicePixelRatio, read by each drawing event's js (WITH_PIXEL_RATIO): maps are
+    # drawn at their CSS size times it (checked in plots.screen_ratio).
+    pixel_ratio = gr.Number(None, visible=False, elem_id="pixel-ratio")
     with gr.Column(visible=False, elem_id="results-area") as area:
         results = gr.HTML("", elem_id="results", js_on_load=PAGE_JS, css_template=PAGE_CSS, apply_default_css=False)
         with gr.Row():
@@ -153,27 +158,31 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
             figure_files = gr.File(label="Figure", visible=False, interactive=False, file_count="multiple",
                                    elem_id="figure-files")
 
-    def on_compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_,
-                   direction_=DEFAULT_DIRECTION):
+    def compare(text_, variants_, method_, beam_, n_best_, temperature_, seed_, words_,
+                direction_=DEFAULT_DIRECTION, pixel_ratio_=None):
+        """The comparison; a refused input raises (``on_compare`` shows it)."""
         from . import views           # it draws: matplotlib is imported by the first request, not at start-up
 
-        try:
-            result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_, direction_)
-        except gr.Error as exc:      # refused: one message, no result left standing, no error badges
-            return refusal(exc.message)
+        result = state.translate(tr, text_, variants_, method_, beam_, n_best_, temperature_, seed_, direction_)
         suggested = result["suggested_direction"]     # the text is plainly in the other language
-        return {message: gr.update(value="", visible=False), area: gr.update(visible=True), result_state: result,
+        return {area: gr.update(visible=True), result_state: result,
                 switch: gr.update(visible=bool(suggested),
                                   value=f"Switch to {direction_label(suggested)}" if suggested else ""),
-                results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False),
-                figure_files: gr.update(value=None, visible=False)}
+                results: views.results_html(result, bool(words_), pixel_ratio_),
+                zip_file: gr.update(value=None, visible=False), figure_files: gr.update(value=None, visible=False)}
 
-    def on_words(result, words_):
+    # refused: one message, no result left standing, no error badges (as on every tab)
+    shown = dict(hide=[area, switch, zip_file, figure_files], clear=[result_state, results])
+    on_compare = state.shows_refusal(compare, message, **shown)
+    on_compare.__name__ = "on_compare"            # the page's handler, by this name in tests and serving
+
+    def on_words(result, words_, pixel_ratio_=None):
         from . import views
 
         if not result:                # nothing translated yet (or expired): nothing to redraw
             return {results: gr.update(), zip_file: gr.update(), figure_files: gr.update()}
-        return {results: views.results_html(result, bool(words_)), zip_file: gr.update(value=None, visible=False),
+        return {results: views.results_html(result, bool(words_), pixel_ratio_),
+                zip_file: gr.update(value=None, visible=False),
                 figure_files: gr.update(value=None, visible=False)}
 
     def on_zip(result, words_):
@@ -188,24 +197,27 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
 
     controls = [text, variants, method, beam, n_best, temperature, seed, words, direction, beam_row, sample_row]
 
-    def on_link(request: gr.Request):
+    def compare_link(link: dict, pixel_ratio_=None) -> dict:
+        unit_ = link["unit"]
+        if unit_ not in UNITS:
+            raise state.error(f"Unknown unit {unit_!r} in the link; choose words or pieces.")
+        return compare(*(link[k] for k in ("text", "variants", "method", "beam", "n_best", "temperature", "seed")),
+                       UNITS[unit_], link["direction"], pixel_ratio_)
+
+    def on_link(request: gr.Request, pixel_ratio_=None):
         """A permalink (``views.permalink``): the query fills the controls and runs the comparison.
         Its values go through the same checks as typed ones; a bad one gets the same refusal."""
         params = dict(request.query_params) if request is not None else {}
         if "text" not in params:
             return {c: gr.update() for c in controls + outputs}
         link = read_link(params)
-        shown = link["text"] if isinstance(link["text"], str) and len(link["text"]) <= MAX_CHARS else ""
+        shown_text = link["text"] if isinstance(link["text"], str) and len(link["text"]) <= MAX_CHARS else ""
         out = {c: gr.update() for c in controls}
-        out[text] = shown
-        unit_ = link.pop("unit")
-        if unit_ not in UNITS:
-            out.update(refusal(f"Unknown unit {unit_!r} in the link; choose words or pieces."))
-            return out
-        answer = on_compare(*(link[k] for k in ("text", "variants", "method", "beam", "n_best", "temperature",
-                                               "seed")), UNITS[unit_], link["direction"])
+        out[text] = shown_text
+        answer = state.shows_refusal(compare_link, message, **shown)(link, pixel_ratio_)
         out.update(answer)
         result = answer[result_state]
+        unit_ = link["unit"]
         if result:
             settings = result["settings"]
             out.update({variants: list(result["variants"]), method: settings["method"], words: UNITS[unit_],
@@ -216,18 +228,13 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                                                     (seed, "seed")) if k in settings})
         return out
 
-    def refusal(msg: str) -> dict:
-        return {message: gr.update(value=f"⚠️ **{about.md_escape(msg)}**", visible=True),
-                area: gr.update(visible=False), result_state: None, results: "", switch: gr.update(visible=False),
-                zip_file: gr.update(value=None, visible=False), figure_files: gr.update(value=None, visible=False)}
-
-    inputs = [text, variants, method, beam, n_best, temperature, seed, words, direction]
+    inputs = [text, variants, method, beam, n_best, temperature, seed, words, direction, pixel_ratio]
     outputs = [message, area, result_state, results, zip_file, figure_files, switch]
     triggers = [run.click, text.submit]
     for box in example_boxes:            # an example fills the box, then runs with the current settings
         triggers.append(box.load_input_event.then)
     for trigger in triggers:
-        trigger(on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2,
+        trigger(on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2, js=WITH_PIXEL_RATIO,
                 show_progress_on=[run]).then(None, js=SCROLL_TO_RESULTS, api_visibility="private")
     def on_direction(direction_):
         """The box's language and the example rows follow the direction."""
@@ -244,13 +251,15 @@ def build_translate_tab(tr: Translator | None, cards: dict, hashes: dict[str, st
                      api_visibility="private", queue=False)
     switch.click(lambda result: (result or {}).get("suggested_direction") or gr.update(), result_state, direction,
                  api_visibility="private", queue=False).then(
-        on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[run])
+        on_compare, inputs, outputs, api_visibility="private", concurrency_limit=2, show_progress_on=[run],
+        js=WITH_PIXEL_RATIO)
     method.change(lambda m: {beam_row: gr.update(visible=m == "beam"), sample_row: gr.update(visible=m == "sample")},
                   method, [beam_row, sample_row], api_visibility="private", queue=False)
-    words.change(on_words, [result_state, words], [results, zip_file, figure_files], api_visibility="private")
+    words.change(on_words, [result_state, words, pixel_ratio], [results, zip_file, figure_files],
+                 api_visibility="private", js=WITH_PIXEL_RATIO)
     zip_button.click(on_zip, [result_state, words], [zip_file], api_visibility="private")
     figure_button.click(on_figure, [result_state, words], [figure_files], api_visibility="private")
-    return {"about_link": about_link, "link": (on_link, controls + outputs)}
+    return {"about_link": about_link, "link": (on_link, [pixel_ratio], controls + outputs)}
 
 
 def read_link(params: dict) -> dict:
@@ -315,7 +324,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
         from . import views
 
         pixels = plots.figure_pixels(plots.scores_by_length(about.length_panels(cards)))
-        return (f"<p><b>{views.esc(LENGTH_PLOT_TITLE)}</b></p><img src=\"{views.data_uri(pixels)}\" "
+        return (f"<p><b>{views.esc(LENGTH_PLOT_TITLE)}</b></p><img src=\"{plots.data_uri(pixels)}\" "
                 f"alt=\"{views.esc(LENGTH_PLOT_TITLE)}: test BLEU of each variant per source length bucket\" "
                 "style=\"max-width:100%;height:auto\">")
 
@@ -350,7 +359,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             with gr.Tab("About", id="about"):
                 length_img = build_about_tab(cards, assets)
 
-        link_fn, link_outputs = translate_tab["link"]
+        link_fn, link_inputs, link_outputs = translate_tab["link"]
         set_up, set_up_outputs = question_tab["set_up"]
 
         def on_tool(request: gr.Request):
@@ -373,8 +382,8 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             out[tool_open] = gr.update(visible=True, value=f"Open the question tab: its {tool} is set up at {where}")
             return out
 
-        demo.load(link_fn, None, link_outputs, api_visibility="private", concurrency_limit=2,
-                  show_progress="hidden").then(
+        demo.load(link_fn, link_inputs, link_outputs, api_visibility="private", concurrency_limit=2,
+                  show_progress="hidden", js=WITH_PIXEL_RATIO).then(
             None, js=SCROLL_TO_RESULTS, api_visibility="private")
         # its own load event: once the results are drawn, page.js replaces the URL with the result's own link
         demo.load(on_tool, None, [*set_up_outputs, tool_open], api_visibility="private", concurrency_limit=2,
@@ -407,10 +416,14 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
 
         gr.api(translate, api_name="translate")
         describe_api(demo, "translate", translate)
-        # Clients written before the direction existed send one value fewer: it takes its default.
+        # Clients written before the direction (and the drawing events' pixel ratio) existed send
+        # fewer values: those take their defaults.
+        tails = {"on_compare": [DEFAULT_DIRECTION, None], "on_words": [None]}
         for fn in gradio_private.block_functions(demo):
-            if fn.api_name == "translate" or getattr(fn.fn, "__name__", "") == "on_compare":
+            if fn.api_name == "translate":
                 fn.trailing_defaults = [DEFAULT_DIRECTION]
+            elif getattr(fn.fn, "__name__", "") in tails:
+                fn.trailing_defaults = tails[fn.fn.__name__]
 
     demo.translator = tr          # for tests and the benchmark
     return demo

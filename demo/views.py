@@ -11,7 +11,6 @@ characters and the characters a template could read (``$ { } `` ` ``) become ent
 """
 from __future__ import annotations
 
-import base64
 import json
 import re
 import unicodedata
@@ -81,10 +80,6 @@ def permalink(result: dict, words: bool) -> str:
     return "?" + urlencode(query)
 
 
-def data_uri(pixels: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(plots.png_bytes(pixels)).decode("ascii")
-
-
 def best(result: dict, variant: str) -> dict | None:
     e = result["variants"].get(variant, {})
     return e["hypotheses"][0] if "hypotheses" in e else None
@@ -110,9 +105,10 @@ def shown_labels(labels: list[str], words: bool) -> list[str]:
 
 
 def heatmaps(result: dict, words: bool = False, hyp_index: int = 0,
-             views: dict[str, tuple] | None = None) -> dict[str, plots.Heatmap]:
+             views: dict[str, tuple] | None = None, screen: int = plots.PIXEL_RATIO) -> dict[str, plots.Heatmap]:
     """The heatmap of each variant with attention: one cell size, one left margin and one width
-    for all (the longest output and widest label among them), so source columns line up."""
+    for all (the longest output and widest label among them), so source columns line up.
+    ``screen``: the screen's pixel ratio (``plots.screen_ratio``)."""
     views = compute_views(result, words, hyp_index) if views is None else views
     views = {v: (m, shown_labels(rows, words), shown_labels(cols, words))
              for v, (m, rows, cols) in views.items() if m is not None}
@@ -120,12 +116,14 @@ def heatmaps(result: dict, words: bool = False, hyp_index: int = 0,
         return {}
     left = plots.label_width([r for _, rows, _ in views.values() for r in rows])
     grid = (max(m.shape[0] for m, _, _ in views.values()), len(next(iter(views.values()))[2]))
-    maps = {v: plots.heatmap(m, rows, cols, left_px=left, grid=grid) for v, (m, rows, cols) in views.items()}
+    scale = plots.pixel_ratio(*grid, screen)
+    maps = {v: plots.heatmap(m, rows, cols, left_px=left, grid=grid, scale=scale)
+            for v, (m, rows, cols) in views.items()}
     plots.pad_to_width(list(maps.values()))
     return maps
 
 
-def head_maps(result: dict, variant: str, words: bool = False) -> list[plots.Heatmap]:
+def head_maps(result: dict, variant: str, words: bool = False, screen: int = plots.PIXEL_RATIO) -> list[plots.Heatmap]:
     """A map of each head of a multi-head variant, with its axes and a "head k" title (no numbers)."""
     h = best(result, variant)
     if h is None or h["heads"] is None or h["heads"].shape[1] < 2:
@@ -134,7 +132,7 @@ def head_maps(result: dict, variant: str, words: bool = False) -> list[plots.Hea
     for k in range(h["heads"].shape[1]):
         m, rows, cols = analysis.view(h["heads"][:, k, :], result["source_pieces"], h["pieces"], words)
         out.append(plots.heatmap(m, shown_labels(rows, words), shown_labels(cols, words), f"head {k + 1}",
-                                 numbers=False, cell=HEAD_CELL))
+                                 numbers=False, cell=HEAD_CELL, scale=plots.pixel_ratio(*m.shape, screen)))
     return out
 
 
@@ -302,12 +300,12 @@ def _map_html(pic: plots.Heatmap, alt: str, cls: str = "heatmap", caption: str =
     """A map shown at its CSS size (drawn at ``pic.scale``×), a focusable button that enlarges it."""
     w, h = pic.css_size
     return (f'<div class="frame" tabindex="0" role="button" aria-label="{esc(alt)}; Enter enlarges" '
-            f'data-caption="{esc(caption or alt)}"><img class="{cls}" src="{data_uri(pic.pixels)}" width="{w}" '
+            f'data-caption="{esc(caption or alt)}"><img class="{cls}" src="{plots.data_uri(pic.pixels)}" width="{w}" '
             f'height="{h}" alt="{esc(alt)}"><div class="mark"></div></div>')
 
 
 def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_src: str,
-          views: dict[str, tuple]) -> str:
+          views: dict[str, tuple], screen: int) -> str:
     e = result["variants"][v]
     out = [f'<figure class="cell" data-variant="{esc(v)}" id="cell-{esc(v)}"><figcaption>{esc(v)}</figcaption>']
     if "missing" in e:
@@ -323,7 +321,7 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
                    f'<a class="download" download="{esc(name)}" href="#" title="{esc(name)}">⤓ PNG of this map</a>'
                    f'<div class="lines" role="group" aria-label="{esc(v)}: line view, source {unit(words)} on the '
                    f'left, output on the right; ↑ and ↓ move between tokens"></div>')
-        heads = head_maps(result, v, words)
+        heads = head_maps(result, v, words, screen)
         if heads:
             out.append(f'<details class="heads"><summary>its {len(heads)} heads (the map above is their mean)'
                        '</summary><div class="headmaps">' + "".join(
@@ -337,7 +335,7 @@ def _cell(result: dict, v: str, pic: plots.Heatmap | None, words: bool, steps_sr
     return "".join(out)
 
 
-def _nbest_html(result: dict, words: bool) -> str:
+def _nbest_html(result: dict, words: bool, screen: int) -> str:
     """Beam search with n-best > 1: every kept hypothesis with its scores and, with attention,
     its own heatmap (small; a click enlarges it)."""
     if result["settings"]["method"] != "beam" or result["settings"].get("n_best", 1) < 2:
@@ -349,7 +347,7 @@ def _nbest_html(result: dict, words: bool) -> str:
     uris = {}                       # encoded rank by rank: only one rank's pixels are held at a time
     for k in range(count):
         uris.update({(v, k): _map_html(pic, f"{v} #{k + 1}: attention map", "nbest-map")
-                     for v, pic in heatmaps(result, words, k).items()})
+                     for v, pic in heatmaps(result, words, k, screen=screen).items()})
     for v, e in result["variants"].items():
         for k, h in enumerate(e.get("hypotheses", [])):
             uri = uris.get((v, k))
@@ -359,10 +357,13 @@ def _nbest_html(result: dict, words: bool) -> str:
     return "".join(rows) + "</tbody></table></details>"
 
 
-def results_html(result: dict, words: bool = False) -> str:
-    """The results block of one request, in pieces or in words (the markup is ``results.html``)."""
+def results_html(result: dict, words: bool = False, pixel_ratio=None) -> str:
+    """The results block of one request, in pieces or in words (the markup is ``results.html``),
+    its maps drawn for a screen of ``pixel_ratio`` (the browser's ``devicePixelRatio``, checked
+    by ``plots.screen_ratio``; absent: ``plots.PIXEL_RATIO``)."""
+    screen = plots.screen_ratio(pixel_ratio)
     views = compute_views(result, words)
-    maps = heatmaps(result, words, views=views)
+    maps = heatmaps(result, words, views=views, screen=screen)
     data = step_data(result, words, views, maps)
     shown = [v for v in VARIANTS if v in result["variants"]]
     src = token_spans(data["cols"], words, False)
@@ -377,5 +378,5 @@ def results_html(result: dict, words: bool = False) -> str:
         status=status, notes="".join(f'<p class="note warn">⚠️ {esc(n)}</p>' for n in result["notes"]),
         steps=data["steps"], tlabel=f'{"word" if words else "t"} = 1 / {data["steps"]}', cell_note=esc(CELL_NOTE),
         notation=esc(WORDS_RULE if words else NOTATION),
-        cells="".join(_cell(result, v, maps.get(v), words, src, views) for v in shown), legend=legend,
-        nbest=_nbest_html(result, words), diagnostics=_diagnostics_html(result, words, views))
+        cells="".join(_cell(result, v, maps.get(v), words, src, views, screen) for v in shown), legend=legend,
+        nbest=_nbest_html(result, words, screen), diagnostics=_diagnostics_html(result, words, views))

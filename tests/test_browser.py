@@ -251,3 +251,30 @@ def test_compare_step_and_export_in_chromium(app_url, page, new_page, tmp_path):
         .map((el) => el.textContent)""")
     assert phone.locator("#stepbar.floating").count() == 1 and covered == []      # the bar covers no title
     phone.screenshot(path=str(ARTIFACTS / "browser-phone-results.png"))
+
+
+def drawn_ratios(page) -> list[float]:
+    """Device pixels per CSS pixel of every map in the results block (its PNG ÷ its CSS width)."""
+    return page.evaluate("""() => [...document.querySelectorAll('.results .frame img')]
+        .map((im) => im.naturalWidth / Number(im.getAttribute('width')))""")
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_maps_are_drawn_at_the_screens_pixel_ratio(app_url, new_page, dpr):
+    """The page sends window.devicePixelRatio with the comparison, the words toggle and a
+    permalink: each map's PNG is its CSS size times that ratio."""
+    page = new_page(device_scale_factor=dpr)
+    page.goto(app_url, timeout=TIMEOUT_MS)
+    page.locator("#source-text textarea").fill(SENTENCE)
+    page.locator("#run").click()
+    page.wait_for_selector("#stepbar")
+    ratios = drawn_ratios(page)
+    assert len(ratios) >= 4 and all(dpr - 0.05 < r <= dpr for r in ratios), ratios
+    before = page.evaluate("() => document.querySelector('.results').dataset.steps")
+    page.locator("#words input").click()          # drawn again, in the other unit, at the same ratio
+    page.wait_for_function("(s) => document.querySelector('.results')?.dataset.steps !== s", arg=before)
+    assert all(dpr - 0.05 < r <= dpr for r in drawn_ratios(page))
+    page.goto(f"{app_url}?text={quote(SENTENCE)}&variants=dot,additive", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#stepbar")
+    ratios = drawn_ratios(page)
+    assert len(ratios) >= 2 and all(dpr - 0.05 < r <= dpr for r in ratios), ratios

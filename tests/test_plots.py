@@ -196,3 +196,21 @@ def test_png_bytes_decode_to_the_same_pixels(shape):
     with Image.open(io.BytesIO(plots.png_bytes(px))) as im:
         assert im.format == "PNG" and im.mode == "RGB"
         assert np.array_equal(np.asarray(im), px)
+
+
+def test_screen_ratio_rounds_up_and_clamps_what_the_browser_reports():
+    assert [plots.screen_ratio(v) for v in (1, 1.0, 1.25, 1.5, 2, 2.625, 3, 4, 100)] == [1, 1, 2, 2, 2, 3, 3, 3, 3]
+    for bad in (None, "", "2x", float("nan"), float("inf"), -1, 0, [2], 10 ** 400):
+        assert plots.screen_ratio(bad) == plots.PIXEL_RATIO, bad
+    assert plots.screen_ratio("3") == 3             # a number sent as text reads as that number
+
+
+def test_maps_are_drawn_at_css_size_times_the_screen_ratio():
+    m = np.full((4, 5), 0.2)
+    one, three = (plots.heatmap(m, ["t"] * 4, ["s"] * 5, scale=plots.pixel_ratio(4, 5, k)) for k in (1, 3))
+    assert (one.scale, three.scale) == (1, 3)
+    for a, b in zip(one.css_size, three.css_size):      # the same CSS size (text widths round apart by 1 px)
+        assert abs(a - b) <= 1
+    for a, b in zip(three.pixels.shape[:2], three.css_size[::-1]):
+        assert 3 * (b - 1) < a <= 3 * b
+    assert plots.pixel_ratio(plots.SMALL_GRID + 1, 5, 3) == plots.LARGE_PIXEL_RATIO     # long inputs: memory

@@ -2,12 +2,18 @@
 words, zip, links, the direction switch), fuzzed, and the API's description."""
 from __future__ import annotations
 
+import base64
+import io
+import re
+
 import gradio as gr
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
+from PIL import Image
 
-from conftest import SENTENCE
-from demo import state, ui, views
+from conftest import ATTENTION, SENTENCE
+from demo import plots, state, ui, views
 from seq2seq import analysis
 from seq2seq.attention import VARIANTS
 from seq2seq.translator import MAX_CHARS
@@ -39,8 +45,29 @@ def test_compare_event_shows_results_and_refusal_leaves_nothing_stale(demo):
     for bad in (("", list(VARIANTS)), (SENTENCE, []), ("x" * (MAX_CHARS + 1), ["dot"])):
         out = compare(*bad, "greedy", 5, 3, 1.0, 0, False)         # an answer, not an exception
         assert out["message"]["visible"] is True and "⚠️" in out["message"]["value"]
-        assert out["results-area"]["visible"] is False and out["State"] is None and out["results"] == ""
+        assert out["results-area"]["visible"] is False and out["State"] is None and not out["results"]
         assert out["zip-file"]["visible"] is False
+
+
+def _map_sizes(html: str) -> list[tuple[int, int, int, int]]:
+    """(CSS width, CSS height, PNG width, PNG height) of every map in a results block."""
+    out = []
+    for uri, w, h in re.findall(r'<img class="(?:heatmap|head|nbest-map)" src="data:image/png;base64,([^"]+)" '
+                                r'width="(\d+)" height="(\d+)"', html):
+        with Image.open(io.BytesIO(base64.b64decode(uri))) as im:
+            out.append((int(w), int(h), *im.size))
+    return out
+
+
+@pytest.mark.parametrize("ratio, drawn", [(1, 1), (3, 3), (1.5, 2), (None, plots.PIXEL_RATIO), ("junk", 2)])
+def test_maps_are_drawn_at_the_screens_pixel_ratio(demo, ratio, drawn):
+    """The compare event draws every map (variants and multihead heads) at its CSS size times the
+    pixel ratio the page sends; a missing or bad one gets the default."""
+    out = event(demo, "on_compare")(SENTENCE, list(VARIANTS), "greedy", 5, 3, 1.0, 0, False, "de-en", ratio)
+    sizes = _map_sizes(out["results"])
+    assert len(sizes) >= len(ATTENTION)
+    for w, h, pw, ph in sizes:             # CSS size: the drawn size ÷ the ratio, rounded up
+        assert (w - 1) * drawn < pw <= w * drawn and (h - 1) * drawn < ph <= h * drawn, (w, h, pw, ph)
 
 
 def test_words_toggle_rerenders_everything(demo, result):
