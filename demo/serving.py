@@ -62,6 +62,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from . import gradio_private as gp
 
@@ -241,11 +242,27 @@ HEAVY_COMPARE_BEAM = 8
 ADDRESS_CAP = 1              # per client address (behind a proxy), of each heavy kind
 
 
-def heavy_kind(fn, data: list | None) -> str | None:
+def _link_compare(query) -> list | None:
+    """A permalink's compare (``on_link`` runs the query of the page's URL, which the page's
+    queue call carries) as ``on_compare``'s first values, or None when it runs none."""
+    query = query or {}
+    if "text" not in query:
+        return None
+    try:
+        beam = float(query.get("beam", 1))
+    except (TypeError, ValueError):
+        beam = None
+    return [query.get("text"), None, query.get("method", "greedy"), beam]
+
+
+def heavy_kind(fn, data: list | None, query=None) -> str | None:
     """The handler name of a heavy event (a key of ``HEAVY``), or None. A compare is heavy only
-    at the limit: a long text, or beam search with a wide beam."""
+    at the limit: a long text, or beam search with a wide beam; a permalink that runs one
+    (``on_link``, its values in ``query``, the queue call's URL query) counts as that compare."""
     name = getattr(fn, "name", None)
-    if name not in HEAVY:
+    if name == "on_link":
+        name, data = "on_compare", _link_compare(query)
+    elif name not in HEAVY:
         return None
     if name != "on_compare":
         return name
@@ -286,7 +303,7 @@ class Admission:
         out = list(self.joining)
         for event in gp.queued_events(gp.queue_of(blocks)):
             fn, session, request, data = gp.event_parts(event)
-            kind = heavy_kind(fn, data)
+            kind = heavy_kind(fn, data, getattr(request, "query_params", None))
             if kind is not None:
                 peer = request.client.host if getattr(request, "client", None) else None
                 out.append((kind, session, client_address(getattr(request, "headers", None), peer,
@@ -357,7 +374,8 @@ class RequestGuard:
                     headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
                     scope = {**scope, "path": call.path, "raw_path": call.path.encode(),
                              "headers": headers + [(b"content-length", b"%d" % len(raw))]}
-                kind = heavy_kind(call.fn, call.data) if path.startswith(ADMITTED_PATHS) else None
+                query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
+                kind = heavy_kind(call.fn, call.data, query) if path.startswith(ADMITTED_PATHS) else None
                 if kind is not None and self.admission.enabled:
                     peer = (scope.get("client") or (None,))[0]
                     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}

@@ -46,6 +46,11 @@ class Page:
         def on_seed(seed):
             return str(seed)
 
+        def on_link(request: gr.Request):          # a permalink: the compare of the page URL's query
+            if request.query_params.get("method") == "beam":
+                release.wait(30)
+            return request.query_params.get("text", "")
+
         with gr.Blocks() as demo:
             text = gr.Textbox(label="Sentence")
             variants = gr.CheckboxGroup(["dot", "additive"], label="Variants")
@@ -57,6 +62,7 @@ class Page:
             gr.Button("score").click(on_score, text, out, concurrency_limit=2)
             gr.Button("compare").click(on_compare, [text, variants, method, beam], out, concurrency_limit=2)
             gr.Button("seed").click(on_seed, seed, out)
+            demo.load(on_link, None, out, concurrency_limit=2)
             gr.Button("page only").click(None, js="() => 1")
         self.demo = serving.serve(demo)
         _, url, _ = demo.launch(**serving.launch_kwargs(per_address=per_address, server_name="127.0.0.1",
@@ -66,10 +72,11 @@ class Page:
         deps = self.http.get("/config").json()["dependencies"]
         self.index = {d["api_name"]: d["id"] for d in deps}
 
-    def join(self, name: str, data: list, session: str, address: str | None = None) -> httpx.Response:
+    def join(self, name: str, data: list, session: str, address: str | None = None,
+             query: dict | None = None) -> httpx.Response:
         headers = {"Content-Type": "application/json", **({"X-Forwarded-For": address} if address else {})}
         body = {"data": data, "fn_index": self.index[name], "session_hash": session}
-        return self.http.post("/gradio_api/queue/join", content=json.dumps(body), headers=headers)
+        return self.http.post("/gradio_api/queue/join", content=json.dumps(body), headers=headers, params=query)
 
     def result(self, session: str) -> dict:
         with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
@@ -149,6 +156,23 @@ def test_only_a_compare_at_the_limit_counts_as_heavy(page):
     codes = [page.join("on_compare", ["Hallo", ["dot"], "beam", 10], f"wide-{i}").status_code
              for i in range(cap + 2)]
     assert codes == [200] * cap + [429, 429]
+
+
+def test_a_permalink_that_runs_a_compare_at_the_limit_counts_as_one(page):
+    """The page's queue call carries the page URL's query, which ``on_link`` runs as a compare."""
+    from demo.serving import heavy_kind
+
+    fn = next(f for f in gradio_private.block_functions(page.demo) if f.name == "on_link")
+    assert heavy_kind(fn, [], {"text": "Hallo"}) is None
+    assert heavy_kind(fn, [], {"text": "Hallo", "method": "beam", "beam": "10"}) == "on_compare"
+    assert heavy_kind(fn, [], {"text": "x" * serving.HEAVY_COMPARE_CHARS}) == "on_compare"
+    assert heavy_kind(fn, [], {"text": "Hallo", "method": "beam", "beam": "abc"}) is None
+    assert heavy_kind(fn, [], {}) is None and heavy_kind(fn, [], None) is None      # no link: nothing runs
+    cap = serving.HEAVY["on_compare"].cap
+    wide = {"text": "Hallo", "method": "beam", "beam": "10"}
+    codes = [page.join("on_link", [], f"link-{i}", query=wide).status_code for i in range(cap + 1)]
+    assert codes == [200] * cap + [429]
+    assert page.join("on_link", [], "plain-link", query={"text": "Hallo"}).status_code == 200
 
 
 def test_behind_a_proxy_the_cap_holds_per_client_address(proxied):

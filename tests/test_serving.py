@@ -31,12 +31,12 @@ def post(http, path, content: bytes | str, **headers):
     return http.post(path, content=content, headers={"Content-Type": "application/json", **headers})
 
 
-def call_translate(http, body) -> tuple[int, str]:
-    """POST /call/translate, then read its event stream; (status, stream or refusal body)."""
-    r = post(http, "/gradio_api/call/translate", body if isinstance(body, (bytes, str)) else json.dumps(body))
+def call_translate(http, body, route: str = "translate") -> tuple[int, str]:
+    """POST /call/<route>, then read its event stream; (status, stream or refusal body)."""
+    r = post(http, f"/gradio_api/call/{route}", body if isinstance(body, (bytes, str)) else json.dumps(body))
     if r.status_code != 200:
         return r.status_code, r.text
-    stream = http.get(f"/gradio_api/call/translate/{r.json()['event_id']}")
+    stream = http.get(f"/gradio_api/call/{route}/{r.json()['event_id']}")
     return stream.status_code, stream.text
 
 
@@ -437,11 +437,7 @@ def test_the_queues_empty_per_session_records_are_swept(served_page, http):
 
 def call_keyword(http, body) -> tuple[int, str]:
     """POST /call/v2/translate (named values), then read its event stream."""
-    r = post(http, "/gradio_api/call/v2/translate", body if isinstance(body, (bytes, str)) else json.dumps(body))
-    if r.status_code != 200:
-        return r.status_code, r.text
-    stream = http.get(f"/gradio_api/call/v2/translate/{r.json()['event_id']}")
-    return stream.status_code, stream.text
+    return call_translate(http, body, "v2/translate")
 
 
 def test_the_keyword_form_translates_with_the_defaults_filled_in(http):
