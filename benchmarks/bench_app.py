@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,21 +230,21 @@ def time_to_serve(env: dict[str, str], assets: Path, limit: float = 120.0) -> tu
             log.close()
 
 
-def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], ...] | None:
-    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``2 * steps``
-    step changes (next / prev clicks). Of ``steps`` of them: from the click to the next frame
-    painted (which waits for the frame's turn, up to 16.7 ms at 60 Hz) and the click's own script
-    (step view and every heatmap's mark updated); of the other ``steps``: the script and the
-    style and layout it causes, forced at once (``offsetHeight``), the work a frame must fit
-    (painting aside). None when chromium or playwright is missing."""
+@contextmanager
+def compared_in_chromium(assets: Path, text: str):
+    """The page served on localhost with one comparison of ``text`` run in Debian's chromium at
+    1440×900: yields the playwright page once its step bar is there, or None when chromium or
+    playwright is missing."""
     import socket
 
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        return None
+        yield None
+        return
     if not Path("/usr/bin/chromium").exists():
-        return None
+        yield None
+        return
     from demo.ui import build_demo
 
     with socket.socket() as sock:
@@ -261,26 +262,41 @@ def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list
             page.locator("#source-text textarea").fill(text)
             page.locator("#run").click()
             page.wait_for_selector("#stepbar", timeout=120_000)
-            ms = page.evaluate("""async (n) => {
-                const out = [], sync = [], laid = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
-                const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-                await frame();
-                for (let i = 0; i < 2 * n; i++) {
-                    const t0 = performance.now();
-                    (i % 6 < 3 ? next : prev).click();
-                    const t1 = performance.now();
-                    if (i % 2) {          // every other change: its style and layout, forced at once
-                        document.body.offsetHeight;
-                        laid.push(performance.now() - t0);
-                    } else sync.push(t1 - t0);
-                    await frame();
-                    if (!(i % 2)) out.push(performance.now() - t0);
-                }
-                return [out, sync, laid]; }""", steps)
-            browser.close()
-        return tuple([m / 1000 for m in x] for x in ms)
+            try:
+                yield page
+            finally:
+                browser.close()
     finally:
         demo.close()
+
+
+def browser_step_latency(assets: Path, text: str, steps: int = 40) -> tuple[list[float], ...] | None:
+    """Serve the page on localhost, run one comparison in Debian's chromium, then time ``2 * steps``
+    step changes (next / prev clicks). Of ``steps`` of them: from the click to the next frame
+    painted (which waits for the frame's turn, up to 16.7 ms at 60 Hz) and the click's own script
+    (step view and every heatmap's mark updated); of the other ``steps``: the script and the
+    style and layout it causes, forced at once (``offsetHeight``), the work a frame must fit
+    (painting aside). None when chromium or playwright is missing."""
+    with compared_in_chromium(assets, text) as page:
+        if page is None:
+            return None
+        ms = page.evaluate("""async (n) => {
+            const out = [], sync = [], laid = [], next = document.querySelector('#stepbar .next'), prev = document.querySelector('#stepbar .prev');
+            const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            await frame();
+            for (let i = 0; i < 2 * n; i++) {
+                const t0 = performance.now();
+                (i % 6 < 3 ? next : prev).click();
+                const t1 = performance.now();
+                if (i % 2) {          // every other change: its style and layout, forced at once
+                    document.body.offsetHeight;
+                    laid.push(performance.now() - t0);
+                } else sync.push(t1 - t0);
+                await frame();
+                if (!(i % 2)) out.push(performance.now() - t0);
+            }
+            return [out, sync, laid]; }""", steps)
+    return tuple([m / 1000 for m in x] for x in ms)
 
 
 def main(argv=None) -> int:

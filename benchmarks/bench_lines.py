@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_app import compared_in_chromium  # noqa: E402  (benchmarks/, the script's own folder)
 
 TWELVE_WORDS = "Mein Bruder und ich haben gestern im Garten einen kleinen Baum gepflanzt."
 
@@ -70,55 +71,32 @@ def main(argv=None) -> int:
     p.add_argument("--text", default=TWELVE_WORDS)
     p.add_argument("--hovers", type=int, default=100)
     args = p.parse_args(argv)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        print("not measured: no playwright")
-        return 1
-    if not Path("/usr/bin/chromium").exists():
-        print("not measured: no /usr/bin/chromium")
-        return 1
     os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="bench-lines-")
-    from demo.ui import build_demo
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo = build_demo(Path(args.assets))
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            enable_monitoring=False)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(url)
-            page.locator("#source-text textarea").fill(args.text)
-            page.locator("#run").click()
-            page.wait_for_selector("#cell-dot img.heatmap", timeout=120_000)
-            page.wait_for_timeout(500)
-            lined = page.locator("#cell-dot .lines svg").count() > 0          # the code before it had none
-            shape = page.evaluate("""() => { const d = JSON.parse(document.querySelector('.results').dataset.steps);
-                return [d.cols.length, d.steps]; }""")
-            print(f"{len(args.text.split())} words ({shape[0]} source words, up to {shape[1]} output words), "
-                  f"5 variants, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-            for what, kind, all_steps in (("step change (prev / next)", "step", False),
-                                          ("hover, step t's lines", "hover", False),
-                                          ("hover, every step's lines", "hover", True),
-                                          ("crosshair move", "cross", False)):
-                if kind != "step" and not lined:
-                    print(f"{what}: no line view on this page")
-                    continue
-                if lined:
-                    page.locator("#all-steps").set_checked(all_steps)
-                lines = page.locator(".cell .lines line").count()
-                ms = page.evaluate(TIME, [args.hovers, kind])
-                cols = ", ".join(f"{name} p50 {percentile(xs, .5):.2f} ms, p95 {percentile(xs, .95):.2f} ms"
-                                 for name, xs in zip(("script", "script + style + layout", "to the next frame"), ms))
-                print(f"{what} ({len(ms[0])} events, {lines} lines drawn): {cols}")
-            browser.close()
-    finally:
-        demo.close()
+    with compared_in_chromium(Path(args.assets), args.text) as page:
+        if page is None:
+            print("not measured: no playwright or no /usr/bin/chromium")
+            return 1
+        page.wait_for_selector("#cell-dot img.heatmap", timeout=120_000)
+        page.wait_for_timeout(500)
+        lined = page.locator("#cell-dot .lines svg").count() > 0          # the code before it had none
+        shape = page.evaluate("""() => { const d = JSON.parse(document.querySelector('.results').dataset.steps);
+            return [d.cols.length, d.steps]; }""")
+        print(f"{len(args.text.split())} words ({shape[0]} source words, up to {shape[1]} output words), "
+              f"5 variants, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        for what, kind, all_steps in (("step change (prev / next)", "step", False),
+                                      ("hover, step t's lines", "hover", False),
+                                      ("hover, every step's lines", "hover", True),
+                                      ("crosshair move", "cross", False)):
+            if kind != "step" and not lined:
+                print(f"{what}: no line view on this page")
+                continue
+            if lined:
+                page.locator("#all-steps").set_checked(all_steps)
+            lines = page.locator(".cell .lines line").count()
+            ms = page.evaluate(TIME, [args.hovers, kind])
+            cols = ", ".join(f"{name} p50 {percentile(xs, .5):.2f} ms, p95 {percentile(xs, .95):.2f} ms"
+                             for name, xs in zip(("script", "script + style + layout", "to the next frame"), ms))
+            print(f"{what} ({len(ms[0])} events, {lines} lines drawn): {cols}")
     return 0
 
 
