@@ -26,10 +26,16 @@ The names, each with the function that uses it:
   ``wrap_preprocess``, ``wrap_call``
 * ``Component._api_info`` and ``gradio.utils.get_function_description``: ``describe_parameter``,
   ``docstring_args``
+* ``gradio.component_meta.create_or_modify_pyi`` (swapped for a no-op as gradio is first
+  imported): ``skip_stub_generation``
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
 import re
+import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -47,6 +53,14 @@ def pinned_version(readme: Path = README) -> str | None:
     return match.group(1) if match else None
 
 
+def installed_version() -> str | None:
+    """The installed gradio's version, read from its metadata without importing it."""
+    try:
+        return importlib.metadata.version("gradio")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def supported() -> bool:
     import gradio
 
@@ -58,6 +72,59 @@ def version_line() -> str:
 
     return (f"serving: Gradio {gradio.__version__} is not the pinned {pinned_version()}: the queue's admission "
             "caps, the lean session store and the field messages are off; Gradio's defaults apply.")
+
+
+# ---- importing gradio ----------------------------------------------------------------------------
+
+_STUB_MODULE = "gradio.component_meta"
+_STUB_FUNCTION = "create_or_modify_pyi"
+
+
+def _no_stub(*args, **kwargs) -> None:
+    return None
+
+
+class _StublessLoader(importlib.abc.Loader):
+    """Runs the module as its own loader would, then swaps the stub writer for a no-op."""
+
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def __getattr__(self, name):          # get_source etc., for tracebacks
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        if callable(getattr(module, _STUB_FUNCTION, None)):
+            setattr(module, _STUB_FUNCTION, _no_stub)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != _STUB_MODULE:
+            return None
+        sys.meta_path.remove(self)          # once is enough; also keeps the lookup below off this finder
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _StublessLoader(spec.loader)
+        return spec
+
+
+def skip_stub_generation() -> None:
+    """Import gradio without regenerating its type stubs: on every import, gradio's ``ComponentMeta``
+    rewrites the ``.pyi`` stub of each component class it defines (``create_or_modify_pyi`` in
+    ``gradio/component_meta.py``), re-reading and parsing each component's source: about half of
+    ``import gradio`` (docs/benchmarks.md), for editors only, and it would write ``demo/ui.pyi``
+    too. Must run before gradio is first imported; after that, on a gradio without that function,
+    or on a version other than the pinned one (read without importing gradio), it changes nothing."""
+    if installed_version() != pinned_version():
+        return
+    if _STUB_MODULE in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _Finder())
 
 
 # ---- the page's events ----------------------------------------------------------------------------
