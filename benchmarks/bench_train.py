@@ -4,6 +4,8 @@
     python benchmarks/bench_train.py --size 7.7m        # the ~7.7M-parameter size
     python benchmarks/bench_train.py --train-seconds 5 --translate-seconds 3   # a quick check
     python benchmarks/bench_train.py --nproc 2          # 1 and 2 training processes, one thread each
+    python benchmarks/bench_train.py --data ../train/data/train.tsv --tokenizer ../train/assets/spm.model \
+        --directions de-en,en-de --precision bf16       # a two-way model on the joint tokenizer
 
 Training runs the real training step (teacher forcing, label-smoothed loss,
 gradient clipping, Adam) on length-bucketed batches made by
@@ -49,7 +51,7 @@ from seq2seq.model import ModelConfig, Seq2Seq  # noqa: E402
 from seq2seq.search import greedy  # noqa: E402
 from seq2seq.tokenizer import Tokenizer  # noqa: E402
 from seq2seq import distributed  # noqa: E402
-from seq2seq.train import TrainConfig, batch_tensors, global_step, make_batches, train_step  # noqa: E402
+from seq2seq.train import TrainConfig, batch_tensors, encode_pairs, global_step, make_batches, train_step  # noqa: E402
 
 SIZES = {
     "default": dict(emb_size=256, enc_hidden=192, dec_hidden=384),   # shipped default, ~4.3M parameters
@@ -68,12 +70,9 @@ def synthetic_pairs(n: int, vocab: int, rng: random.Random) -> tuple[list[list[i
     return src, tgt
 
 
-def corpus_pairs(path: Path, tok: Tokenizer, n: int, max_src_len: int):
-    pairs = data.sample(data.read_tsv(path), n, seed=0)
-    src = tok.encode_batch([p[0] for p in pairs])
-    tgt = tok.encode_batch([p[1] for p in pairs])
-    keep = [i for i in range(len(src)) if 0 < len(src[i]) <= max_src_len and 0 < len(tgt[i]) <= 2 * max_src_len]
-    return [src[i] for i in keep], [tgt[i] for i in keep]
+def corpus_pairs(path: Path, tok: Tokenizer, n: int, max_src_len: int, directions: tuple[str, ...]):
+    """``n`` sampled pairs, in every direction of the model, as training encodes them."""
+    return encode_pairs(tok, data.sample(data.read_tsv(path), n, seed=0), max_src_len, directions)
 
 
 def bench_train(model, src, tgt, max_tokens: int, seconds: float, lr: float, seed: int,
@@ -228,6 +227,11 @@ def main(argv=None) -> int:
     p.add_argument("--max-len", type=int, default=100, help="output cap for translation")
     p.add_argument("--pairs", type=int, default=20000, help="training pairs to draw batches from")
     p.add_argument("--data", default=str(ROOT / "data" / "train.tsv"))
+    p.add_argument("--tokenizer", default=str(ckpt.ASSETS / ckpt.TOKENIZER_FILE),
+                   help="sentencepiece model for --data (default: the shipped one)")
+    p.add_argument("--directions", default="de-en",
+                   help="directions of the model, as train --directions: de-en,en-de for a two-way model "
+                        "(each direction gets the sampled pairs, its sources opened by their tag)")
     p.add_argument("--synthetic", action="store_true", help="ignore --data, use synthetic lengths")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nproc", type=int, default=None, metavar="N",
@@ -239,16 +243,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
-    tok_path = ROOT / "assets" / "spm.model"
+    tok_path = Path(args.tokenizer)
+    directions = tuple(args.directions.split(","))
     if not args.synthetic and Path(args.data).is_file() and tok_path.is_file():
         tok = Tokenizer(tok_path)
-        vocab, source = tok.vocab_size, f"{args.data} ({args.pairs} sampled pairs)"
-        src, tgt = corpus_pairs(Path(args.data), tok, args.pairs, max_src_len=60)
+        vocab, source = tok.vocab_size, f"{args.data} ({args.pairs} sampled pairs, {'+'.join(directions)}, {tok_path})"
+        src, tgt = corpus_pairs(Path(args.data), tok, args.pairs, 60, directions)
     else:
         vocab, source = args.vocab, "synthetic, dictionary-like lengths"
         src, tgt = synthetic_pairs(args.pairs, vocab, rng)
 
-    cfg = ModelConfig(variant=args.variant, vocab_size=vocab, **SIZES[args.size])
+    try:
+        cfg = ModelConfig(variant=args.variant, vocab_size=vocab, directions=directions, **SIZES[args.size])
+    except ValueError as exc:
+        p.error(str(exc))
     if args.nproc is not None:
         print(f"model      {args.size}: {args.variant}; data {source}; global batches of ≤{args.max_tokens} "
               f"target tokens, split across the processes")
@@ -275,7 +283,7 @@ def main(argv=None) -> int:
     if weights.is_file() and vocab == Tokenizer(tok_path).vocab_size:
         try:
             shipped, _ = ckpt.load_variant(args.variant)
-            if all(getattr(shipped.cfg, k) == v for k, v in SIZES[args.size].items()):
+            if shipped.cfg.directions == directions and all(getattr(shipped.cfg, k) == v for k, v in SIZES[args.size].items()):
                 decoder, which = shipped, f"shipped weights {weights.relative_to(ROOT)}"
         except ckpt.CheckpointError as exc:
             print(f"note: not using shipped weights: {exc}", file=sys.stderr)

@@ -20,5 +20,8 @@ for v in none dot general additive multihead; do
     --runs "$STATE/runs" --directions de-en,en-de --minutes "$MINUTES" --precision bf16 --threads 1 \
     --dev-sample 500 --history "$STATE/history/{variant}.json" --history-every 250 \
     >> "$STATE/logs/$v.log" 2>&1 &
+  # setsid gives each run a scheduler group of its own (Linux autogroup), inside which nice alone
+  # changes nothing against other sessions' work: the group itself must be lowered too.
+  if [ -w "/proc/$!/autogroup" ]; then echo 19 > "/proc/$!/autogroup"; fi
 done
 echo "started 5 runs; logs in $STATE/logs, histories in $STATE/history"
