@@ -48,8 +48,8 @@ class Step:
 
 # ---- what each step claims, asserted on the loaded models -----------------------------------
 
-def _greedy(tr: Translator, text: str, variants) -> dict:
-    return tr.translate_many(text, list(variants)).translations
+def _greedy(tr: Translator, text: str, variants, direction: str = DEFAULT_DIRECTION) -> dict:
+    return tr.translate_many(text, list(variants), direction=direction).translations
 
 
 def _argmax_piece(source_pieces: list[str], attention, t: int) -> str:
@@ -65,6 +65,17 @@ def check_reordering(tr: Translator) -> None:
         alpha, rows, cols = analysis.view(out.best.attention, out.source_pieces, out.target_pieces[0], True)
         assert rows[1] == "wrote" and cols[-1] == "geschrieben.", (rows, cols)
         assert int(alpha[1].argmax()) == len(cols) - 1, (v, alpha[1])
+
+
+def check_reordering_en_de(tr: Translator) -> None:
+    # The other way round: "forgotten" is the third English word, "vergessen" the last German one.
+    from seq2seq import analysis
+
+    for v, out in _greedy(tr, REORDER_EN_TEXT, ("dot", "general", "additive"), "en-de").items():
+        assert out.texts[0] == "Ich habe meinen Schlüssel vergessen.", (v, out.texts[0])
+        alpha, rows, cols = analysis.view(out.best.attention, out.source_pieces, out.target_pieces[0], True)
+        assert rows[-1] == "vergessen.", rows
+        assert cols[int(alpha[-1].argmax())] == "forgotten", (v, cols, alpha[-1])
 
 
 def check_compound(tr: Translator) -> None:
@@ -121,6 +132,7 @@ def check_attribution(tr: Translator) -> None:
 
 
 REORDER_TEXT = "Er hat den Brief geschrieben."
+REORDER_EN_TEXT = "I have forgotten my key."
 COMPOUND_TEXT = "Die Haustür ist offen."
 UNKNOWN_TEXT = "Ich fahre nach 東京."
 LONG_TEXT = ("Ich habe heute Morgen im Garten einen alten Freund getroffen und wir haben lange über das "
@@ -135,6 +147,11 @@ STEPS = (
          "word. Step through to t = 2: in dot, general and additive the brightest cell of that row sits on "
          "“geschrieben”, the last column. Attention lets the decoder reach across the sentence instead of "
          "copying it in order.", check_reordering, t=2),
+    Step("reordering-en-de", "The verb at the end, the other way", REORDER_EN_TEXT, ("dot", "general", "additive"),
+         "Into German the verb moves the other way: “forgotten” is the third English word, and “vergessen” ends "
+         "the German sentence. At the last step, t = 5, the brightest cell sits on “forgotten”: the decoder "
+         "holds the verb back and fetches it when German wants it.", check_reordering_en_de,
+         direction="en-de", t=5),
     Step("compound", "A compound in pieces", COMPOUND_TEXT, ("dot", "general"),
          "The tokeniser splits “Haustür” (front door) into two pieces, “Haus” and “tür”: in pieces they are two "
          "columns. dot and general write “The house door is open.” Tick “Words, not pieces” and the words view "
@@ -160,7 +177,12 @@ STEPS = (
 )
 
 
-def tour_markdown(steps=STEPS) -> str:
+def served_steps(directions: tuple[str, ...]) -> tuple[Step, ...]:
+    """The steps the loaded models can show: those in a direction they translate."""
+    return tuple(s for s in STEPS if s.direction in directions)
+
+
+def tour_markdown(steps) -> str:
     """The tour as Markdown: one linked title per step (its permalink) and what it says."""
     lines = []
     for n, s in enumerate(steps, 1):
@@ -169,10 +191,19 @@ def tour_markdown(steps=STEPS) -> str:
     return "\n".join(lines)
 
 
-def build_tour() -> None:
-    """An accordion of the steps, each title a permalink that sets the page up and runs it."""
+NUMBER_WORDS = {5: "five", 6: "six", 7: "seven"}
+
+
+def tour_title(steps) -> str:
+    count = NUMBER_WORDS.get(len(steps), str(len(steps)))
+    return f"Tour: {count} steps through attention (each link sets up the page)"
+
+
+def build_tour(directions: tuple[str, ...]) -> None:
+    """An accordion of the steps the models can show, each title a permalink that sets the page up
+    and runs it."""
     import gradio as gr
 
-    with gr.Accordion("Tour: six steps through attention (each link sets up the page)", open=False,
-                      elem_id="tour"):
-        gr.Markdown(tour_markdown(), latex_delimiters=[], elem_id="tour-steps")
+    steps = served_steps(directions)
+    with gr.Accordion(tour_title(steps), open=False, elem_id="tour"):
+        gr.Markdown(tour_markdown(steps), latex_delimiters=[], elem_id="tour-steps")

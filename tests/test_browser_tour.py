@@ -8,6 +8,11 @@ from demo import tour
 
 
 @pytest.fixture(scope="module")
+def translator_kind() -> str:
+    return "shipped"
+
+
+@pytest.fixture(scope="module")
 def shipped_url(serve_page):
     """The page on the shipped models (the tour's claims hold on them), served as app.py serves it."""
     from demo.ui import build_demo
@@ -16,14 +21,14 @@ def shipped_url(serve_page):
         yield url
 
 
-def test_tour_links_and_step_t(shipped_url, page):
+def test_tour_links_and_step_t(shipped_url, page, tr):
     page.goto(shipped_url)
-    page.get_by_text("Tour: six steps").click()
+    steps = tour.served_steps(tr.directions)
+    page.get_by_text(tour.tour_title(steps)).click()
     links = page.locator("#tour-steps a")
-    expect(links).to_have_count(len(tour.STEPS))
-    assert [links.nth(i).get_attribute("href") for i in range(len(tour.STEPS))] == \
-        [s.permalink() for s in tour.STEPS]
-    step = tour.STEPS[0]
+    expect(links).to_have_count(len(steps))
+    assert [links.nth(i).get_attribute("href") for i in range(len(steps))] == [s.permalink() for s in steps]
+    step = steps[0]
     page.goto(shipped_url + "/" + step.permalink())
     expect(page.locator(".stepbar .tlabel")).to_contain_text(f"word = {step.t} /", timeout=60_000)
     page.goto(shipped_url + "/?text=Ja.&t=zz")                  # a bad t: the first step, as clamped
