@@ -33,7 +33,7 @@ def main() -> None:
     with gr.Blocks():
         tab = ui.build_translate_tab(tr, about.load_cards(ckpt.ASSETS), state.model_hashes(ckpt.ASSETS))
     on_link = tab["link"][0]
-    for step in tour.served_steps(tr.directions):
+    for step in tour.served_steps(state.directions(tr)):
         request = SimpleNamespace(query_params={k: v[0] for k, v in parse_qs(step.permalink()[1:]).items()})
         times = []
         for _ in range(1 + args.repeats):

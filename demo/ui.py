@@ -349,7 +349,7 @@ def build_demo(assets: Path = ckpt.ASSETS, torch_threads: int | None = 1) -> gr.
             gr.Markdown("⚠️ " + "  \n".join(about.md_escape(p) for p in problems.values()), latex_delimiters=[])
         with gr.Tabs(overflow_behavior="wrap") as tabs:      # on a phone every tab keeps its label
             with gr.Tab("Translate", id="translate"):
-                build_tour(tr.directions)
+                build_tour(state.directions(tr))
                 # shown when a link's tool has set the question tab up (tour.QUESTION_TOOLS)
                 tool_open = gr.Button("", visible=False, size="sm", variant="secondary", elem_id="tool-open")
                 translate_tab = build_translate_tab(tr, cards, state.model_hashes(assets), page)
