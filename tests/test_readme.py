@@ -135,6 +135,7 @@ NOT_FROM_CARDS = {
     "| cleaning | train pairs |": "scripts/ablate_cleaning.py --table",
     "| variant | steps | training minutes | points | dev chrF at step": "assets/history/*.json",
     "| task | variant | exact match": "scripts/train_toy.py (assets/toy/)",
+    "| dev chrF (greedy) | steps | de→en Ding": "scripts/direction_choice.py",
 }
 
 
