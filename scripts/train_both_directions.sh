@@ -16,12 +16,14 @@ if [ ! -f "$STATE/data/prepare.json" ]; then
   python -m seq2seq prepare --tatoeba "$TATOEBA" --out "$STATE/data" --assets "$STATE/assets"
 fi
 for v in none dot general additive multihead; do
-  nohup setsid nice -n 19 python -m seq2seq train --variant "$v" --data "$STATE/data" --assets "$STATE/assets" \
+  # setsid gives each run a scheduler group of its own (Linux autogroup), inside which nice alone
+  # changes nothing against other sessions' work, so the group itself is lowered too. The run
+  # lowers its own group after setsid: written from here, the write could race setsid and land
+  # on this shell's group instead.
+  nohup setsid bash -c '[ -w /proc/self/autogroup ] && echo 19 > /proc/self/autogroup; exec "$@"' run \
+    nice -n 19 python -m seq2seq train --variant "$v" --data "$STATE/data" --assets "$STATE/assets" \
     --runs "$STATE/runs" --directions de-en,en-de --minutes "$MINUTES" --precision bf16 --threads 1 \
     --dev-sample 500 --history "$STATE/history/{variant}.json" --history-every 250 \
     >> "$STATE/logs/$v.log" 2>&1 &
-  # setsid gives each run a scheduler group of its own (Linux autogroup), inside which nice alone
-  # changes nothing against other sessions' work: the group itself must be lowered too.
-  if [ -w "/proc/$!/autogroup" ]; then echo 19 > "/proc/$!/autogroup"; fi
 done
 echo "started 5 runs; logs in $STATE/logs, histories in $STATE/history"
