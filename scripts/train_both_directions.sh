@@ -22,7 +22,7 @@ for v in none dot general additive multihead; do
   # on this shell's group instead.
   nohup setsid bash -c '[ -w /proc/self/autogroup ] && echo 19 > /proc/self/autogroup; exec "$@"' run \
     nice -n 19 python -m seq2seq train --variant "$v" --data "$STATE/data" --assets "$STATE/assets" \
-    --runs "$STATE/runs" --directions de-en,en-de --minutes "$MINUTES" --precision bf16 --threads 1 \
+    --runs "$STATE/runs" --directions de-en,en-de --minutes "$MINUTES" --precision auto --threads 1 \
     --dev-sample 500 --history "$STATE/history/{variant}.json" --history-every 250 \
     >> "$STATE/logs/$v.log" 2>&1 &
 done

@@ -133,7 +133,7 @@ def _train_variants(args) -> int:
 
     from .model import ModelConfig
     from .tokenizer import Tokenizer
-    from .train import TrainConfig, train
+    from .train import TrainConfig, native_precision, train
 
     if not 0 < args.dist_timeout <= 7 * 24 * 60:
         print("error: --dist-timeout must be a number of minutes above 0 and at most a week", file=sys.stderr)
@@ -142,6 +142,7 @@ def _train_variants(args) -> int:
     data_dir, assets = Path(args.data), Path(args.assets)
     info = _load_prepared(data_dir)
     directions = tuple(args.directions.split(","))
+    precision = native_precision(ranks.device.type) if args.precision == "auto" else args.precision
     try:
         tok = Tokenizer(assets / ckpt.TOKENIZER_FILE)
         ModelConfig(directions=directions)
@@ -166,7 +167,7 @@ def _train_variants(args) -> int:
         tcfg = TrainConfig(max_tokens=args.max_tokens, eval_every=args.eval_every,
                            lr=TrainConfig.lr if args.lr is None else args.lr,
                            dev_sample=args.dev_sample, patience=args.patience, seed=args.seed, threads=args.threads,
-                           precision=args.precision)
+                           precision=precision)
         recorder = None
         if args.history:
             from .history import HistoryRecorder, load_probe
@@ -456,8 +457,9 @@ def main(argv=None) -> int:
     pt.add_argument("--patience", type=int, default=8)
     pt.add_argument("--seed", type=int, default=1234)
     pt.add_argument("--threads", type=int, default=1, help="CPU threads")
-    pt.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                    help="bf16: bfloat16 autocast for the forward pass (faster on CPUs with AVX-512 BF16)")
+    pt.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                    help="bf16: bfloat16 autocast for the forward pass (faster on CPUs with AVX-512 BF16, "
+                         "many times slower on others); auto: bf16 where the hardware has it, else fp32")
     pt.add_argument("--dist-timeout", type=float, default=distributed.DEFAULT_TIMEOUT_MINUTES, metavar="MINUTES",
                     help="under torchrun: how long a process waits for the others (rank 0 evaluating, "
                          "a process that hangs) before the run stops (default: %(default)s)")

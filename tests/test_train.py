@@ -227,6 +227,18 @@ def test_bf16_step_trains_like_fp32():
         train_step(model, opt, batch, 0.0, 1.0, "fp8")
 
 
+def test_native_precision_is_bf16_only_where_the_cpu_has_bfloat16_products(monkeypatch):
+    from seq2seq.train import PRECISIONS, native_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert native_precision() == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert native_precision() == "fp32"
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert native_precision() == "fp32"           # a torch without the check: the safe choice
+    assert native_precision("cuda") in PRECISIONS
+
+
 def test_weight_average_follows_the_weights_and_swaps_in_for_evaluation():
     from seq2seq.model import Seq2Seq
     from seq2seq.train import WeightAverage
