@@ -79,7 +79,7 @@ def check(candidate: dict, shipped: dict) -> list[tuple[str, str, bool | None]]:
                     continue
                 margin = {s: chrf(candidate, v, direction, corpus, s) - base[s] for s in base}
                 rows.append((f"{direction_name(direction)} {corpus} test, {v} above none, wider on ≥ 10 words",
-                             f"+{margin['all']:.2f} all, +{margin['min10words']:.2f} on ≥ 10 words",
+                             f"{margin['all']:+.2f} all, {margin['min10words']:+.2f} on ≥ 10 words",
                              0 < margin["all"] < margin["min10words"]))
     for v in VARIANTS:
         rows.append((f"{direction_name('en-de')} Ding test, {v}",

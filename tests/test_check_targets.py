@@ -53,6 +53,7 @@ def test_candidates_that_meet_every_target_pass(tmp_path, capsys):
     assert "     met  German → English Tatoeba test, best variant ≥ 55: dot 55.50\n" in out   # the first best
     assert "reported  English → German Ding test, none: 27.00\n" in out
     assert out.count("reported") == len(VARIANTS)
+    assert "German → English Tatoeba test, dot above none, wider on ≥ 10 words: +4.50 all, +7.00 on ≥ 10 words" in out
 
 
 @pytest.mark.parametrize("candidate, missed", [
